@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("campaigns.urls")),
+    path("", include("django_prometheus.urls")),
+]
+
+handler404 = "campaign_site.errors.not_found"
+handler500 = "campaign_site.errors.server_error"

@@ -1,0 +1,29 @@
+"""Domain errors raised by services and mapped to HTTP by campaign_site.exceptions."""
+
+
+class DomainError(Exception):
+    http_status = 400
+    code = "error"
+    retry_after = None
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+class CampaignNotFound(DomainError):
+    http_status = 404
+    code = "campaign_not_found"
+
+
+class CampaignNotOpen(DomainError):
+    http_status = 409
+    code = "campaign_not_open"
+
+
+class BrokerUnavailable(DomainError):
+    """The request could not be handed to Kafka: it was not accepted and will not be decided."""
+
+    http_status = 503
+    code = "broker_unavailable"
+    retry_after = 1

@@ -1,0 +1,87 @@
+"""The participation request as it travels through Kafka.
+
+Value: compact JSON {"request_id", "campaign_id", "user_id", "received_at"} with received_at in
+epoch microseconds (the API's receive time, which the fairness metrics compare). The key is the
+campaign id or the user id (settings.FIRSTCOME_MESSAGE_KEY).
+"""
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from streaming.worker import PoisonMessage
+
+MAX_MESSAGE_BYTES = 4096
+MAX_USER_ID_LENGTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipationRequest:
+    request_id: uuid.UUID
+    campaign_id: int
+    user_id: str
+    received_at: datetime
+    # Where the request sat in Kafka; empty for the synchronous baselines, which bypass it.
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
+    broker_timestamp: datetime | None = None
+
+
+def to_epoch_us(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
+def from_epoch_us(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1_000_000, tz=timezone.utc)
+
+
+def message_key(campaign_id, user_id, key_by):
+    return (str(campaign_id) if key_by == "campaign" else user_id).encode()
+
+
+def encode_participation(request_id, campaign_id, user_id, received_at) -> bytes:
+    return json.dumps(
+        {"request_id": str(request_id), "campaign_id": campaign_id, "user_id": user_id,
+         "received_at": to_epoch_us(received_at)},
+        separators=(",", ":"), ensure_ascii=False,
+    ).encode()
+
+
+def decode_participation(record) -> ParticipationRequest:
+    """ConsumerRecord → ParticipationRequest, or PoisonMessage naming what is wrong."""
+    raw = record.value
+    if raw is None:
+        raise PoisonMessage("empty message")
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise PoisonMessage(f"payload too large: {len(raw)} bytes (limit {MAX_MESSAGE_BYTES})")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise PoisonMessage("not valid JSON") from None
+    if not isinstance(data, dict):
+        raise PoisonMessage("not a JSON object")
+    try:
+        request_id = uuid.UUID(data["request_id"])
+        campaign_id = data["campaign_id"]
+        user_id = data["user_id"]
+        received_at = data["received_at"]
+    except KeyError as exc:
+        raise PoisonMessage(f"missing field {exc.args[0]!r}") from None
+    except (TypeError, ValueError, AttributeError):
+        raise PoisonMessage("request_id is not a UUID") from None
+    if type(campaign_id) is not int or campaign_id <= 0:
+        raise PoisonMessage("campaign_id is not a positive integer")
+    if not isinstance(user_id, str) or not 0 < len(user_id) <= MAX_USER_ID_LENGTH:
+        raise PoisonMessage(f"user_id is not a string of 1-{MAX_USER_ID_LENGTH} characters")
+    if type(received_at) is not int or received_at <= 0:
+        raise PoisonMessage("received_at is not epoch microseconds")
+    try:
+        received = from_epoch_us(received_at)
+    except (OverflowError, OSError, ValueError):
+        raise PoisonMessage("received_at is out of range") from None
+    return ParticipationRequest(
+        request_id=request_id, campaign_id=campaign_id, user_id=user_id, received_at=received,
+        topic=record.topic, partition=record.partition, offset=record.offset,
+        broker_timestamp=datetime.fromtimestamp(record.timestamp / 1000, tz=timezone.utc),
+    )

@@ -1,0 +1,91 @@
+from django.db import models
+from django.db.models import F, Q
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        SCHEDULED = "SCHEDULED"
+        OPEN = "OPEN"
+        SOLD_OUT = "SOLD_OUT"
+        CLOSED = "CLOSED"
+
+    name = models.CharField(max_length=200)
+    total_stock = models.PositiveIntegerField()
+    # Only ever changed by the conditional UPDATE in campaigns.services.
+    remaining_stock = models.PositiveIntegerField()
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "campaign"
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total_stock__gt=0), name="campaign_total_stock_positive"),
+            models.CheckConstraint(
+                condition=Q(remaining_stock__lte=F("total_stock")), name="campaign_remaining_lte_total"
+            ),
+            models.CheckConstraint(
+                condition=Q(starts_at__isnull=True) | Q(ends_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
+                name="campaign_ends_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} (#{self.pk})"
+
+    def status_at(self, now):
+        if self.starts_at and now < self.starts_at:
+            return self.Status.SCHEDULED
+        if self.ends_at and now >= self.ends_at:
+            return self.Status.CLOSED
+        if self.remaining_stock == 0:
+            return self.Status.SOLD_OUT
+        return self.Status.OPEN
+
+
+class Participation(models.Model):
+    """One processed participation request: its outcome and where it sat in Kafka.
+
+    Every request the consumer decides leaves exactly one row (request_id is unique, so a
+    redelivered message finds its row instead of being decided again). A user's first request
+    for a campaign is their *decision* (SUCCESS or SOLD_OUT); later ones are DUPLICATE.
+    """
+
+    class Status(models.TextChoices):
+        SUCCESS = "SUCCESS"
+        SOLD_OUT = "SOLD_OUT"
+        DUPLICATE = "DUPLICATE"
+
+    request_id = models.UUIDField(unique=True)
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="participations")
+    user_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=9, choices=Status.choices)
+    # True on the user's decision row, NULL on DUPLICATE rows. With the unique key below this is
+    # what makes a second coupon (or a second decision) for one user impossible in the database
+    # itself: unique indexes treat NULLs as distinct, so any number of DUPLICATE rows may exist.
+    is_decision = models.BooleanField(null=True, editable=False)
+    # Kafka coordinates of the request and the times the ordering/fairness metrics need.
+    topic = models.CharField(max_length=249)
+    partition = models.IntegerField()
+    offset = models.BigIntegerField()
+    broker_timestamp = models.DateTimeField()
+    received_at = models.DateTimeField(help_text="when the API accepted the request")
+    decided_at = models.DateTimeField(help_text="when the consumer decided it, inside the committing transaction")
+
+    class Meta:
+        db_table = "participation"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "user_id", "is_decision"], name="one_decision_per_user"
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="DUPLICATE") & Q(is_decision__isnull=True))
+                | (Q(status__in=["SUCCESS", "SOLD_OUT"]) & Q(is_decision=True)),
+                name="participation_decision_matches_status",
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "status"], name="participation_campaign_status")]
+
+    def __str__(self):
+        return f"{self.user_id} → {self.status} (campaign {self.campaign_id})"

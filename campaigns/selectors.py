@@ -1,0 +1,42 @@
+"""Reads. Views, consumers and reports read the database through these functions."""
+from django.db.models import Count
+
+from campaigns.errors import CampaignNotFound
+from campaigns.models import Campaign, Participation
+
+
+def campaign_list():
+    return Campaign.objects.all()
+
+
+def campaign_get(campaign_id) -> Campaign:
+    try:
+        return Campaign.objects.get(pk=campaign_id)
+    except (Campaign.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise CampaignNotFound(f"campaign {campaign_id} does not exist") from None
+
+
+def campaign_ids_existing(campaign_ids) -> set:
+    return set(Campaign.objects.filter(pk__in=set(campaign_ids)).values_list("pk", flat=True))
+
+
+def participation_get(request_id):
+    """The processed request, or None while it is still in Kafka."""
+    return (Participation.objects.filter(request_id=request_id)
+            .values("request_id", "campaign_id", "user_id", "status").first())
+
+
+def user_decision_get(campaign_id, user_id):
+    """The user's one decision for the campaign (SUCCESS or SOLD_OUT), or None."""
+    return (Participation.objects
+            .filter(campaign_id=campaign_id, user_id=user_id, is_decision=True)
+            .values("request_id", "campaign_id", "user_id", "status").first())
+
+
+def outcome_counts(campaign_id) -> dict:
+    """{SUCCESS: n, SOLD_OUT: n, DUPLICATE: n} for one campaign (index range scan)."""
+    counts = dict.fromkeys(Participation.Status.values, 0)
+    rows = (Participation.objects.filter(campaign_id=campaign_id)
+            .values_list("status").annotate(n=Count("id")).order_by())
+    counts.update(dict(rows))
+    return counts

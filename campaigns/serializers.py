@@ -1,0 +1,53 @@
+"""Input validation and output shapes of the HTTP API. No business rules here."""
+import unicodedata
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from campaigns.messages import MAX_USER_ID_LENGTH
+from campaigns.models import Campaign
+
+MAX_TOTAL_STOCK = 1_000_000_000
+
+
+class CampaignCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    total_stock = serializers.IntegerField(min_value=1, max_value=MAX_TOTAL_STOCK)
+    starts_at = serializers.DateTimeField(required=False, allow_null=True)
+    ends_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate(self, data):
+        starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
+        if starts_at and ends_at and ends_at <= starts_at:
+            raise serializers.ValidationError({"ends_at": "must be later than starts_at"})
+        return data
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "name", "total_stock", "remaining_stock", "starts_at", "ends_at", "status"]
+
+    def get_status(self, campaign):
+        return campaign.status_at(timezone.now())
+
+
+def validate_user_id(value):
+    if any(unicodedata.category(ch).startswith("C") for ch in value):
+        raise serializers.ValidationError("must not contain control or format characters")
+    return value
+
+
+class ParticipationCreateSerializer(serializers.Serializer):
+    # The user id is trusted: an upstream gateway authenticates users and passes it on.
+    user_id = serializers.CharField(min_length=1, max_length=MAX_USER_ID_LENGTH,
+                                    validators=[validate_user_id])
+
+
+class ParticipationResultSerializer(serializers.Serializer):
+    request_id = serializers.UUIDField()
+    campaign_id = serializers.IntegerField(allow_null=True)
+    user_id = serializers.CharField(allow_null=True)
+    status = serializers.CharField()

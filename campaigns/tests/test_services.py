@@ -1,0 +1,94 @@
+"""The decision under real concurrency on MariaDB: many threads, one hot campaign row."""
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+
+from campaigns import selectors, services
+from campaigns.models import Campaign, Participation
+from campaigns.tests.factories import CampaignFactory, participation_request
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def race(fn, items, threads=20):
+    """Run fn over items from many threads, each with its own DB connection."""
+    def call(item):
+        try:
+            return fn(item)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(call, items))
+
+
+def test_twenty_threads_never_oversell_a_hot_campaign():
+    campaign = CampaignFactory(total_stock=50)
+    requests = [participation_request(campaign, f"user-{i}", offset=i) for i in range(500)]
+
+    outcomes = race(services.participation_decide, requests)
+
+    assert outcomes.count("SUCCESS") == 50
+    assert outcomes.count("SOLD_OUT") == 450
+    campaign.refresh_from_db()
+    assert campaign.remaining_stock == 0
+    assert Participation.objects.filter(campaign=campaign, status="SUCCESS").count() == 50
+    assert Participation.objects.filter(campaign=campaign).count() == 500
+
+
+def test_one_user_racing_from_many_threads_gets_one_decision():
+    campaign = CampaignFactory(total_stock=5)
+    requests = [participation_request(campaign, "same-user", offset=i) for i in range(40)]
+
+    outcomes = race(services.participation_decide, requests)
+
+    assert outcomes.count("SUCCESS") == 1
+    assert outcomes.count("DUPLICATE") == 39
+    campaign.refresh_from_db()
+    assert campaign.remaining_stock == 4
+    assert selectors.outcome_counts(campaign.pk) == {"SUCCESS": 1, "SOLD_OUT": 0, "DUPLICATE": 39}
+
+
+def test_redelivered_request_returns_its_outcome_and_changes_nothing():
+    campaign = CampaignFactory(total_stock=1)
+    first = participation_request(campaign, "alice")
+    assert services.participation_decide(first) == "SUCCESS"
+
+    assert services.participation_decide(first) == "SUCCESS"  # not a DUPLICATE of itself
+    campaign.refresh_from_db()
+    assert campaign.remaining_stock == 0
+    assert Participation.objects.count() == 1
+
+
+def test_later_requests_after_sell_out_are_sold_out_and_repeats_are_duplicates():
+    campaign = CampaignFactory(total_stock=1)
+    assert services.participation_decide(participation_request(campaign, "a")) == "SUCCESS"
+    assert services.participation_decide(participation_request(campaign, "b")) == "SOLD_OUT"
+    assert services.participation_decide(participation_request(campaign, "b")) == "DUPLICATE"
+    assert services.participation_decide(participation_request(campaign, "a")) == "DUPLICATE"
+    assert selectors.user_decision_get(campaign.pk, "b")["status"] == "SOLD_OUT"
+
+
+def test_user_ids_are_case_sensitive():
+    campaign = CampaignFactory(total_stock=2)
+    assert services.participation_decide(participation_request(campaign, "Bob")) == "SUCCESS"
+    assert services.participation_decide(participation_request(campaign, "bob")) == "SUCCESS"
+
+
+def test_the_database_refuses_a_second_decision_for_a_user():
+    from django.db import IntegrityError
+    from django.utils import timezone
+
+    campaign = CampaignFactory(total_stock=5)
+    services.participation_decide(participation_request(campaign, "carol"))
+    with pytest.raises(IntegrityError):
+        Participation.objects.create(
+            request_id=participation_request(campaign, "x").request_id, campaign=campaign,
+            user_id="carol", status="SUCCESS", is_decision=True, topic="t", partition=0, offset=9,
+            broker_timestamp=timezone.now(), received_at=timezone.now(), decided_at=timezone.now())
+
+
+def test_campaign_create_starts_with_full_stock():
+    campaign = services.campaign_create(name="launch", total_stock=7)
+    assert Campaign.objects.get(pk=campaign.pk).remaining_stock == 7

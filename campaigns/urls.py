@@ -1,0 +1,14 @@
+from django.urls import path
+
+from campaigns import views
+
+urlpatterns = [
+    path("admin/campaigns", views.AdminCampaignsView.as_view(), name="admin-campaigns"),
+    path("campaigns/<int:campaign_id>", views.CampaignDetailView.as_view(), name="campaign-detail"),
+    path("campaigns/<int:campaign_id>/participations", views.ParticipationCreateView.as_view(),
+         name="participation-create"),
+    path("campaigns/<int:campaign_id>/participations/<str:user_id>",
+         views.UserDecisionView.as_view(), name="user-decision"),
+    path("participations/<str:request_id>", views.ParticipationResultView.as_view(),
+         name="participation-result"),
+]

@@ -1,0 +1,74 @@
+"""HTTP API. Views parse, call a service or a selector, and shape the answer."""
+import uuid
+
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from campaigns import selectors, services
+from campaigns.request_ids import is_issued_here
+from campaigns.serializers import (CampaignCreateSerializer, CampaignSerializer,
+                                   ParticipationCreateSerializer, ParticipationResultSerializer)
+
+
+class PublicAPIView(APIView):
+    """Open endpoints: users are authenticated upstream, so no session or CSRF work here."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+
+class AdminCampaignsView(APIView):
+    permission_classes = [IsAdminUser]
+
+    def get(self, request):
+        return Response(CampaignSerializer(selectors.campaign_list(), many=True).data)
+
+    def post(self, request):
+        serializer = CampaignCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        campaign = services.campaign_create(**serializer.validated_data)
+        return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
+
+
+class CampaignDetailView(PublicAPIView):
+    def get(self, request, campaign_id):
+        return Response(CampaignSerializer(selectors.campaign_get(campaign_id)).data)
+
+
+class ParticipationCreateView(PublicAPIView):
+    def post(self, request, campaign_id):
+        serializer = ParticipationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        request_id = services.participation_submit(
+            campaign_id=campaign_id, user_id=serializer.validated_data["user_id"])
+        return Response({"request_id": str(request_id), "status": "PENDING"},
+                        status=status.HTTP_202_ACCEPTED)
+
+
+class ParticipationResultView(PublicAPIView):
+    def get(self, request, request_id):
+        try:
+            request_id = uuid.UUID(request_id)
+        except ValueError:
+            raise ValidationError({"request_id": "not a UUID"}) from None
+        result = selectors.participation_get(request_id)
+        if result is None:
+            if not is_issued_here(request_id):
+                raise NotFound("unknown request id")
+            # Accepted by Kafka, not decided yet: the API stores nothing on the hot path, so
+            # campaign and user are known only once the consumer has recorded the request.
+            result = {"request_id": request_id, "campaign_id": None, "user_id": None,
+                      "status": "PENDING"}
+        return Response(ParticipationResultSerializer(result).data)
+
+
+class UserDecisionView(PublicAPIView):
+    def get(self, request, campaign_id, user_id):
+        selectors.campaign_get(campaign_id)
+        decision = selectors.user_decision_get(campaign_id, user_id)
+        if decision is None:
+            raise NotFound(f"no decision yet for user {user_id!r} in campaign {campaign_id}")
+        return Response(ParticipationResultSerializer(decision).data)

@@ -1,0 +1,115 @@
+"""Shared fixtures: a real broker process for the session, fresh topics per test, and the
+project's own processes (consumers, gunicorn) started against the test database."""
+import itertools
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from streaming.embedded import EmbeddedBroker
+from streaming.processes import ManagedProcess, project_env, wait_until
+from streaming.producer import reset_producer
+from streaming.topics import ensure_topics
+
+ARTIFACTS = Path(__file__).parent / "test-artifacts"
+_topic_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory):
+    """One Tansu process for the whole run (its start takes milliseconds; group joins don't)."""
+    broker = EmbeddedBroker(log_path=tmp_path_factory.mktemp("broker") / "tansu.log").start()
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+    settings.KAFKA_BOOTSTRAP_SERVERS = [broker.bootstrap_servers]
+    yield broker
+    reset_producer()
+    broker.stop()
+
+
+@pytest.fixture
+def kafka_topics(kafka_broker, settings):
+    """A fresh participation topic, dead-letter topic and consumer group for one test."""
+    suffix = f"{os.getpid()}-{next(_topic_counter)}-{uuid.uuid4().hex[:6]}"
+    settings.FIRSTCOME_TOPIC = f"test.participations.{suffix}"
+    settings.FIRSTCOME_DLQ_TOPIC = f"{settings.FIRSTCOME_TOPIC}.dlq"
+    settings.FIRSTCOME_GROUP_ID = f"test-deciders-{suffix}"
+
+    def create(partitions=1):
+        ensure_topics({settings.FIRSTCOME_TOPIC: partitions, settings.FIRSTCOME_DLQ_TOPIC: 1})
+        return settings
+
+    create()
+    yield create
+    reset_producer()
+
+
+@pytest.fixture
+def child_env(kafka_topics, settings):
+    """Environment for child processes: the test database and this test's topics."""
+    def build(**overrides):
+        db = connection.settings_dict
+        url = f"mysql://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
+        return project_env(
+            DJANGO_SETTINGS_MODULE="campaign_site.settings.test",
+            DATABASE_URL=url,
+            FIRSTCOME_TOPIC=settings.FIRSTCOME_TOPIC,
+            FIRSTCOME_DLQ_TOPIC=settings.FIRSTCOME_DLQ_TOPIC,
+            FIRSTCOME_GROUP_ID=settings.FIRSTCOME_GROUP_ID,
+            KAFKA_SESSION_TIMEOUT_MS=6000,
+            **overrides,
+        )
+    return build
+
+
+@pytest.fixture
+def processes(tmp_path, child_env):
+    """Start project processes for a test; whatever still runs at the end is killed."""
+    started = []
+
+    def start(*command, name=None, env=None, args=None):
+        name = name or (command[0] if command else Path(args[0]).name)
+        log_path = tmp_path / f"{name}-{len(started)}.log"
+        env = env or child_env()
+        if args:
+            proc = ManagedProcess(args, env=env, log_path=log_path, name=name)
+        else:
+            proc = ManagedProcess.manage(*command, env=env, log_path=log_path, name=name)
+        started.append(proc.start())
+        return proc
+
+    yield start
+    for proc in started:
+        proc.kill()
+
+
+def poll(predicate, timeout=60, message="condition"):
+    return wait_until(predicate, timeout=timeout, message=message)
+
+
+def read_topic(topic, *, expected, timeout=20):
+    """Every message in a topic (all partitions, from the start), polled until `expected` arrive.
+    Messages are counted, not offsets: the embedded broker's end offsets can trail."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, enable_auto_commit=False,
+                             fetch_max_wait_ms=10)
+    try:
+        partitions = wait_until(lambda: consumer.partitions_for_topic(topic), timeout=timeout,
+                                message=f"metadata for {topic}")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        messages = []
+
+        def enough():
+            for batch in consumer.poll(timeout_ms=100).values():
+                messages.extend(batch)
+            return len(messages) >= expected
+
+        wait_until(enough, timeout=timeout, interval=0, message=f"{expected} messages in {topic}")
+        return messages
+    finally:
+        consumer.close()

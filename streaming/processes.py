@@ -1,0 +1,85 @@
+"""Start and stop this project's own processes (manage.py commands, gunicorn) as children:
+used by the one-command demo, the experiments, the benchmarks and the tests."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+
+def project_env(**overrides):
+    """The environment a child process needs to see the same database and broker as we do."""
+    env = dict(os.environ)
+    env["KAFKA_BOOTSTRAP_SERVERS"] = ",".join(settings.KAFKA_BOOTSTRAP_SERVERS)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update({k: str(v) for k, v in overrides.items() if v is not None})
+    return env
+
+
+class ManagedProcess:
+    def __init__(self, args, *, env=None, log_path=None, name=None):
+        self.args = list(args)
+        self.env = env
+        self.log_path = Path(log_path) if log_path else None
+        self.name = name or Path(self.args[0]).name
+        self.process = None
+
+    @classmethod
+    def manage(cls, *command, **kwargs):
+        manage_py = Path(settings.BASE_DIR) / "manage.py"
+        return cls([sys.executable, str(manage_py), *command], **kwargs)
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def start(self):
+        out = subprocess.DEVNULL
+        if self.log_path:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_path, "ab")
+        self.process = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True,
+                                        cwd=settings.BASE_DIR)
+        return self
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def send(self, signum):
+        if self.alive():
+            self.process.send_signal(signum)
+
+    def stop(self, signum=signal.SIGTERM, timeout=30):
+        """Signal and wait; kill if it does not exit in time. Returns the exit code."""
+        if self.process is None:
+            return None
+        if self.alive():
+            self.process.send_signal(signum)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def kill(self):
+        return self.stop(signal.SIGKILL, timeout=10)
+
+    def log_text(self):
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+
+def wait_until(predicate, *, timeout, interval=0.05, message="condition"):
+    """Poll predicate() until it returns something truthy; return it, or raise TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)

@@ -1,0 +1,227 @@
+"""The consumer loop every Kafka worker of this project shares.
+
+    poll → decode → process the batch (DB commit) → dead-letter / follow-up messages (acked)
+         → commit exactly the offsets just processed
+
+Offsets are committed only after everything the batch produced is durable, so a crash at any
+point redelivers the batch and never skips it; processing must therefore be idempotent, which
+each consumer guarantees through unique keys. Subclasses only say what a record means
+(`decode`) and what a batch does (`process_batch`, `after_commit`).
+"""
+import heapq
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connections, transaction
+from kafka import KafkaConsumer
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from streaming.producer import PublishError, publish_many
+
+log = logging.getLogger(__name__)
+
+
+class PoisonMessage(Exception):
+    """A record that can never be processed; it goes to the dead-letter topic with this reason."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class StoppedBeforeCommit(Exception):
+    """Stop was requested while the batch could not be committed; it will be redelivered."""
+
+
+@dataclass
+class BatchResult:
+    # index into the batch's items → reason; these go to the dead-letter topic.
+    rejected: dict = field(default_factory=dict)
+    # whatever after_commit needs (e.g. the outcomes to publish).
+    value: Any = None
+
+
+def in_kafka_order(polled):
+    """Flatten poll() output: each partition's offset order is kept, partitions are interleaved
+    by broker timestamp so that, across partitions, earlier requests come first."""
+    if len(polled) == 1:
+        return next(iter(polled.values()))
+    return list(heapq.merge(*polled.values(), key=lambda record: record.timestamp))
+
+
+class BatchConsumerWorker:
+    name = "consumer"
+    # Wrap process_batch in one DB transaction. A subclass that commits per message (the
+    # original design's baseline) turns this off and opens its own transactions.
+    atomic_batch = True
+
+    def __init__(self, *, topic, group_id, dead_letter_topic=None, bootstrap_servers=None,
+                 max_poll_records=None, poll_timeout_ms=200, consumer_config=None,
+                 retry_backoff_s=(0.1, 5.0), stop_grace_s=20):
+        self.topic = topic
+        self.group_id = group_id
+        self.dead_letter_topic = dead_letter_topic
+        self.bootstrap_servers = bootstrap_servers or settings.KAFKA_BOOTSTRAP_SERVERS
+        self.max_poll_records = max_poll_records or settings.KAFKA_MAX_POLL_RECORDS
+        self.poll_timeout_ms = poll_timeout_ms
+        self.consumer_config = consumer_config or {}
+        self.retry_backoff_s = retry_backoff_s
+        self.stop_grace_s = stop_grace_s
+        self._stop = threading.Event()
+        self.consumer = None
+        self.messages_processed = 0
+        self.messages_dead_lettered = 0
+        self.batches_committed = 0
+
+    # --- what a subclass says ------------------------------------------------------------
+    def decode(self, record):
+        """Record → item. Raise PoisonMessage for a record that can never be processed."""
+        return record
+
+    def process_batch(self, items):
+        """Do the batch's database work; return a BatchResult (or None)."""
+        raise NotImplementedError
+
+    def after_commit(self, items, result):
+        """Runs after the DB commit and before the offset commit (e.g. publish follow-ups);
+        must not return before what it sends is acknowledged."""
+
+    # --- the loop ------------------------------------------------------------------------
+    def request_stop(self):
+        self._stop.set()
+
+    @property
+    def stopping(self):
+        return self._stop.is_set()
+
+    def make_consumer(self):
+        config = dict(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.group_id,
+            client_id=f"{self.name}-{os.getpid()}",
+            enable_auto_commit=False,
+            # A group that has never committed starts at the beginning: requests published
+            # before the first consumer joined are decided, not skipped.
+            auto_offset_reset="earliest",
+            session_timeout_ms=settings.KAFKA_SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=settings.KAFKA_HEARTBEAT_INTERVAL_MS,
+            fetch_max_wait_ms=settings.KAFKA_FETCH_MAX_WAIT_MS,
+            max_poll_records=self.max_poll_records,
+        )
+        config.update(self.consumer_config)
+        return KafkaConsumer(self.topic, **config)
+
+    def run(self):
+        log.info("%s starting: topic=%s group=%s", self.name, self.topic, self.group_id)
+        self.consumer = self.make_consumer()
+        try:
+            while not self.stopping:
+                polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms,
+                                            max_records=self.max_poll_records)
+                if polled:
+                    self.handle(polled)
+        except StoppedBeforeCommit:
+            log.warning("%s stopped with an uncommitted batch; it will be redelivered", self.name)
+            return 1
+        finally:
+            self.consumer.close(autocommit=False)
+            log.info("%s stopped: %d messages processed, %d dead-lettered, %d batches",
+                     self.name, self.messages_processed, self.messages_dead_lettered,
+                     self.batches_committed)
+        return 0
+
+    def handle(self, polled):
+        records, items, poison = [], [], []
+        for record in in_kafka_order(polled):
+            try:
+                items.append(self.decode(record))
+                records.append(record)
+            except PoisonMessage as exc:
+                poison.append((record, exc.reason))
+        result = self.process_with_retry(items) if items else None
+        result = result or BatchResult()
+        poison.extend((records[index], reason) for index, reason in result.rejected.items())
+        self.with_kafka_retry(self.dead_letter, poison)
+        self.with_kafka_retry(self.after_commit, items, result.value)
+        self.commit_offsets(polled)
+        self.messages_processed += len(items) - len(result.rejected)
+        self.messages_dead_lettered += len(poison)
+        self.batches_committed += 1
+
+    def process_with_retry(self, items):
+        """Run the batch until its DB transaction commits. A lost connection or a deadlock is
+        retried with backoff on a fresh connection; the batch is never skipped."""
+        delay, max_delay = self.retry_backoff_s
+        give_up_at = None
+        while True:
+            try:
+                if self.atomic_batch:
+                    with transaction.atomic():
+                        return self.process_batch(items)
+                return self.process_batch(items)
+            except (OperationalError, InterfaceError) as exc:
+                log.warning("%s: database error, retrying the batch of %d in %.1fs: %s",
+                            self.name, len(items), delay, exc)
+                for conn in connections.all():
+                    conn.close()  # reconnect on the next query
+                give_up_at = self._check_stop_deadline(give_up_at)
+                time.sleep(delay)
+                delay = min(delay * 2, max_delay)
+
+    def with_kafka_retry(self, action, *args):
+        delay, max_delay = self.retry_backoff_s
+        give_up_at = None
+        while True:
+            try:
+                return action(*args)
+            except PublishError as exc:
+                log.warning("%s: broker did not acknowledge, retrying in %.1fs: %s",
+                            self.name, delay, exc)
+                give_up_at = self._check_stop_deadline(give_up_at)
+                time.sleep(delay)
+                delay = min(delay * 2, max_delay)
+
+    def _check_stop_deadline(self, give_up_at):
+        if not self.stopping:
+            return None
+        give_up_at = give_up_at or time.monotonic() + self.stop_grace_s
+        if time.monotonic() > give_up_at:
+            raise StoppedBeforeCommit()
+        return give_up_at
+
+    def dead_letter(self, poison):
+        if not poison:
+            return
+        if not self.dead_letter_topic:
+            raise RuntimeError(f"{self.name} has poison messages and no dead-letter topic")
+        messages = []
+        for record, reason in poison:
+            log.warning("%s: dead-lettering %s[%d]@%d: %s", self.name, record.topic,
+                        record.partition, record.offset, reason)
+            headers = [
+                ("reason", reason.encode()),
+                ("source_topic", record.topic.encode()),
+                ("source_partition", str(record.partition).encode()),
+                ("source_offset", str(record.offset).encode()),
+            ]
+            messages.append((record.key, record.value, headers))
+        publish_many(self.dead_letter_topic, messages)
+
+    def commit_offsets(self, polled):
+        offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1)
+                   for tp, records in polled.items()}
+        try:
+            self.consumer.commit(offsets)
+        except CommitFailedError:
+            # The group rebalanced: the new owner redelivers these records and the idempotent
+            # processing gives them the outcomes already committed.
+            log.warning("%s: offset commit refused after a rebalance; batch will be redelivered",
+                        self.name)
+        except KafkaError as exc:
+            log.warning("%s: offset commit failed (%s); batch will be redelivered", self.name, exc)
