@@ -52,15 +52,16 @@ def child_env(kafka_topics, settings):
     def build(**overrides):
         db = connection.settings_dict
         url = f"mysql://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
-        return project_env(
-            DJANGO_SETTINGS_MODULE="campaign_site.settings.test",
-            DATABASE_URL=url,
-            FIRSTCOME_TOPIC=settings.FIRSTCOME_TOPIC,
-            FIRSTCOME_DLQ_TOPIC=settings.FIRSTCOME_DLQ_TOPIC,
-            FIRSTCOME_GROUP_ID=settings.FIRSTCOME_GROUP_ID,
-            KAFKA_SESSION_TIMEOUT_MS=6000,
+        return project_env(**{
+            "DJANGO_SETTINGS_MODULE": "campaign_site.settings.test",
+            "DATABASE_URL": url,
+            "FIRSTCOME_TOPIC": settings.FIRSTCOME_TOPIC,
+            "FIRSTCOME_DLQ_TOPIC": settings.FIRSTCOME_DLQ_TOPIC,
+            "FIRSTCOME_GROUP_ID": settings.FIRSTCOME_GROUP_ID,
+            "FIRSTCOME_MESSAGE_KEY": settings.FIRSTCOME_MESSAGE_KEY,
+            "KAFKA_SESSION_TIMEOUT_MS": 6000,
             **overrides,
-        )
+        })
     return build
 
 

@@ -40,3 +40,9 @@ def outcome_counts(campaign_id) -> dict:
             .values_list("status").annotate(n=Count("id")).order_by())
     counts.update(dict(rows))
     return counts
+
+
+def users_with_several_coupons(campaign_id) -> int:
+    """Users holding more than one SUCCESS for a campaign: 0, or the guarantees are broken."""
+    return (Participation.objects.filter(campaign_id=campaign_id, status=Participation.Status.SUCCESS)
+            .values("user_id").annotate(n=Count("id")).filter(n__gt=1).count())

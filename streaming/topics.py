@@ -39,3 +39,14 @@ def ensure_topics(partitions_by_topic, *, bootstrap_servers=None, replication_fa
         return {t["name"]: len(t["partitions"]) for t in described}
     finally:
         admin.close()
+
+
+def committed_offsets(group_id, topic, *, bootstrap_servers=None):
+    """{partition: next offset to consume} as committed by a consumer group (absent: none yet)."""
+    admin = admin_client(bootstrap_servers)
+    try:
+        offsets = admin.list_group_offsets({group_id: None}).get(group_id, {})
+    finally:
+        admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items()
+            if tp.topic == topic and meta.offset >= 0}

@@ -1,0 +1,104 @@
+"""End to end with real processes: API → broker → consume_firstcome (a child process) → MariaDB."""
+import json
+import signal
+
+import pytest
+from kafka import KafkaProducer
+from rest_framework.test import APIClient
+
+from campaigns import selectors
+from campaigns.models import Participation
+from campaigns.tests.factories import CampaignFactory
+from conftest import poll, read_topic
+from streaming.topics import committed_offsets
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def submit(api, campaign, user_id):
+    response = api.post(f"/api/campaigns/{campaign.pk}/participations", {"user_id": user_id}, format="json")
+    assert response.status_code == 202, response.content
+    return response.json()["request_id"]
+
+
+def decided(count):
+    return lambda: Participation.objects.count() >= count
+
+
+def offsets_committed(settings, expected_total, group_id=None):
+    group_id = group_id or settings.FIRSTCOME_GROUP_ID
+    return lambda: sum(committed_offsets(group_id, settings.FIRSTCOME_TOPIC).values()) >= expected_total
+
+
+def test_burst_of_100_for_stock_50_and_a_user_who_sends_five_times(processes, kafka_topics, settings):
+    campaign = CampaignFactory(total_stock=50)
+    api = APIClient()
+    request_ids = [submit(api, campaign, f"user-{i:03d}") for i in range(100)]
+    repeat_ids = [submit(api, campaign, "user-000") for _ in range(4)]  # user-000 sent 5 times in all
+
+    consumer = processes("consume_firstcome")
+    poll(decided(104), message="all 104 requests decided")
+
+    assert selectors.outcome_counts(campaign.pk) == {"SUCCESS": 50, "SOLD_OUT": 50, "DUPLICATE": 4}
+    campaign.refresh_from_db()
+    assert campaign.remaining_stock == 0
+    statuses = [api.get(f"/api/participations/{rid}").json()["status"] for rid in request_ids + repeat_ids]
+    assert statuses[:50] == ["SUCCESS"] * 50  # Kafka order = arrival order: the first 50 win
+    assert statuses[50:100] == ["SOLD_OUT"] * 50
+    assert statuses[100:] == ["DUPLICATE"] * 4
+    assert api.get(f"/api/campaigns/{campaign.pk}/participations/user-000").json()["status"] == "SUCCESS"
+
+    # Kafka coordinates are recorded for every request, in offset order.
+    offsets = list(Participation.objects.order_by("offset").values_list("offset", flat=True))
+    assert offsets == list(range(104))
+    poll(offsets_committed(settings, 104), message="offsets committed")
+
+    assert consumer.stop(signal.SIGTERM) == 0, consumer.log_text()
+
+
+def test_poison_messages_go_to_the_dead_letter_topic_and_the_stream_goes_on(processes, kafka_topics, settings):
+    campaign = CampaignFactory(total_stock=5)
+    producer = KafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS)
+    producer.send(settings.FIRSTCOME_TOPIC, b"this is not json")
+    producer.send(settings.FIRSTCOME_TOPIC, json.dumps({"campaign_id": campaign.pk}).encode())
+    producer.flush()
+    producer.close()
+    api = APIClient()
+    unknown = CampaignFactory()
+    unknown_id = unknown.pk
+    submit(api, unknown, "ghost")
+    unknown.delete()  # accepted while it existed, gone by the time it is decided
+    good = submit(api, campaign, "after-the-poison")
+
+    consumer = processes("consume_firstcome")
+    dead = read_topic(settings.FIRSTCOME_DLQ_TOPIC, expected=3, timeout=30)
+    reasons = sorted(dict(m.headers)["reason"].decode() for m in dead)
+    assert reasons == ["missing field 'request_id'", "not valid JSON", f"unknown campaign {unknown_id}"]
+    assert {dict(m.headers)["source_topic"].decode() for m in dead} == {settings.FIRSTCOME_TOPIC}
+    poll(decided(1))
+    assert APIClient().get(f"/api/participations/{good}").json()["status"] == "SUCCESS"
+    poll(offsets_committed(settings, 4), message="offsets committed past the poison")
+    assert consumer.stop() == 0
+
+
+def test_redelivering_every_message_changes_nothing(processes, kafka_topics, settings, child_env):
+    campaign = CampaignFactory(total_stock=10)
+    api = APIClient()
+    for i in range(30):
+        submit(api, campaign, f"u{i % 20}")  # 20 users, 10 of them twice
+    first = processes("consume_firstcome")
+    poll(decided(30))
+    poll(offsets_committed(settings, 30))
+    first.stop()
+    before = sorted(Participation.objects.values_list("request_id", "status", "offset"))
+
+    # A second group starts from offset 0: the whole stream is delivered again.
+    replay = processes("consume_firstcome", "--group-id", "replay",
+                       env=child_env(FIRSTCOME_GROUP_ID="replay"))
+    poll(offsets_committed(settings, 30, group_id="replay"), message="replay consumed everything")
+    assert replay.stop() == 0
+
+    assert sorted(Participation.objects.values_list("request_id", "status", "offset")) == before
+    campaign.refresh_from_db()
+    assert campaign.remaining_stock == 0
+    assert selectors.outcome_counts(campaign.pk) == {"SUCCESS": 10, "SOLD_OUT": 10, "DUPLICATE": 10}
