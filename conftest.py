@@ -36,9 +36,11 @@ def kafka_topics(kafka_broker, settings):
     settings.FIRSTCOME_TOPIC = f"test.participations.{suffix}"
     settings.FIRSTCOME_DLQ_TOPIC = f"{settings.FIRSTCOME_TOPIC}.dlq"
     settings.FIRSTCOME_GROUP_ID = f"test-deciders-{suffix}"
+    settings.FIRSTCOME_DECISIONS_TOPIC = f"test.decisions.{suffix}"
 
     def create(partitions=1):
-        ensure_topics({settings.FIRSTCOME_TOPIC: partitions, settings.FIRSTCOME_DLQ_TOPIC: 1})
+        ensure_topics({settings.FIRSTCOME_TOPIC: partitions, settings.FIRSTCOME_DLQ_TOPIC: 1,
+                       settings.FIRSTCOME_DECISIONS_TOPIC: 1})
         return settings
 
     create()
@@ -58,6 +60,7 @@ def child_env(kafka_topics, settings):
             "FIRSTCOME_TOPIC": settings.FIRSTCOME_TOPIC,
             "FIRSTCOME_DLQ_TOPIC": settings.FIRSTCOME_DLQ_TOPIC,
             "FIRSTCOME_GROUP_ID": settings.FIRSTCOME_GROUP_ID,
+            "FIRSTCOME_DECISIONS_TOPIC": settings.FIRSTCOME_DECISIONS_TOPIC,
             "FIRSTCOME_MESSAGE_KEY": settings.FIRSTCOME_MESSAGE_KEY,
             "KAFKA_SESSION_TIMEOUT_MS": 6000,
             **overrides,
@@ -90,9 +93,11 @@ def poll(predicate, timeout=60, message="condition"):
     return wait_until(predicate, timeout=timeout, message=message)
 
 
-def read_topic(topic, *, expected, timeout=20):
-    """Every message in a topic (all partitions, from the start), polled until `expected` arrive.
-    Messages are counted, not offsets: the embedded broker's end offsets can trail."""
+def read_topic(topic, *, expected=None, until=None, timeout=20):
+    """Messages of a topic (all partitions, from the start), polled until `expected` have arrived
+    or until(messages) is true. Messages are counted, not offsets: the embedded broker's end
+    offsets can trail."""
+    until = until or (lambda got: len(got) >= expected)
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, enable_auto_commit=False,
@@ -108,9 +113,9 @@ def read_topic(topic, *, expected, timeout=20):
         def enough():
             for batch in consumer.poll(timeout_ms=100).values():
                 messages.extend(batch)
-            return len(messages) >= expected
+            return until(messages)
 
-        wait_until(enough, timeout=timeout, interval=0, message=f"{expected} messages in {topic}")
+        wait_until(enough, timeout=timeout, interval=0, message=f"enough messages in {topic}")
         return messages
     finally:
         consumer.close()

@@ -1,24 +1,40 @@
 """What a batch of participation requests means to the first-come consumer."""
 from campaigns import services
-from campaigns.messages import decode_participation
+from campaigns.messages import decode_participation, encode_decision_events
 from campaigns.selectors import campaign_ids_existing
+from streaming.producer import publish_many
 from streaming.worker import BatchConsumerWorker, BatchResult
+
+MODES = ("batch", "per-event")
 
 
 class FirstComeConsumer(BatchConsumerWorker):
     name = "consume_firstcome"
-    # per-event: one transaction per message, as the original design (the baseline).
-    atomic_batch = False
+
+    def __init__(self, *, mode="batch", decisions_topic=None, **kwargs):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        super().__init__(**kwargs)
+        self.mode = mode
+        # batch: the whole poll is decided in one transaction. per-event: one transaction per
+        # message, as the original design did (kept as the baseline).
+        self.atomic_batch = mode == "batch"
+        self.decisions_topic = decisions_topic
 
     def decode(self, record):
         return decode_participation(record)
 
     def process_batch(self, requests):
-        known = campaign_ids_existing(r.campaign_id for r in requests)
-        rejected = {i: f"unknown campaign {r.campaign_id}"
-                    for i, r in enumerate(requests) if r.campaign_id not in known}
-        outcomes = [None] * len(requests)
-        for i, request in enumerate(requests):
-            if i not in rejected:
-                outcomes[i] = services.participation_decide(request)
-        return BatchResult(rejected=rejected, value=outcomes)
+        if self.mode == "batch":
+            decisions = services.participations_decide_batch(requests)
+        else:
+            known = campaign_ids_existing(r.campaign_id for r in requests)
+            decisions = [services.participation_decide(r) if r.campaign_id in known else None
+                         for r in requests]
+        rejected = {i: f"unknown campaign {requests[i].campaign_id}"
+                    for i, decision in enumerate(decisions) if decision is None}
+        return BatchResult(rejected=rejected, value=[d for d in decisions if d is not None])
+
+    def after_commit(self, requests, decisions):
+        if self.decisions_topic and decisions:
+            publish_many(self.decisions_topic, [(None, value, None) for value in encode_decision_events(decisions)])

@@ -85,3 +85,40 @@ def decode_participation(record) -> ParticipationRequest:
         topic=record.topic, partition=record.partition, offset=record.offset,
         broker_timestamp=datetime.fromtimestamp(record.timestamp / 1000, tz=timezone.utc),
     )
+
+
+# --- decision events ------------------------------------------------------------------------
+# After its DB commit the first-come consumer publishes one event per decided request to the
+# decisions topic (statistics are built from them, off the hot path). Events travel in chunks of
+# up to DECISION_EVENTS_PER_MESSAGE per Kafka message: one message per event would cost the
+# decider a producer send per request, about as much as the decision itself.
+DECISION_EVENTS_PER_MESSAGE = 500
+DECISION_EVENT_FIELDS = ("request_id", "campaign_id", "user_id", "status", "topic", "partition",
+                         "offset", "broker_timestamp", "received_at", "decided_at")
+
+
+def decision_event(decision) -> dict:
+    r = decision.request
+    return {"request_id": str(r.request_id), "campaign_id": r.campaign_id, "user_id": r.user_id,
+            "status": str(decision.status), "topic": r.topic, "partition": r.partition,
+            "offset": r.offset, "broker_timestamp": to_epoch_us(r.broker_timestamp or r.received_at),
+            "received_at": to_epoch_us(r.received_at), "decided_at": to_epoch_us(decision.decided_at)}
+
+
+def encode_decision_events(decisions) -> list[bytes]:
+    events = [decision_event(d) for d in decisions]
+    return [json.dumps({"decisions": events[i:i + DECISION_EVENTS_PER_MESSAGE]},
+                       separators=(",", ":"), ensure_ascii=False).encode()
+            for i in range(0, len(events), DECISION_EVENTS_PER_MESSAGE)]
+
+
+def decode_decision_events(record) -> list[dict]:
+    """ConsumerRecord of the decisions topic → its events; PoisonMessage if it is not one."""
+    try:
+        events = json.loads(record.value)["decisions"]
+    except (TypeError, ValueError, KeyError, UnicodeDecodeError):
+        raise PoisonMessage("not a decision-events message") from None
+    if not isinstance(events, list) or not all(
+            isinstance(e, dict) and all(f in e for f in DECISION_EVENT_FIELDS) for e in events):
+        raise PoisonMessage("decision event with missing fields")
+    return events

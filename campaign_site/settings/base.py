@@ -146,6 +146,8 @@ REST_FRAMEWORK = {
 KAFKA_BOOTSTRAP_SERVERS = env_list("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 FIRSTCOME_TOPIC = env("FIRSTCOME_TOPIC", "firstcome.participations")
 FIRSTCOME_DLQ_TOPIC = env("FIRSTCOME_DLQ_TOPIC", f"{FIRSTCOME_TOPIC}.dlq")
+# Decision events (one per decided request) for the statistics consumer.
+FIRSTCOME_DECISIONS_TOPIC = env("FIRSTCOME_DECISIONS_TOPIC", "firstcome.decisions")
 FIRSTCOME_GROUP_ID = env("FIRSTCOME_GROUP_ID", "firstcome-deciders")
 FIRSTCOME_PARTITIONS = env_int("FIRSTCOME_PARTITIONS", 1)
 # "campaign": one campaign's requests share a partition and keep their arrival order.

@@ -7,6 +7,7 @@ from kafka import KafkaProducer
 from rest_framework.test import APIClient
 
 from campaigns import selectors
+from campaigns.messages import decode_decision_events
 from campaigns.models import Participation
 from campaigns.tests.factories import CampaignFactory
 from conftest import poll, read_topic
@@ -30,13 +31,14 @@ def offsets_committed(settings, expected_total, group_id=None):
     return lambda: sum(committed_offsets(group_id, settings.FIRSTCOME_TOPIC).values()) >= expected_total
 
 
-def test_burst_of_100_for_stock_50_and_a_user_who_sends_five_times(processes, kafka_topics, settings):
+@pytest.mark.parametrize("mode", ["batch", "per-event"])
+def test_burst_of_100_for_stock_50_and_a_user_who_sends_five_times(processes, kafka_topics, settings, mode):
     campaign = CampaignFactory(total_stock=50)
     api = APIClient()
     request_ids = [submit(api, campaign, f"user-{i:03d}") for i in range(100)]
     repeat_ids = [submit(api, campaign, "user-000") for _ in range(4)]  # user-000 sent 5 times in all
 
-    consumer = processes("consume_firstcome")
+    consumer = processes("consume_firstcome", "--mode", mode)
     poll(decided(104), message="all 104 requests decided")
 
     assert selectors.outcome_counts(campaign.pk) == {"SUCCESS": 50, "SOLD_OUT": 50, "DUPLICATE": 4}
@@ -52,6 +54,15 @@ def test_burst_of_100_for_stock_50_and_a_user_who_sends_five_times(processes, ka
     offsets = list(Participation.objects.order_by("offset").values_list("offset", flat=True))
     assert offsets == list(range(104))
     poll(offsets_committed(settings, 104), message="offsets committed")
+
+    # One decision event per request, published after the DB commit, for the statistics.
+    def events_in(messages):
+        return [e for m in messages for e in decode_decision_events(m)]
+
+    events = events_in(read_topic(settings.FIRSTCOME_DECISIONS_TOPIC,
+                                  until=lambda got: len(events_in(got)) >= 104))
+    assert sorted(e["request_id"] for e in events) == sorted(request_ids + repeat_ids)
+    assert sum(e["status"] == "SUCCESS" for e in events) == 50
 
     assert consumer.stop(signal.SIGTERM) == 0, consumer.log_text()
 

@@ -27,7 +27,7 @@ def test_twenty_threads_never_oversell_a_hot_campaign():
     campaign = CampaignFactory(total_stock=50)
     requests = [participation_request(campaign, f"user-{i}", offset=i) for i in range(500)]
 
-    outcomes = race(services.participation_decide, requests)
+    outcomes = [d.status for d in race(services.participation_decide, requests)]
 
     assert outcomes.count("SUCCESS") == 50
     assert outcomes.count("SOLD_OUT") == 450
@@ -41,7 +41,7 @@ def test_one_user_racing_from_many_threads_gets_one_decision():
     campaign = CampaignFactory(total_stock=5)
     requests = [participation_request(campaign, "same-user", offset=i) for i in range(40)]
 
-    outcomes = race(services.participation_decide, requests)
+    outcomes = [d.status for d in race(services.participation_decide, requests)]
 
     assert outcomes.count("SUCCESS") == 1
     assert outcomes.count("DUPLICATE") == 39
@@ -53,9 +53,9 @@ def test_one_user_racing_from_many_threads_gets_one_decision():
 def test_redelivered_request_returns_its_outcome_and_changes_nothing():
     campaign = CampaignFactory(total_stock=1)
     first = participation_request(campaign, "alice")
-    assert services.participation_decide(first) == "SUCCESS"
+    assert services.participation_decide(first).status == "SUCCESS"
 
-    assert services.participation_decide(first) == "SUCCESS"  # not a DUPLICATE of itself
+    assert services.participation_decide(first).status == "SUCCESS"  # not a DUPLICATE of itself
     campaign.refresh_from_db()
     assert campaign.remaining_stock == 0
     assert Participation.objects.count() == 1
@@ -63,17 +63,17 @@ def test_redelivered_request_returns_its_outcome_and_changes_nothing():
 
 def test_later_requests_after_sell_out_are_sold_out_and_repeats_are_duplicates():
     campaign = CampaignFactory(total_stock=1)
-    assert services.participation_decide(participation_request(campaign, "a")) == "SUCCESS"
-    assert services.participation_decide(participation_request(campaign, "b")) == "SOLD_OUT"
-    assert services.participation_decide(participation_request(campaign, "b")) == "DUPLICATE"
-    assert services.participation_decide(participation_request(campaign, "a")) == "DUPLICATE"
+    assert services.participation_decide(participation_request(campaign, "a")).status == "SUCCESS"
+    assert services.participation_decide(participation_request(campaign, "b")).status == "SOLD_OUT"
+    assert services.participation_decide(participation_request(campaign, "b")).status == "DUPLICATE"
+    assert services.participation_decide(participation_request(campaign, "a")).status == "DUPLICATE"
     assert selectors.user_decision_get(campaign.pk, "b")["status"] == "SOLD_OUT"
 
 
 def test_user_ids_are_case_sensitive():
     campaign = CampaignFactory(total_stock=2)
-    assert services.participation_decide(participation_request(campaign, "Bob")) == "SUCCESS"
-    assert services.participation_decide(participation_request(campaign, "bob")) == "SUCCESS"
+    assert services.participation_decide(participation_request(campaign, "Bob")).status == "SUCCESS"
+    assert services.participation_decide(participation_request(campaign, "bob")).status == "SUCCESS"
 
 
 def test_the_database_refuses_a_second_decision_for_a_user():
