@@ -35,7 +35,8 @@ GOOD = {"request_id": str(uuid.uuid4()), "campaign_id": 1, "user_id": "u", "rece
     (json.dumps({**GOOD, "campaign_id": True}).encode(), "campaign_id is not a positive integer"),
     (json.dumps({**GOOD, "user_id": ""}).encode(), "user_id is not a string of 1-64 characters"),
     (json.dumps({**GOOD, "user_id": "x" * 65}).encode(), "user_id is not a string of 1-64 characters"),
-    (json.dumps({**GOOD, "received_at": 10 ** 30}).encode(), "received_at is out of range"),
+    (json.dumps({**GOOD, "received_at": 10 ** 18}).encode(), "received_at is out of range"),
+    (json.dumps({**GOOD, "received_at": 10 ** 30}).encode(), "received_at is not epoch microseconds"),
     (b"{" + b" " * 5000 + b"}", "payload too large: 5002 bytes (limit 4096)"),
 ])
 def test_poison_messages_are_named(value, reason):

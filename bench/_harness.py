@@ -1,0 +1,67 @@
+"""Shared set-up for the benchmarks: Django on a MariaDB database of their own, an embedded
+broker, requests pre-published straight to Kafka, and consumer processes measured from outside."""
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "campaign_site.settings.local")
+os.environ.setdefault("DATABASE_URL", "mysql://root@127.0.0.1:3306/firstcome_bench")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+def setup_django():
+    import django
+    import MySQLdb
+
+    url = os.environ["DATABASE_URL"]
+    if url.startswith("mysql://"):
+        name = url.rsplit("/", 1)[1]
+        conn = MySQLdb.connect(host="127.0.0.1", user="root")
+        conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        conn.close()
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def peak_rss_mib(pid):
+    """Peak resident memory of a live process (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def publish_requests(topic, campaign_ids, users, count, *, key_by="campaign", partitions=1):
+    """Publish `count` participation requests as the API would, fast; return publish seconds."""
+    from django.conf import settings
+    from kafka import KafkaProducer
+
+    from campaigns.messages import encode_participation, message_key
+    from campaigns.request_ids import new_request_id
+    from django.utils import timezone
+
+    producer = KafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, linger_ms=20,
+                             batch_size=256 * 1024, acks=1, enable_idempotence=False)
+    started = time.monotonic()
+    for i in range(count):
+        campaign_id = campaign_ids[i % len(campaign_ids)]
+        user = f"user-{(i * 7919) % users}"
+        producer.send(topic, encode_participation(new_request_id(), campaign_id, user, timezone.now()),
+                      key=message_key(campaign_id, user, key_by))
+    producer.flush()
+    producer.close()
+    return time.monotonic() - started
+
+
+def print_table(headers, rows):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
+    line = "  ".join(str(h).rjust(w) for h, w in zip(headers, widths))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(str(v).rjust(w) for v, w in zip(r, widths)))

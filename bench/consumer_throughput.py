@@ -1,0 +1,94 @@
+"""Decisions committed per second by consume_firstcome, batch vs per-event, against MariaDB and
+the embedded broker, on the same pre-published requests; plus kafka-python's raw poll rate on
+the same topic as the ceiling.
+
+    .venv/bin/python bench/consumer_throughput.py [--sizes 10000,100000,1000000] [--per-event-max 100000]
+"""
+import argparse
+import time
+import uuid
+
+from _harness import peak_rss_mib, print_table, publish_requests, setup_django
+
+
+def raw_poll_rate(topic, count):
+    from django.conf import settings
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
+                             group_id=f"raw-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
+                             enable_auto_commit=False, fetch_max_wait_ms=10, max_poll_records=5000,
+                             session_timeout_ms=6000, heartbeat_interval_ms=1000)
+    seen, started = 0, None
+    while seen < count:
+        for records in consumer.poll(timeout_ms=200).values():
+            started = started or time.monotonic()
+            seen += len(records)
+    elapsed = time.monotonic() - started
+    consumer.close()
+    return seen / elapsed
+
+
+def run_consumer(topic, mode, count, stock):
+    from django.db.models import Max, Min
+
+    from campaigns.models import Participation
+    from campaigns.services import campaign_create
+    from streaming.processes import ManagedProcess, project_env, wait_until
+
+    campaign = campaign_create(name=f"bench {mode} {count}", total_stock=stock)
+    publish_requests(topic, [campaign.pk], users=count, count=count)
+    group = f"bench-{mode}-{uuid.uuid4().hex[:8]}"
+    env = project_env(FIRSTCOME_TOPIC=topic, FIRSTCOME_GROUP_ID=group, KAFKA_SESSION_TIMEOUT_MS=6000,
+                      FIRSTCOME_DECISIONS_TOPIC=f"{topic}.decisions", KAFKA_MAX_POLL_RECORDS=5000)
+    proc = ManagedProcess.manage("consume_firstcome", "--mode", mode, env=env,
+                                 log_path=f"/tmp/bench-{mode}.log").start()
+    try:
+        wait_until(lambda: Participation.objects.filter(campaign=campaign).count() >= count,
+                   timeout=3600, interval=0.5, message=f"{count} decisions")
+        peak = peak_rss_mib(proc.pid)
+    finally:
+        proc.stop()
+    span = Participation.objects.filter(campaign=campaign).aggregate(first=Min("decided_at"), last=Max("decided_at"))
+    seconds = (span["last"] - span["first"]).total_seconds()
+    return seconds, count / seconds if seconds else float("inf"), peak
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--per-event-max", type=int, default=100000,
+                        help="largest size also run per-event (it is ~20x slower)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    from streaming.embedded import EmbeddedBroker
+
+    with EmbeddedBroker() as broker:
+        from django.conf import settings
+
+        settings.KAFKA_BOOTSTRAP_SERVERS = [broker.bootstrap_servers]
+        import os
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+        rows = []
+        for size in sizes:
+            results = {}
+            for mode in ("per-event", "batch"):
+                if mode == "per-event" and size > args.per_event_max:
+                    continue
+                topic = f"bench.{mode}.{size}.{uuid.uuid4().hex[:6]}"
+                seconds, tps, peak = run_consumer(topic, mode, size, stock=size // 2)
+                results[mode] = tps
+                raw = raw_poll_rate(topic, size) if mode == "batch" else None
+                rows.append([size, mode, f"{seconds:.2f}", f"{tps:,.0f}",
+                             f"{results['batch'] / results['per-event']:.1f}x" if mode == "batch" and "per-event" in results else "",
+                             f"{raw:,.0f}" if raw else "", f"{tps / raw:.0%}" if raw else "", f"{peak:.0f}"])
+                print(f"  done: {size} {mode}: {tps:,.0f}/s", flush=True)
+        print()
+        print_table(["events", "mode", "seconds", "decisions/s", "batch/per-event", "raw poll/s",
+                     "share of raw", "peak RSS MiB"], rows)
+
+
+if __name__ == "__main__":
+    setup_django()
+    main()
