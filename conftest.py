@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from streaming.embedded import EmbeddedBroker
 from streaming.processes import ManagedProcess, project_env, wait_until
@@ -52,11 +51,7 @@ def kafka_topics(kafka_broker, settings):
 def child_env(kafka_topics, settings):
     """Environment for child processes: the test database and this test's topics."""
     def build(**overrides):
-        db = connection.settings_dict
-        url = f"mysql://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
         return project_env(**{
-            "DJANGO_SETTINGS_MODULE": "campaign_site.settings.test",
-            "DATABASE_URL": url,
             "FIRSTCOME_TOPIC": settings.FIRSTCOME_TOPIC,
             "FIRSTCOME_DLQ_TOPIC": settings.FIRSTCOME_DLQ_TOPIC,
             "FIRSTCOME_GROUP_ID": settings.FIRSTCOME_GROUP_ID,

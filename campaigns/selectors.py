@@ -46,3 +46,16 @@ def users_with_several_coupons(campaign_id) -> int:
     """Users holding more than one SUCCESS for a campaign: 0, or the guarantees are broken."""
     return (Participation.objects.filter(campaign_id=campaign_id, status=Participation.Status.SUCCESS)
             .values("user_id").annotate(n=Count("id")).filter(n__gt=1).count())
+
+
+def decided_events(campaign_id):
+    """Every decided request of a campaign in decision order, as the ordering metrics want them."""
+    from campaigns.ordering import DecidedEvent
+
+    def us(moment):
+        return int(moment.timestamp() * 1_000_000)
+
+    rows = (Participation.objects.filter(campaign_id=campaign_id).order_by("id")
+            .values_list("id", "user_id", "status", "partition", "offset", "broker_timestamp",
+                         "received_at", "decided_at").iterator(chunk_size=10_000))
+    return [DecidedEvent(i, u, s, p, o, us(b), us(r), us(d)) for i, u, s, p, o, b, r, d in rows]

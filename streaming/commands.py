@@ -11,6 +11,8 @@ class WorkerCommand(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--max-poll-records", type=int, default=None,
                             help="largest batch taken from one poll")
+        parser.add_argument("--assignment-file", default=None,
+                            help="write the assigned partitions (JSON) here whenever they change")
 
     def build_worker(self, options):
         raise NotImplementedError

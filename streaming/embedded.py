@@ -4,10 +4,12 @@ It keeps everything in memory: a restart loses every topic and offset. Productio
 Kafka; nothing but the bootstrap address changes.
 """
 import logging
+import os
 import signal
 import socket
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -85,3 +87,22 @@ class EmbeddedBroker:
     def __exit__(self, *exc):
         self.stop()
 
+
+
+@contextmanager
+def broker_from_environment(log_path=None, preferred_port=9092):
+    """The broker named by KAFKA_BOOTSTRAP_SERVERS if it is set; otherwise an embedded one, started
+    for the block (on 9092 when free) with settings pointed at it. Yields a line describing it."""
+    from django.conf import settings
+
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield f"{','.join(settings.KAFKA_BOOTSTRAP_SERVERS)} (from KAFKA_BOOTSTRAP_SERVERS)"
+        return
+    port = preferred_port if not port_open("127.0.0.1", preferred_port) else free_port()
+    with EmbeddedBroker(port=port, log_path=log_path) as broker:
+        previous = settings.KAFKA_BOOTSTRAP_SERVERS
+        settings.KAFKA_BOOTSTRAP_SERVERS = [broker.bootstrap_servers]
+        try:
+            yield f"embedded Tansu on {broker.bootstrap_servers} (in memory)"
+        finally:
+            settings.KAFKA_BOOTSTRAP_SERVERS = previous

@@ -10,9 +10,27 @@ from pathlib import Path
 from django.conf import settings
 
 
+def database_url(db=None):
+    """DATABASE_URL of the database this process uses (the test database, inside tests)."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    db = db or connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    return f"mysql://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
+
+
 def project_env(**overrides):
-    """The environment a child process needs to see the same database and broker as we do."""
+    """The environment a child process needs to use the same database, broker and settings
+    module as this one."""
     env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = os.environ.get("DJANGO_SETTINGS_MODULE", "campaign_site.settings.local")
+    env["DATABASE_URL"] = database_url()
     env["KAFKA_BOOTSTRAP_SERVERS"] = ",".join(settings.KAFKA_BOOTSTRAP_SERVERS)
     env["PYTHONUNBUFFERED"] = "1"
     env.update({k: str(v) for k, v in overrides.items() if v is not None})

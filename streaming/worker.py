@@ -9,6 +9,7 @@ each consumer guarantees through unique keys. Subclasses only say what a record 
 (`decode`) and what a batch does (`process_batch`, `after_commit`).
 """
 import heapq
+import json
 import logging
 import os
 import threading
@@ -18,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections, transaction
-from kafka import KafkaConsumer
+from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
@@ -55,6 +56,18 @@ def in_kafka_order(polled):
     return list(heapq.merge(*polled.values(), key=lambda record: record.timestamp))
 
 
+class _AssignmentListener(ConsumerRebalanceListener):
+    def __init__(self, worker):
+        self.worker = worker
+
+    def on_partitions_revoked(self, revoked):
+        if revoked:
+            log.info("%s: partitions %s revoked", self.worker.name, sorted(tp.partition for tp in revoked))
+
+    def on_partitions_assigned(self, assigned):
+        self.worker.on_assignment(sorted(tp.partition for tp in assigned))
+
+
 class BatchConsumerWorker:
     name = "consumer"
     # Wrap process_batch in one DB transaction. A subclass that commits per message (the
@@ -63,7 +76,7 @@ class BatchConsumerWorker:
 
     def __init__(self, *, topic, group_id, dead_letter_topic=None, bootstrap_servers=None,
                  max_poll_records=None, poll_timeout_ms=200, consumer_config=None,
-                 retry_backoff_s=(0.1, 5.0), stop_grace_s=20):
+                 retry_backoff_s=(0.1, 5.0), stop_grace_s=20, assignment_file=None):
         self.topic = topic
         self.group_id = group_id
         self.dead_letter_topic = dead_letter_topic
@@ -73,6 +86,9 @@ class BatchConsumerWorker:
         self.consumer_config = consumer_config or {}
         self.retry_backoff_s = retry_backoff_s
         self.stop_grace_s = stop_grace_s
+        # Where the current partition assignment is written (JSON list) each time it changes, so
+        # a supervisor or an experiment can wait for a stable group instead of guessing.
+        self.assignment_file = assignment_file
         self._stop = threading.Event()
         self.consumer = None
         self.messages_processed = 0
@@ -115,7 +131,17 @@ class BatchConsumerWorker:
             max_poll_records=self.max_poll_records,
         )
         config.update(self.consumer_config)
-        return KafkaConsumer(self.topic, **config)
+        consumer = KafkaConsumer(**config)
+        consumer.subscribe([self.topic], listener=_AssignmentListener(self))
+        return consumer
+
+    def on_assignment(self, partitions):
+        log.info("%s: assigned partitions %s of %s", self.name, partitions, self.topic)
+        if self.assignment_file:
+            tmp = f"{self.assignment_file}.tmp"
+            with open(tmp, "w") as out:
+                json.dump(partitions, out)
+            os.replace(tmp, self.assignment_file)
 
     def run(self):
         log.info("%s starting: topic=%s group=%s", self.name, self.topic, self.group_id)

@@ -24,4 +24,5 @@ class Command(WorkerCommand):
             dead_letter_topic=options["dead_letter_topic"],
             max_poll_records=options["max_poll_records"],
             mode=options["mode"], decisions_topic=options["decisions_topic"] or None,
+            assignment_file=options["assignment_file"],
         )

@@ -1,7 +1,6 @@
 """The whole stack in one command: broker, database, web server, consumer, and the original
 scenario (100 users within a second, stock 50) read back from the database."""
 import json
-import os
 import signal
 import sys
 import time
@@ -16,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from campaigns import selectors, services
 from campaigns.models import Participation
-from streaming.embedded import EmbeddedBroker, free_port, port_open
+from streaming.embedded import broker_from_environment, free_port, port_open
 from streaming.processes import ManagedProcess, project_env, wait_until
 
 DEMO_USER, DEMO_PASSWORD = "admin", "admin"
@@ -35,23 +34,24 @@ class Command(BaseCommand):
         if options["stock"] < 1 or options["users"] < 1:
             raise CommandError("--stock and --users must be positive")
         self.children = []
-        self.broker = None
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        logs = Path(settings.VAR_DIR) / "demo"
+        logs.mkdir(parents=True, exist_ok=True)
         try:
-            self.run(options)
+            with broker_from_environment(log_path=logs / "tansu.log") as broker:
+                self.say(f"broker: {broker}")
+                self.run(options, logs)
         except KeyboardInterrupt:
             pass
         finally:
-            self.shutdown()
+            for child in reversed(self.children):
+                child.stop()
 
     def say(self, text):
         self.stdout.write(text)
         self.stdout.flush()
 
-    def run(self, options):
-        logs = Path(settings.VAR_DIR) / "demo"
-        logs.mkdir(parents=True, exist_ok=True)
-        self.start_broker(logs)
+    def run(self, options, logs):
         self.say(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} "
                  f"{settings.DATABASES['default']['NAME']}")
         call_command("migrate", verbosity=0)
@@ -62,8 +62,7 @@ class Command(BaseCommand):
         if port_open("127.0.0.1", port):
             raise CommandError(f"port {port} is busy; pass --port N (or --port 0 for a free one)")
         base_url = f"http://127.0.0.1:{port}"
-        env = project_env(DJANGO_SETTINGS_MODULE=os.environ["DJANGO_SETTINGS_MODULE"],
-                          GUNICORN_BIND=f"127.0.0.1:{port}")
+        env = project_env(GUNICORN_BIND=f"127.0.0.1:{port}")
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         self.children.append(ManagedProcess(
             [gunicorn, "-c", str(Path(settings.BASE_DIR) / "gunicorn.conf.py"), "campaign_site.wsgi"],
@@ -84,15 +83,6 @@ class Command(BaseCommand):
             time.sleep(0.5)
         dead = [child.name for child in self.children if not child.alive()]
         raise CommandError(f"{', '.join(dead)} exited; see {logs}/")
-
-    def start_broker(self, logs):
-        if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-            self.say(f"broker: {','.join(settings.KAFKA_BOOTSTRAP_SERVERS)} (from KAFKA_BOOTSTRAP_SERVERS)")
-            return
-        port = 9092 if not port_open("127.0.0.1", 9092) else free_port()
-        self.broker = EmbeddedBroker(port=port, log_path=logs / "tansu.log").start()
-        settings.KAFKA_BOOTSTRAP_SERVERS = [self.broker.bootstrap_servers]
-        self.say(f"broker: embedded Tansu on {self.broker.bootstrap_servers} (in memory)")
 
     def ensure_demo_login(self):
         User = get_user_model()
@@ -138,9 +128,3 @@ class Command(BaseCommand):
             f"  users with two coupons   {selectors.users_with_several_coupons(campaign.pk)}\n"
             f"\n=> {counts['SUCCESS']} SUCCESS / {counts['SOLD_OUT']} SOLD_OUT / "
             f"{selectors.users_with_several_coupons(campaign.pk)} duplicates issued")
-
-    def shutdown(self):
-        for child in reversed(self.children):
-            child.stop()
-        if self.broker:
-            self.broker.stop()

@@ -1,0 +1,284 @@
+"""The partition experiment: the same burst decided with 1, 3, 5… partitions (one consumer process
+per partition, one group), measured from the database and the broker.
+
+For each partition count: a fresh topic and campaign; the deciders start; many simulated users
+publish their requests concurrently, exactly as the API does (same message, key and producer
+settings); a probe consumer in its own group measures how fast Kafka alone delivers them; CPU of
+every process is sampled; when every request is decided the metrics are computed from the rows.
+"""
+import csv
+import json
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import psutil
+from django.conf import settings
+from django.utils import timezone
+from kafka import KafkaConsumer, KafkaProducer
+
+from campaigns import ordering, selectors, services
+from campaigns.messages import encode_participation, message_key
+from campaigns.models import Participation
+from campaigns.request_ids import new_request_id
+from streaming.processes import ManagedProcess, project_env, wait_until
+from streaming.topics import ensure_topics
+
+
+@dataclass
+class ExperimentConfig:
+    partitions: list
+    events: int = 100_000
+    key_by: str = "user"
+    stock: int | None = None       # default: a tenth of the events
+    users: int | None = None       # default: half the events (most users ask twice)
+    publishers: int = 4            # concurrent simulated clients
+    output_dir: Path = Path("results")
+    timeout_s: float = 900
+
+    def __post_init__(self):
+        self.stock = self.stock or max(1, self.events // 10)
+        self.users = self.users or max(1, self.events // 2)
+
+
+@dataclass
+class RunResult:
+    partitions: int
+    events: int
+    processing_tps: float
+    kafka_tps: float
+    switch_ratio: float
+    violation_count: int
+    unfair_by_receive: ordering.Fairness
+    unfair_by_broker: ordering.Fairness
+    latency_ms: dict
+    total_seconds: float
+    publish_seconds: float
+    outcomes: dict
+    decision_rate: list = field(default_factory=list)   # [(s, decisions/s)]
+    cpu: dict = field(default_factory=dict)             # {process: [(s, cpu %)]}
+
+
+class CpuSampler(threading.Thread):
+    """CPU % of named processes and of the host, every `interval` seconds, until stopped."""
+
+    def __init__(self, processes, interval=0.5):
+        super().__init__(daemon=True)
+        self.processes = {name: psutil.Process(pid) for name, pid in processes.items()}
+        self.interval = interval
+        self.samples = {name: [] for name in [*self.processes, "host"]}
+        self._stop_event = threading.Event()
+
+    def run(self):
+        for proc in self.processes.values():
+            proc.cpu_percent(None)
+        psutil.cpu_percent(None)
+        started = time.monotonic()
+        while not self._stop_event.wait(self.interval):
+            t = time.monotonic() - started
+            for name, proc in self.processes.items():
+                try:
+                    self.samples[name].append((t, proc.cpu_percent(None)))
+                except psutil.Error:
+                    pass
+            self.samples["host"].append((t, psutil.cpu_percent(None) * psutil.cpu_count()))
+
+    def stop(self):
+        self._stop_event.set()
+        self.join()
+        return self.samples
+
+
+def group_is_stable(assignment_files, partitions):
+    """Every consumer holds at least one partition and together they hold all of them once."""
+    held = []
+    for path in assignment_files:
+        try:
+            mine = json.loads(Path(path).read_text())
+        except (OSError, ValueError):
+            return False
+        if not mine:
+            return False
+        held += mine
+    return sorted(held) == list(range(partitions))
+
+
+def probe_kafka_rate(topic, expected, timeout_s, ready):
+    """Messages/s from the first to the last poll of a consumer that only polls (Kafka alone)."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
+                             group_id=f"probe-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
+                             enable_auto_commit=False, fetch_max_wait_ms=settings.KAFKA_FETCH_MAX_WAIT_MS,
+                             max_poll_records=5000, session_timeout_ms=settings.KAFKA_SESSION_TIMEOUT_MS,
+                             heartbeat_interval_ms=settings.KAFKA_HEARTBEAT_INTERVAL_MS)
+    seen, first, last = 0, None, None
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not consumer.assignment() and time.monotonic() < deadline:
+            consumer.poll(timeout_ms=100)
+        ready.set()
+        while seen < expected and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=200).values():
+                first = first or time.time()
+                seen += len(records)
+                last = time.time()
+    finally:
+        consumer.close()
+    return seen, first, last
+
+
+def publish_burst(topic, campaign_id, config):
+    """`config.events` requests from `config.users` users over `config.publishers` concurrent
+    clients, with the API's producer settings; returns (first send, last ack) wall times."""
+    producer = KafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, acks="all",
+                             enable_idempotence=True, linger_ms=5)
+    started = time.time()
+
+    def client(index):
+        for i in range(index, config.events, config.publishers):
+            user = f"user-{(i * 7919) % config.users}"
+            producer.send(topic, encode_participation(new_request_id(), campaign_id, user, timezone.now()),
+                          key=message_key(campaign_id, user, config.key_by))
+
+    with ThreadPoolExecutor(config.publishers) as pool:
+        list(pool.map(client, range(config.publishers)))
+    producer.flush()
+    producer.close()
+    return started, time.time()
+
+
+def run_one(partitions, config, log):
+    suffix = f"{datetime.now():%Y%m%d%H%M%S}-p{partitions}-{uuid.uuid4().hex[:4]}"
+    topic = f"experiment.{suffix}"
+    ensure_topics({topic: partitions, f"{topic}.dlq": 1, f"{topic}.decisions": 1})
+    campaign = services.campaign_create(
+        name=f"partition experiment p={partitions} key={config.key_by}", total_stock=config.stock)
+    env = project_env(FIRSTCOME_TOPIC=topic, FIRSTCOME_DLQ_TOPIC=f"{topic}.dlq",
+                      FIRSTCOME_DECISIONS_TOPIC=f"{topic}.decisions", FIRSTCOME_GROUP_ID=f"deciders-{suffix}",
+                      FIRSTCOME_MESSAGE_KEY=config.key_by, LOG_LEVEL="WARNING")
+    logs = config.output_dir / "logs"
+    assignment_files = [logs / f"p{partitions}-consumer-{i}.assignment.json" for i in range(partitions)]
+    consumers = [ManagedProcess.manage("consume_firstcome", "--assignment-file", str(assignment_files[i]),
+                                       env=env, name=f"consumer-{i}",
+                                       log_path=logs / f"p{partitions}-consumer-{i}.log").start()
+                 for i in range(partitions)]
+    watched = {c.name: c.pid for c in consumers}
+    watched.update({p.info["name"]: p.info["pid"] for p in psutil.process_iter(["name", "pid"])
+                    if p.info["name"] in ("mariadbd", "mysqld", "tansu")})
+    probe_ready = threading.Event()
+    probe = ThreadPoolExecutor(1).submit(probe_kafka_rate, topic, config.events, config.timeout_s, probe_ready)
+    try:
+        # The burst starts once every consumer holds its partition (a real campaign's consumers
+        # are running before it opens) and the probe has joined its own group.
+        wait_until(lambda: group_is_stable(assignment_files, partitions), timeout=60,
+                   message=f"{partitions} consumers to share {partitions} partitions")
+        probe_ready.wait(60)
+        sampler = CpuSampler(watched)
+        sampler.start()
+        log(f"p={partitions}: {len(consumers)} consumer(s) assigned; publishing {config.events:,} requests")
+        published_at, acked_at = publish_burst(topic, campaign.pk, config)
+        wait_until(lambda: Participation.objects.filter(campaign=campaign).count() >= config.events,
+                   timeout=config.timeout_s, interval=0.5, message=f"{config.events} decisions")
+    finally:
+        probe_ready.set()
+        cpu = sampler.stop() if "sampler" in locals() else {}
+        for consumer in consumers:
+            consumer.stop()
+    probed, first_poll, last_poll = probe.result()
+    events = selectors.decided_events(campaign.pk)
+    decided = [e.decided_at for e in events]
+    result = RunResult(
+        partitions=partitions, events=len(events),
+        processing_tps=ordering.commit_rate(decided),
+        kafka_tps=probed / (last_poll - published_at) if probed and last_poll else float("nan"),
+        switch_ratio=ordering.switch_ratio(events),
+        violation_count=ordering.violation_count(events),
+        unfair_by_receive=ordering.fairness(events, lambda e: e.received_at),
+        unfair_by_broker=ordering.fairness(events, lambda e: e.broker_ts),
+        latency_ms={p: v / 1000 for p, v in ordering.percentiles(
+            [e.decided_at - e.received_at for e in events]).items()},
+        total_seconds=max(decided) / 1_000_000 - published_at,
+        publish_seconds=acked_at - published_at,
+        outcomes=selectors.outcome_counts(campaign.pk),
+        decision_rate=ordering.rate_series(decided, bucket_s=0.5),
+        cpu=cpu,
+    )
+    log(f"p={partitions}: {result.processing_tps:,.0f} decisions/s, kafka {result.kafka_tps:,.0f} msg/s, "
+        f"switch ratio {result.switch_ratio:.4f}, violations {result.violation_count}, "
+        f"unfair winners {result.unfair_by_receive.unfair_winners}")
+    return result
+
+
+def run_experiment(config, log=print):
+    config.output_dir.mkdir(parents=True, exist_ok=True)
+    results = [run_one(p, config, log) for p in config.partitions]
+    write_reports(results, config)
+    return results
+
+
+COLUMNS = ["partition_count", "total_events", "processing_tps", "kafka_tps", "switch_ratio",
+           "violation_count", "unfair_winners_by_receive", "max_inversion_ms_by_receive",
+           "unfair_winners_by_broker", "max_inversion_ms_by_broker", "latency_p50_ms",
+           "latency_p95_ms", "latency_p99_ms", "total_seconds", "success", "sold_out", "duplicate"]
+
+
+def as_row(r):
+    return [r.partitions, r.events, round(r.processing_tps, 1), round(r.kafka_tps, 1),
+            round(r.switch_ratio, 4), r.violation_count, r.unfair_by_receive.unfair_winners,
+            round(r.unfair_by_receive.max_inversion_ms, 1), r.unfair_by_broker.unfair_winners,
+            round(r.unfair_by_broker.max_inversion_ms, 1), round(r.latency_ms[50], 1),
+            round(r.latency_ms[95], 1), round(r.latency_ms[99], 1), round(r.total_seconds, 2),
+            r.outcomes["SUCCESS"], r.outcomes["SOLD_OUT"], r.outcomes["DUPLICATE"]]
+
+
+def write_reports(results, config):
+    stem = config.output_dir / f"partition-experiment-key-{config.key_by}"
+    rows = [as_row(r) for r in results]
+    with open(f"{stem}.csv", "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        writer.writerows(rows)
+    lines = [f"# Partition experiment — key = {config.key_by}", "",
+             f"{config.events:,} requests from {config.users:,} users, stock {config.stock:,}, "
+             f"{config.publishers} concurrent publishers; one consume_firstcome per partition. "
+             f"Run {datetime.now():%Y-%m-%d %H:%M}.", "",
+             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(f"{v:,}" if isinstance(v, int) else str(v) for v in row) + " |" for row in rows]
+    lines += ["", f"![decisions per second]({stem.name}-tps.png)", "", f"![CPU]({stem.name}-cpu.png)", ""]
+    Path(f"{stem}.md").write_text("\n".join(lines))
+    write_charts(results, stem)
+
+
+def write_charts(results, stem):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for r in results:
+        ax.plot([t for t, _ in r.decision_rate], [v for _, v in r.decision_rate], label=f"{r.partitions} partition(s)")
+    ax.set(xlabel="seconds since the first decision", ylabel="decisions committed / s",
+           title="DB-commit throughput over time")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(f"{stem}-tps.png", dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(len(results), 1, figsize=(9, 2.6 * len(results)), sharex=True, squeeze=False)
+    for ax, r in zip(axes[:, 0], results):
+        for name, samples in sorted(r.cpu.items()):
+            if samples:
+                ax.plot([t for t, _ in samples], [v for _, v in samples], label=name,
+                        linewidth=2 if name == "host" else 1)
+        ax.set(ylabel="CPU %", title=f"{r.partitions} partition(s)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=4, loc="upper right")
+    axes[-1, 0].set_xlabel("seconds since the consumers started")
+    fig.tight_layout()
+    fig.savefig(f"{stem}-cpu.png", dpi=110)
+    plt.close(fig)

@@ -1,0 +1,41 @@
+"""The experiment command end to end, small: 2,000 events on 1 and 3 partitions."""
+import csv
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from campaigns.models import Campaign, Participation
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def test_experiment_on_1_and_3_partitions_writes_its_reports(kafka_broker, tmp_path, capsys):
+    call_command("partition_experiment", "--partitions", "1,3", "--events", "2000", "--output", str(tmp_path))
+
+    with open(tmp_path / "partition-experiment-key-user.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["partition_count"]) for r in rows] == [1, 3]
+    for row, campaign in zip(rows, Campaign.objects.order_by("pk")):
+        assert int(row["total_events"]) == 2000 == Participation.objects.filter(campaign=campaign).count()
+        issued = campaign.total_stock - campaign.remaining_stock
+        assert int(row["success"]) == issued == 200  # stock: a tenth of the events
+        assert int(row["success"]) + int(row["sold_out"]) + int(row["duplicate"]) == 2000
+        assert int(row["violation_count"]) == 0  # keyed by user: a user's requests share a partition
+        assert float(row["processing_tps"]) > 0 and float(row["kafka_tps"]) > 0
+    assert float(rows[0]["switch_ratio"]) == 0  # one partition never switches
+    assert float(rows[1]["switch_ratio"]) > 0  # three partitions interleave
+    for name in ("partition-experiment-key-user.md", "partition-experiment-key-user-tps.png",
+                 "partition-experiment-key-user-cpu.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert "decisions/s" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--partitions", "0"], "between 1 and 64"),
+    (["--partitions", "a,b"], "whole numbers"),
+    (["--events", "0"], "--events must be at least 1"),
+])
+def test_bad_arguments_are_refused(args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("partition_experiment", *args)
