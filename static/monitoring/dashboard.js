@@ -117,7 +117,7 @@
     const status = document.getElementById("campaign-status");
     status.textContent = c.status.replace("_", " ");
     status.className = `pill ${c.status}`;
-    document.getElementById("topic-name").textContent = stream.topic;
+    field("topic", stream.topic);
     field("published", fmt(stream.published));
     field("consumed", fmt(stream.consumed));
     field("lag", fmt(stream.lag));
