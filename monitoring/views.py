@@ -27,9 +27,12 @@ def dashboard(request):
     status = 200
     if wanted is not None:
         try:
-            context["campaign"] = campaign_get(wanted)
+            campaign = context["campaign"] = campaign_get(wanted)
         except CampaignNotFound as exc:
             context["error"], status = exc.message, 404
+        else:
+            if all(c["id"] != campaign.pk for c in campaigns):  # older than the ones listed
+                campaigns.append({"id": campaign.pk, "name": campaign.name})
     return render(request, "monitoring/dashboard.html", context, status=status)
 
 

@@ -43,6 +43,15 @@ class TestDashboardPage:
         assert '<script src="/static/vendor/uplot/uPlot.iife.min.js">' in html
         assert "//" not in "".join(line for line in html.splitlines() if "<script src" in line)  # no CDN
 
+    def test_a_campaign_older_than_the_listed_ones_is_shown_selected(self, staff_client, monkeypatch):
+        from monitoring import views
+
+        monkeypatch.setattr(views, "CAMPAIGNS_LISTED", 1)
+        old = CampaignFactory(name="old one")
+        CampaignFactory(name="new one")
+        html = staff_client.get(f"/dashboard/?campaign_id={old.pk}").content.decode()
+        assert f'<option value="{old.pk}" selected>#{old.pk} old one</option>' in html
+
     def test_an_unknown_campaign_is_a_404_page_that_still_offers_the_others(self, staff_client):
         CampaignFactory(name="the real one")
         page = staff_client.get("/dashboard/?campaign_id=999999")
