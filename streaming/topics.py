@@ -54,9 +54,9 @@ def committed_offsets(group_id, topic, *, bootstrap_servers=None, admin=None):
 
 
 def end_offsets(topic, *, bootstrap_servers=None, admin=None):
-    """{partition: offset the next message will get}. The embedded broker (Tansu) answers with the
-    start of the partition's last batch, so there it trails by up to one producer batch: right for
-    a rate, not for an exact count (count messages for that)."""
+    """{partition: offset the next message will get}. The embedded broker (Tansu) can answer an
+    offset inside the last produced batch, so there it trails by up to one batch: right for a
+    rate, not for an exact count (count messages for that)."""
     with _admin(admin, bootstrap_servers) as client:
         described = client.describe_topics([topic])
         partitions = [TopicPartition(topic, p["partition_index"]) for t in described
