@@ -69,7 +69,9 @@
       width: el.clientWidth || 600,
       height: 240,
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: opts.yRange ? { range: opts.yRange } : { auto: true } },
+      // At least 30 s on the time axis, so a fresh page does not tick in half-seconds.
+      scales: { x: { time: true, range: (u, min, max) => [Math.min(min, max - 30), max] },
+                y: opts.yRange ? { range: opts.yRange } : { auto: true } },
       axes: [
         { stroke: "#6b7686", grid: { stroke: "#eef1f5" } },
         { stroke: "#6b7686", grid: { stroke: "#eef1f5" }, label: yLabel, size: 60,
