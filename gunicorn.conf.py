@@ -1,6 +1,9 @@
 """gunicorn settings for the API. Every value can be overridden from the environment."""
 import multiprocessing
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Threads, because a participation request spends most of its time waiting for the broker's ack;
@@ -24,3 +27,29 @@ def post_fork(server, worker):
 
     producer._producer = None
     producer._producer_pid = None
+
+
+# /metrics must answer for the whole server, not for whichever worker the scrape reached: in
+# prometheus_client's multiprocess mode every worker writes its values to files in this
+# directory and django-prometheus's /metrics view adds them up. Set before any worker starts.
+_own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="firstcome-web-metrics-"))
+
+
+def on_starting(server):
+    # Files left by an earlier run would be added to this one's numbers.
+    metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("campaigns.urls")),
+    path("", include("monitoring.urls")),  # /dashboard/ and /api/monitoring/snapshot
     path("", include("django_prometheus.urls")),
 ]
 

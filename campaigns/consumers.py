@@ -1,4 +1,8 @@
 """What a batch of participation requests means to the first-come consumer."""
+from collections import Counter
+
+from prometheus_client import Counter as MetricCounter
+
 from campaigns import services
 from campaigns.messages import decode_participation, encode_decision_events
 from campaigns.selectors import campaign_ids_existing
@@ -6,6 +10,11 @@ from streaming.producer import publish_many
 from streaming.worker import BatchConsumerWorker, BatchResult
 
 MODES = ("batch", "per-event")
+
+DECISIONS = MetricCounter(
+    "firstcome_decisions_total",
+    "Requests decided by this consumer, by outcome (a redelivered request counts again, with the "
+    "outcome it already had).", ["outcome"])
 
 
 class FirstComeConsumer(BatchConsumerWorker):
@@ -34,6 +43,12 @@ class FirstComeConsumer(BatchConsumerWorker):
         rejected = {i: f"unknown campaign {requests[i].campaign_id}"
                     for i, decision in enumerate(decisions) if decision is None}
         return BatchResult(rejected=rejected, value=[d for d in decisions if d is not None])
+
+    def batch_handled(self, polled, result, **timings):
+        super().batch_handled(polled, result, **timings)
+        if self.metrics:
+            for status, count in Counter(d.status for d in result.value or ()).items():
+                DECISIONS.labels(status).inc(count)
 
     def after_commit(self, requests, decisions):
         if self.decisions_topic and decisions:

@@ -16,6 +16,11 @@ class Campaign(models.Model):
     starts_at = models.DateTimeField(null=True, blank=True)
     ends_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Kept by the decision in the transaction that records the outcomes, so monitoring reads this
+    # row instead of counting a million participation rows. SUCCESS needs no counter: it is
+    # total_stock - remaining_stock.
+    sold_out_count = models.PositiveBigIntegerField(default=0, editable=False)
+    duplicate_count = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         db_table = "campaign"

@@ -7,6 +7,7 @@ inside a transaction that also records the outcome under a unique (campaign, use
 """
 import logging
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone as dt_timezone
@@ -100,6 +101,7 @@ def _decide_one(request: ParticipationRequest) -> Decision:
                   .update(remaining_stock=F("remaining_stock") - 1))
         status = Status.SUCCESS if issued else Status.SOLD_OUT
     decision = Decision(request, status, timezone.now())
+    _count_outcomes([decision])
     Participation.objects.create(**_participation_fields(decision))
     return decision
 
@@ -187,8 +189,23 @@ def _decide_batch(requests, stock, recorded):
                           .update(remaining_stock=F("remaining_stock") - count)):
             # Cannot happen while the row lock is held; if it does, roll the batch back.
             raise RuntimeError(f"campaign {campaign_id}: stock moved under the row lock")
+    _count_outcomes(new.values())
     _insert_participations(new.values())
     return decisions
+
+
+def _count_outcomes(decisions):
+    """Add new SOLD_OUT / DUPLICATE decisions to their campaign's counters, in the caller's
+    transaction (SUCCESS is the stock that moved). Runs before the participation insert, so every
+    path takes the campaign row lock first and the lock order stays campaign → participation."""
+    counts = {}
+    for d in decisions:
+        if d.status != Status.SUCCESS:
+            counts.setdefault(d.request.campaign_id, Counter())[d.status] += 1
+    for campaign_id, by_status in counts.items():
+        Campaign.objects.filter(pk=campaign_id).update(
+            sold_out_count=F("sold_out_count") + by_status[Status.SOLD_OUT],
+            duplicate_count=F("duplicate_count") + by_status[Status.DUPLICATE])
 
 
 _INSERT_COLUMNS = ("request_id", "campaign_id", "user_id", "status", "is_decision", "topic",

@@ -13,6 +13,10 @@ class WorkerCommand(BaseCommand):
                             help="largest batch taken from one poll")
         parser.add_argument("--assignment-file", default=None,
                             help="write the assigned partitions (JSON) here whenever they change")
+        parser.add_argument("--metrics-port", type=int, default=0,
+                            help="serve Prometheus metrics at http://ADDR:PORT/metrics (0: off)")
+        parser.add_argument("--metrics-addr", default="0.0.0.0",
+                            help="address the metrics port listens on")
 
     def build_worker(self, options):
         raise NotImplementedError
@@ -20,7 +24,11 @@ class WorkerCommand(BaseCommand):
     def handle(self, *args, **options):
         if options["max_poll_records"] is not None and options["max_poll_records"] < 1:
             raise CommandError("--max-poll-records must be at least 1")
+        if not 0 <= options["metrics_port"] <= 65535:
+            raise CommandError("--metrics-port must be between 0 (off) and 65535")
         worker = self.build_worker(options)
+        if options["metrics_port"]:
+            worker.metrics = self.serve_metrics(worker, options["metrics_addr"], options["metrics_port"])
 
         def stop(signum, _frame):
             log.info("%s: %s received, finishing the current batch", worker.name,
@@ -32,3 +40,14 @@ class WorkerCommand(BaseCommand):
         code = worker.run()
         if code:
             raise SystemExit(code)
+
+    @staticmethod
+    def serve_metrics(worker, addr, port):
+        from streaming import metrics  # only processes that export metrics register them
+
+        try:
+            metrics.serve(port, addr)
+        except OSError as exc:
+            raise CommandError(f"cannot serve metrics on {addr}:{port}: {exc.strerror or exc}") from exc
+        log.info("%s: Prometheus metrics on http://%s:%d/metrics", worker.name, addr, port)
+        return metrics.ConsumerMetrics(worker.name, worker.topic)

@@ -1,19 +1,23 @@
 """Topic administration through the Kafka protocol (works on Apache Kafka and on Tansu)."""
 import logging
+from contextlib import contextmanager
 
 from django.conf import settings
-from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka import KafkaAdminClient, TopicPartition
+from kafka.admin import NewTopic, OffsetSpec
+from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 log = logging.getLogger(__name__)
 
 
-def admin_client(bootstrap_servers=None, timeout_ms=5000):
+def admin_client(bootstrap_servers=None, timeout_ms=5000, bootstrap_timeout_ms=None):
+    """bootstrap_timeout_ms bounds the first connection (kafka-python waits 30 s by default)."""
+    extra = {"bootstrap_timeout_ms": bootstrap_timeout_ms} if bootstrap_timeout_ms else {}
     return KafkaAdminClient(
         bootstrap_servers=bootstrap_servers or settings.KAFKA_BOOTSTRAP_SERVERS,
         client_id="firstcome-admin",
         request_timeout_ms=timeout_ms,
+        **extra,
     )
 
 
@@ -41,12 +45,36 @@ def ensure_topics(partitions_by_topic, *, bootstrap_servers=None, replication_fa
         admin.close()
 
 
-def committed_offsets(group_id, topic, *, bootstrap_servers=None):
+def committed_offsets(group_id, topic, *, bootstrap_servers=None, admin=None):
     """{partition: next offset to consume} as committed by a consumer group (absent: none yet)."""
-    admin = admin_client(bootstrap_servers)
-    try:
-        offsets = admin.list_group_offsets({group_id: None}).get(group_id, {})
-    finally:
-        admin.close()
+    with _admin(admin, bootstrap_servers) as client:
+        offsets = client.list_group_offsets({group_id: None}).get(group_id, {})
     return {tp.partition: meta.offset for tp, meta in offsets.items()
             if tp.topic == topic and meta.offset >= 0}
+
+
+def end_offsets(topic, *, bootstrap_servers=None, admin=None):
+    """{partition: offset the next message will get}. The embedded broker (Tansu) can answer an
+    offset inside the last produced batch, so there it trails by up to one batch: right for a
+    rate, not for an exact count (count messages for that)."""
+    with _admin(admin, bootstrap_servers) as client:
+        described = client.describe_topics([topic])
+        partitions = [TopicPartition(topic, p["partition_index"]) for t in described
+                      if t["name"] == topic and not t["error_code"] for p in t["partitions"]]
+        if not partitions:
+            raise UnknownTopicOrPartitionError(f"topic {topic} does not exist")
+        latest = client.list_partition_offsets({tp: OffsetSpec.LATEST for tp in partitions})
+    return {tp.partition: found.offset for tp, found in latest.items()}
+
+
+@contextmanager
+def _admin(admin, bootstrap_servers):
+    """The caller's admin client (several calls on one connection), or a new one closed after."""
+    if admin is not None:
+        yield admin
+        return
+    admin = admin_client(bootstrap_servers)
+    try:
+        yield admin
+    finally:
+        admin.close()

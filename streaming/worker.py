@@ -94,6 +94,7 @@ class BatchConsumerWorker:
         self.messages_processed = 0
         self.messages_dead_lettered = 0
         self.batches_committed = 0
+        self.metrics = None  # a streaming.metrics.ConsumerMetrics when the process exports them
 
     # --- what a subclass says ------------------------------------------------------------
     def decode(self, record):
@@ -163,6 +164,7 @@ class BatchConsumerWorker:
         return 0
 
     def handle(self, polled):
+        started = time.perf_counter()
         records, items, poison = [], [], []
         for record in in_kafka_order(polled):
             try:
@@ -170,7 +172,9 @@ class BatchConsumerWorker:
                 records.append(record)
             except PoisonMessage as exc:
                 poison.append((record, exc.reason))
+        db_started = time.perf_counter()
         result = self.process_with_retry(items) if items else None
+        db_seconds = time.perf_counter() - db_started if items else None
         result = result or BatchResult()
         poison.extend((records[index], reason) for index, reason in result.rejected.items())
         self.with_kafka_retry(self.dead_letter, poison)
@@ -179,6 +183,14 @@ class BatchConsumerWorker:
         self.messages_processed += len(items) - len(result.rejected)
         self.messages_dead_lettered += len(poison)
         self.batches_committed += 1
+        self.batch_handled(polled, result, dead_lettered=len(poison),
+                           seconds=time.perf_counter() - started, db_seconds=db_seconds)
+
+    def batch_handled(self, polled, result, *, dead_lettered, seconds, db_seconds):
+        """Runs once per batch, after its offsets are committed: reports it to the metrics."""
+        if self.metrics:
+            self.metrics.batch_handled(self.consumer, polled, dead_lettered=dead_lettered,
+                                       seconds=seconds, db_seconds=db_seconds)
 
     def process_with_retry(self, items):
         """Run the batch until its DB transaction commits. A lost connection or a deadlock is

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "streaming",
     "campaigns",
     "stats",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -161,6 +162,8 @@ KAFKA_SESSION_TIMEOUT_MS = env_int("KAFKA_SESSION_TIMEOUT_MS", 10000)
 KAFKA_HEARTBEAT_INTERVAL_MS = env_int("KAFKA_HEARTBEAT_INTERVAL_MS", 1000)
 KAFKA_FETCH_MAX_WAIT_MS = env_int("KAFKA_FETCH_MAX_WAIT_MS", 10)
 KAFKA_MAX_POLL_RECORDS = env_int("KAFKA_MAX_POLL_RECORDS", 2000)
+# The dashboard's snapshot reports a broker that does not answer within this as unavailable.
+MONITORING_KAFKA_TIMEOUT_MS = env_int("MONITORING_KAFKA_TIMEOUT_MS", 1000)
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
 LOGGING = {

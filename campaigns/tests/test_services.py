@@ -92,3 +92,21 @@ def test_the_database_refuses_a_second_decision_for_a_user():
 def test_campaign_create_starts_with_full_stock():
     campaign = services.campaign_create(name="launch", total_stock=7)
     assert Campaign.objects.get(pk=campaign.pk).remaining_stock == 7
+
+
+def test_outcome_counters_on_the_campaign_row_match_the_rows_in_both_decision_paths():
+    from django.db import transaction
+
+    campaign = CampaignFactory(total_stock=30)
+    # 20 threads deciding one at a time: sellout, SOLD_OUT and DUPLICATE, with a redelivery.
+    per_event = [participation_request(campaign, f"user-{i % 40}", offset=i) for i in range(60)]
+    race(services.participation_decide, per_event + per_event[:5])
+    # Then whole batches, one of them a redelivery of decided requests.
+    batch = [participation_request(campaign, f"user-{i % 70}", offset=100 + i) for i in range(90)]
+    for chunk in (batch[:45], batch[45:], per_event[:10] + batch[:10]):
+        with transaction.atomic():
+            services.participations_decide_batch(chunk)
+
+    campaign.refresh_from_db()
+    assert selectors.outcome_counters(campaign) == selectors.outcome_counts(campaign.pk)
+    assert selectors.outcome_counts(campaign.pk) == {"SUCCESS": 30, "SOLD_OUT": 40, "DUPLICATE": 80}

