@@ -35,9 +35,9 @@ class DecisionEvent(models.Model):
     class Meta:
         db_table = "decision_event"
         indexes = [
-            # Covers the batch: the campaigns of a day, and one campaign's counts per status over
-            # a day's time range, both read from the index alone.
-            models.Index(fields=["campaign_id", "received_at_us", "status"], name="decision_event_campaign_day"),
+            # The batch's GROUP BY reads a day's range of this index and never the rows. Times
+            # grow, so it is appended at its end: cheap to maintain at the consumer's pace.
+            models.Index(fields=["received_at_us", "campaign_id", "status"], name="decision_event_day_counts"),
         ]
 
     def __str__(self):
@@ -128,7 +128,3 @@ class CampaignStats(models.Model):
 
     def __str__(self):
         return f"campaign {self.campaign_id} on {self.stats_date}"
-
-    @property
-    def requests_count(self):
-        return self.success_count + self.sold_out_count + self.duplicate_count

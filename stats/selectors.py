@@ -11,25 +11,23 @@ def decision_event_count(campaign_id: int) -> int:
     return DecisionEvent.objects.filter(campaign_id=campaign_id).count()
 
 
-def campaign_ids_to_aggregate(day: date, start_us: int, end_us: int) -> list[int]:
-    """Campaigns with events received in [start_us, end_us) (epoch microseconds), plus those that
-    already have a row for the day (a re-run rewrites it from what the raw table holds now)."""
-    with_events = (DecisionEvent.objects.filter(received_at_us__gte=start_us, received_at_us__lt=end_us)
-                   .values_list("campaign_id", flat=True).distinct().order_by())
-    with_rows = CampaignStats.objects.filter(stats_date=day).values_list("campaign_id", flat=True)
-    return sorted(set(with_events) | set(with_rows))
+def day_counts_by_campaign(day: date, start_us: int, end_us: int) -> dict[int, dict]:
+    """{campaign_id: {status: (count, first received_at_us, last received_at_us)}} of the events
+    received in [start_us, end_us) (epoch microseconds): one GROUP BY in the database over a
+    range of the (received_at_us, campaign_id, status) index, never the rows themselves.
 
-
-def campaign_day_counts(campaign_id: int, start_us: int, end_us: int) -> dict:
-    """{status: (count, first received_at_us, last received_at_us)} for one campaign's events
-    received in [start_us, end_us): one GROUP BY in the database, answered from the
-    (campaign_id, received_at_us, status) index alone."""
-    rows = (DecisionEvent.objects
-            .filter(campaign_id=campaign_id, received_at_us__gte=start_us, received_at_us__lt=end_us)
-            .values_list("status")
-            .annotate(n=Count("id"), first=Min("received_at_us"), last=Max("received_at_us"))
+    Campaigns that have a row for `day` but no events any more come with no counts: a re-run
+    rewrites their row from what the raw table holds now.
+    """
+    rows = (DecisionEvent.objects.filter(received_at_us__gte=start_us, received_at_us__lt=end_us)
+            .values_list("campaign_id", "status")
+            .annotate(n=Count("*"), first=Min("received_at_us"), last=Max("received_at_us"))
             .order_by())
-    return {status: (n, first, last) for status, n, first, last in rows}
+    counts = {campaign_id: {} for campaign_id in
+              CampaignStats.objects.filter(stats_date=day).values_list("campaign_id", flat=True)}
+    for campaign_id, status, n, first, last in rows:
+        counts.setdefault(campaign_id, {})[status] = (n, first, last)
+    return dict(sorted(counts.items()))
 
 
 def latest_run_per_day(job_name: str, first: date, last: date) -> dict:

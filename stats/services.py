@@ -1,12 +1,11 @@
 """Writes of the statistics: the raw decision events, and the daily batch that aggregates them.
 
 The batch is Spring Batch's shape in a few functions: a run is recorded before it starts (the job
-repository), each campaign-day is one step in its own transaction (REQUIRES_NEW: a failing
-campaign rolls back alone and is recorded, the others commit), and the result is written with
-INSERT … ON DUPLICATE KEY UPDATE on (campaign, stats_date), so running a day again replaces its
-rows instead of adding to them.
+repository); each day is read with one GROUP BY campaign, status in SQL (the reader); each
+campaign's row is written in its own transaction (REQUIRES_NEW: a failing campaign rolls back
+alone and is recorded, the others commit) with INSERT … ON DUPLICATE KEY UPDATE on
+(campaign, stats_date), so running a day again replaces its rows instead of adding to them.
 """
-import logging
 import traceback
 from dataclasses import dataclass
 from datetime import date
@@ -23,8 +22,6 @@ from campaigns.models import Participation
 from stats import selectors
 from stats.days import day_bounds, days_between
 from stats.models import BatchRun, BatchRunFailure, CampaignStats, DecisionEvent
-
-log = logging.getLogger(__name__)
 
 JOB_NAME = "run_stats_batch"
 Status = Participation.Status
@@ -78,24 +75,22 @@ _UPDATE_FIELDS = [*_COUNT_FIELDS.values(), "first_received_at", "last_received_a
                   "batch_run"]
 
 
-def campaign_day_aggregate(run: BatchRun, campaign_id: int, day: date, start_us: int,
-                           end_us: int) -> CampaignStats:
-    """Aggregate one campaign's events received in [start_us, end_us) into its row for `day`, in
-    one transaction of its own (a savepoint when the caller already holds one)."""
+def campaign_stats_upsert(run: BatchRun, campaign_id: int, day: date, counts: dict) -> CampaignStats:
+    """Write one campaign's counts for `day` ({status: (n, first_us, last_us)}) in a transaction
+    of its own (Spring Batch's REQUIRES_NEW; a savepoint when the caller already holds one)."""
+    first = min((first for _, first, _ in counts.values()), default=None)
+    last = max((last for _, _, last in counts.values()), default=None)
+    row = CampaignStats(
+        campaign_id=campaign_id, stats_date=day,
+        **{field: counts.get(status, (0,))[0] for status, field in _COUNT_FIELDS.items()},
+        first_received_at=None if first is None else from_epoch_us(first),
+        last_received_at=None if last is None else from_epoch_us(last),
+        aggregated_at=timezone.now(), batch_run=run,
+    )
+    # MySQL/MariaDB: INSERT … ON DUPLICATE KEY UPDATE (the conflict target is implied by the
+    # unique key); SQLite/PostgreSQL: ON CONFLICT (campaign_id, stats_date) DO UPDATE.
+    with_target = connection.features.supports_update_conflicts_with_target
     with transaction.atomic():
-        counts = selectors.campaign_day_counts(campaign_id, start_us, end_us)
-        first = min((first for _, first, _ in counts.values()), default=None)
-        last = max((last for _, _, last in counts.values()), default=None)
-        row = CampaignStats(
-            campaign_id=campaign_id, stats_date=day,
-            **{field: counts.get(status, (0,))[0] for status, field in _COUNT_FIELDS.items()},
-            first_received_at=None if first is None else from_epoch_us(first),
-            last_received_at=None if last is None else from_epoch_us(last),
-            aggregated_at=timezone.now(), batch_run=run,
-        )
-        # MySQL/MariaDB: INSERT … ON DUPLICATE KEY UPDATE (the conflict target is implied by the
-        # unique key); SQLite/PostgreSQL: ON CONFLICT (campaign_id, stats_date) DO UPDATE.
-        with_target = connection.features.supports_update_conflicts_with_target
         CampaignStats.objects.bulk_create(
             [row], update_conflicts=True, update_fields=_UPDATE_FIELDS,
             unique_fields=["campaign", "stats_date"] if with_target else None)
@@ -120,7 +115,8 @@ def stats_batch_start(*, date_from: date, date_to: date) -> BatchRun:
 
 
 def stats_batch_execute(run: BatchRun, *, on_step: Callable[[StepResult], None] | None = None) -> BatchRun:
-    """Aggregate every campaign's events of each day of the run into campaign_stats.
+    """Aggregate the events of each day of the run per campaign (one GROUP BY per day, in SQL)
+    and write each campaign's row in its own transaction.
 
     A campaign-day that fails is rolled back, recorded in the run's failures, and the run goes
     on: the run ends COMPLETED, PARTIAL (some failed) or FAILED (all failed, or the run itself
@@ -130,13 +126,13 @@ def stats_batch_execute(run: BatchRun, *, on_step: Callable[[StepResult], None] 
     try:
         for day in days_between(run.date_from, run.date_to):
             start, end = (to_epoch_us(bound) for bound in day_bounds(day, run.time_zone))
-            for campaign_id in selectors.campaign_ids_to_aggregate(day, start, end):
+            for campaign_id, counts in selectors.day_counts_by_campaign(day, start, end).items():
                 steps += 1
-                result = _step(run, campaign_id, day, start, end)
+                run.rows_read += sum(n for n, _, _ in counts.values())
+                result = _step(run, campaign_id, day, counts)
                 if result.error:
                     failed += 1
                 else:
-                    run.rows_read += result.stats.requests_count
                     run.rows_written += 1
                 if on_step:
                     on_step(result)
@@ -155,11 +151,10 @@ def stats_batch_execute(run: BatchRun, *, on_step: Callable[[StepResult], None] 
     return run
 
 
-def _step(run, campaign_id, day, start, end) -> StepResult:
+def _step(run, campaign_id, day, counts) -> StepResult:
     try:
-        return StepResult(day, campaign_id, stats=campaign_day_aggregate(run, campaign_id, day, start, end))
+        return StepResult(day, campaign_id, stats=campaign_stats_upsert(run, campaign_id, day, counts))
     except Exception as exc:
-        log.warning("run #%s: campaign %s on %s failed: %s", run.pk, campaign_id, day, exc, exc_info=True)
         error = _one_line(exc)
         BatchRunFailure.objects.create(run=run, campaign_id=campaign_id, stats_date=day, error=error[:500],
                                        traceback=traceback.format_exc())

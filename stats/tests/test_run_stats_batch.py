@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from campaigns.tests.factories import CampaignFactory
-from stats import selectors, services
+from stats import services
 from stats.days import today, yesterday
 from stats.models import BatchRun, CampaignStats
 from stats.tests.factories import decision_events
@@ -67,21 +67,21 @@ def test_a_failed_campaign_makes_the_command_fail_naming_it():
     good, bad = CampaignFactory(), CampaignFactory()
     for campaign in (good, bad):
         services.decision_events_store(decision_events(campaign, {"SUCCESS": 1}, received_at=NOON))
-    real_counts = selectors.campaign_day_counts
+    real_upsert = services.campaign_stats_upsert
 
-    def failing_for_bad(campaign_id, *bounds):
+    def failing_for_bad(run, campaign_id, *args):
         if campaign_id == bad.pk:
             raise ValueError("corrupt")
-        return real_counts(campaign_id, *bounds)
+        return real_upsert(run, campaign_id, *args)
 
     out = StringIO()
-    with mock.patch.object(selectors, "campaign_day_counts", side_effect=failing_for_bad):
+    with mock.patch.object(services, "campaign_stats_upsert", side_effect=failing_for_bad):
         with pytest.raises(CommandError) as caught:
             call_command("run_stats_batch", "--date", "2025-01-15", stdout=out)
 
     run = BatchRun.objects.get()
     assert caught.value.returncode == 1
-    assert str(caught.value) == f"run #{run.pk} PARTIAL: campaign {bad.pk} on 2025-01-15 (ValueError: corrupt)"
+    assert str(caught.value) == f"run #{run.pk} PARTIAL, failed: campaign {bad.pk} on 2025-01-15"
     assert f"2025-01-15 campaign {bad.pk}: FAILED ValueError: corrupt" in out.getvalue()
     assert list(CampaignStats.objects.values_list("campaign_id", flat=True)) == [good.pk]
 
@@ -114,7 +114,7 @@ def test_exit_codes_and_output_of_the_real_command(child_env):
     partial = run("--date", "2025-01-15")
     assert partial.returncode == 1, partial.stdout + partial.stderr
     assert "2025-01-15 campaign 424242: FAILED IntegrityError" in partial.stdout
-    assert "PARTIAL: campaign 424242 on 2025-01-15 (IntegrityError" in partial.stderr
+    assert "PARTIAL, failed: campaign 424242 on 2025-01-15" in partial.stderr
     assert CampaignStats.objects.get().campaign_id == campaign.pk
 
     bad_date = run("--date", "2025-02-30")

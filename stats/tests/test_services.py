@@ -93,18 +93,18 @@ def test_one_failing_campaign_is_recorded_and_the_others_are_written():
     good, bad, also_good = CampaignFactory(), CampaignFactory(), CampaignFactory()
     for campaign in (good, bad, also_good):
         services.decision_events_store(decision_events(campaign, {"SUCCESS": 2}, received_at=NOON))
-    real_counts = selectors.campaign_day_counts
+    real_upsert = services.campaign_stats_upsert
 
-    def failing_for_bad(campaign_id, *bounds):
+    def failing_for_bad(run, campaign_id, *args):
         if campaign_id == bad.pk:
             raise RuntimeError("disk on fire")
-        return real_counts(campaign_id, *bounds)
+        return real_upsert(run, campaign_id, *args)
 
-    with mock.patch.object(selectors, "campaign_day_counts", side_effect=failing_for_bad):
+    with mock.patch.object(services, "campaign_stats_upsert", side_effect=failing_for_bad):
         run = services.stats_batch_run(date_from=DAY, date_to=DAY)
 
     assert run.status == "PARTIAL"
-    assert (run.rows_read, run.rows_written) == (4, 2)
+    assert (run.rows_read, run.rows_written) == (6, 2)  # read all three, wrote two
     assert set(CampaignStats.objects.values_list("campaign_id", flat=True)) == {good.pk, also_good.pk}
     failure = run.failures.get()
     assert (failure.campaign_id, failure.stats_date, failure.error) == (bad.pk, DAY, "RuntimeError: disk on fire")
@@ -127,7 +127,7 @@ def test_run_is_failed_when_every_campaign_fails_or_the_run_itself_breaks():
     services.decision_events_store(decision_events(999_999, {"SUCCESS": 1}, received_at=NOON))
     assert services.stats_batch_run(date_from=DAY, date_to=DAY).status == "FAILED"
 
-    with mock.patch.object(selectors, "campaign_ids_to_aggregate", side_effect=RuntimeError("gone")):
+    with mock.patch.object(selectors, "day_counts_by_campaign", side_effect=RuntimeError("gone")):
         with pytest.raises(RuntimeError):
             services.stats_batch_run(date_from=DAY, date_to=DAY)
     broken = BatchRun.objects.first()

@@ -48,8 +48,8 @@ class Command(BaseCommand):
         if not run.rows_read and not failures:
             self.stdout.write("no decision events on these days (is consume_stats running?)")
         if failures:
-            named = "; ".join(f"campaign {f.campaign_id} on {f.stats_date} ({f.error})" for f in failures)
-            raise CommandError(f"run #{run.pk} {run.status}: {named}")
+            named = ", ".join(f"campaign {f.campaign_id} on {f.stats_date}" for f in failures)
+            raise CommandError(f"run #{run.pk} {run.status}, failed: {named}")
 
     def days(self, date, date_from, date_to):
         if date and (date_from or date_to):
