@@ -21,7 +21,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 

@@ -34,9 +34,9 @@ def decision_events_store(events: Iterable[dict]) -> int:
     """Store decision events raw; an event whose request id is already stored (a redelivered
     message) is skipped. Returns how many rows were new.
 
-    One multi-row INSERT IGNORE (INSERT OR IGNORE on SQLite; mysqlclient folds executemany into
-    one statement per packet): building ORM objects would cost more than the database does at
-    tens of thousands of events a second. IGNORE would also swallow a too-long value, so the
+    A multi-row INSERT IGNORE (INSERT OR IGNORE on SQLite; mysqlclient folds executemany into
+    multi-row statements): building ORM objects would cost more than the database does at tens
+    of thousands of events a second. IGNORE would also swallow a too-long value, so the
     consumer validates every field before it gets here.
     """
     db = transaction.get_connection()  # the connection itself, not the per-call proxy
