@@ -36,10 +36,12 @@ def kafka_topics(kafka_broker, settings):
     settings.FIRSTCOME_DLQ_TOPIC = f"{settings.FIRSTCOME_TOPIC}.dlq"
     settings.FIRSTCOME_GROUP_ID = f"test-deciders-{suffix}"
     settings.FIRSTCOME_DECISIONS_TOPIC = f"test.decisions.{suffix}"
+    settings.STATS_GROUP_ID = f"test-stats-{suffix}"
+    settings.STATS_DLQ_TOPIC = f"{settings.FIRSTCOME_DECISIONS_TOPIC}.dlq"
 
     def create(partitions=1):
         ensure_topics({settings.FIRSTCOME_TOPIC: partitions, settings.FIRSTCOME_DLQ_TOPIC: 1,
-                       settings.FIRSTCOME_DECISIONS_TOPIC: 1})
+                       settings.FIRSTCOME_DECISIONS_TOPIC: 1, settings.STATS_DLQ_TOPIC: 1})
         return settings
 
     create()
@@ -57,6 +59,8 @@ def child_env(kafka_topics, settings):
             "FIRSTCOME_GROUP_ID": settings.FIRSTCOME_GROUP_ID,
             "FIRSTCOME_DECISIONS_TOPIC": settings.FIRSTCOME_DECISIONS_TOPIC,
             "FIRSTCOME_MESSAGE_KEY": settings.FIRSTCOME_MESSAGE_KEY,
+            "STATS_GROUP_ID": settings.STATS_GROUP_ID,
+            "STATS_DLQ_TOPIC": settings.STATS_DLQ_TOPIC,
             "KAFKA_SESSION_TIMEOUT_MS": 6000,
             **overrides,
         })

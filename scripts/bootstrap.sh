@@ -17,6 +17,16 @@ if ! pkg-config --exists libmariadb 2>/dev/null && ! pkg-config --exists mysqlcl
   fi
 fi
 
+# `manage.py crontab add` (the daily statistics batch) writes the crontab with crontab(1).
+if ! command -v crontab >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "bootstrap: installing cron (schedules the daily statistics batch)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cron >/dev/null
+  else
+    echo "bootstrap: note: scheduling the statistics batch needs cron: sudo apt-get install cron" >&2
+  fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
   echo "bootstrap: creating .venv with $(${PYTHON:-python3} --version)"
   "${PYTHON:-python3}" -m venv .venv

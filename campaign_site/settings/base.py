@@ -1,9 +1,13 @@
 """Settings shared by every environment. Everything that differs between machines comes from
 the environment; see .env.example for the full list."""
+import contextlib
 import os
+import shlex
 from pathlib import Path
 
 import dj_database_url
+
+from stats.schedule import daily_schedule, host_time_zone
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("FIRSTCOME_VAR_DIR", BASE_DIR / "var"))
@@ -164,6 +168,28 @@ KAFKA_FETCH_MAX_WAIT_MS = env_int("KAFKA_FETCH_MAX_WAIT_MS", 10)
 KAFKA_MAX_POLL_RECORDS = env_int("KAFKA_MAX_POLL_RECORDS", 2000)
 # The dashboard's snapshot reports a broker that does not answer within this as unavailable.
 MONITORING_KAFKA_TIMEOUT_MS = env_int("MONITORING_KAFKA_TIMEOUT_MS", 1000)
+
+# --- Statistics (off the hot path) -------------------------------------------------------
+# consume_stats stores the decision events raw; run_stats_batch aggregates them per campaign and
+# day (days in TIME_ZONE) into campaign_stats, daily from cron (django-crontab).
+STATS_GROUP_ID = env("STATS_GROUP_ID", "firstcome-stats")
+STATS_DLQ_TOPIC = env("STATS_DLQ_TOPIC", f"{FIRSTCOME_DECISIONS_TOPIC}.dlq")
+# Messages per stats transaction; each carries up to 500 events (campaigns.messages).
+STATS_MAX_POLL_RECORDS = env_int("STATS_MAX_POLL_RECORDS", 20)
+STATS_BATCH_AT = env("STATS_BATCH_AT", "02:00")  # in TIME_ZONE, as the original's 02:00 KST
+# cron fires on the host clock: see stats/schedule.py for why the time is converted here.
+CRONJOBS = [(
+    daily_schedule(STATS_BATCH_AT, TIME_ZONE, host_time_zone(env("CRON_HOST_TIME_ZONE"))),
+    "django.core.management.call_command", ["run_stats_batch"],
+)]
+CRONTAB_DJANGO_MANAGE_PATH = str(BASE_DIR / "manage.py")
+CRONTAB_DJANGO_SETTINGS_MODULE = env("DJANGO_SETTINGS_MODULE")  # the job runs with the settings that added it
+CRONTAB_LOCK_JOBS = True  # a run still going at the next tick is not started twice
+# Each run's output is appended here (cron would mail it, and most servers have no MTA).
+STATS_BATCH_LOG = Path(env("STATS_BATCH_LOG", VAR_DIR / "stats_batch.log"))
+CRONTAB_COMMAND_SUFFIX = f">> {shlex.quote(str(STATS_BATCH_LOG))} 2>&1"
+with contextlib.suppress(OSError):  # a missing directory would make cron skip the job
+    STATS_BATCH_LOG.parent.mkdir(parents=True, exist_ok=True)
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
 LOGGING = {

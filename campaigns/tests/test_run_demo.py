@@ -21,3 +21,4 @@ def test_demo_shows_50_success_50_sold_out_0_duplicates(tmp_path):
     assert "embedded Tansu" in result.stdout
     assert "=> 50 SUCCESS / 50 SOLD_OUT / 0 duplicates issued" in result.stdout
     assert "requests accepted (202)  100" in result.stdout
+    assert ": 50 SUCCESS, 50 SOLD_OUT, 0 DUPLICATE" in result.stdout  # consume_stats → run_stats_batch

@@ -12,9 +12,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from campaigns import selectors, services
 from campaigns.models import Participation
+from stats import selectors as stats_selectors
 from streaming.embedded import broker_from_environment, free_port, port_open
 from streaming.processes import ManagedProcess, project_env, wait_until
 
@@ -71,6 +73,8 @@ class Command(BaseCommand):
         self.children.append(ManagedProcess.manage("consume_firstcome", "--metrics-port", str(consumer_metrics_port),
                                                    "--metrics-addr", "127.0.0.1", env=env,
                                                    log_path=logs / "consume_firstcome.log").start())
+        self.children.append(ManagedProcess.manage("consume_stats", env=env,
+                                                   log_path=logs / "consume_stats.log").start())
         wait_until(lambda: self.http_up(base_url), timeout=30, message="the web server")
 
         campaign = services.campaign_create(name="Demo: first come, first served", total_stock=options["stock"])
@@ -132,3 +136,13 @@ class Command(BaseCommand):
             f"  users with two coupons   {selectors.users_with_several_coupons(campaign.pk)}\n"
             f"\n=> {counts['SUCCESS']} SUCCESS / {counts['SOLD_OUT']} SOLD_OUT / "
             f"{selectors.users_with_several_coupons(campaign.pk)} duplicates issued")
+        self.daily_stats(campaign, accepted)
+
+    def daily_stats(self, campaign, accepted):
+        """The statistics path: consume_stats has stored the decision events; aggregate today."""
+        wait_until(lambda: stats_selectors.decision_event_count(campaign.pk) >= accepted,
+                   timeout=60, message="consume_stats to store every decision event")
+        self.say("\nStatistics: run_stats_batch for today (daily at 02:00 for yesterday once scheduled "
+                 "with `manage.py crontab add`):")
+        call_command("run_stats_batch", "--date", str(timezone.localdate()), stdout=self.stdout)
+

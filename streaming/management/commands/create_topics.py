@@ -18,7 +18,7 @@ class Command(BaseCommand):
         if partitions < 1:
             raise CommandError("--partitions must be at least 1")
         wanted = {options["topic"]: partitions, settings.FIRSTCOME_DLQ_TOPIC: 1,
-                  settings.FIRSTCOME_DECISIONS_TOPIC: 1}
+                  settings.FIRSTCOME_DECISIONS_TOPIC: 1, settings.STATS_DLQ_TOPIC: 1}
         try:
             actual = ensure_topics(wanted)
         except KafkaError as exc:

@@ -1,0 +1,57 @@
+"""What a batch of decision-event messages means to the stats consumer: store the events raw.
+
+It reads the decisions topic under its own consumer group, so it never slows the decider down:
+if it stops, the decider keeps publishing, and when it comes back it resumes from the offsets it
+committed (the worker commits them only after the rows are in the database).
+"""
+import uuid
+
+from campaigns.messages import MAX_USER_ID_LENGTH, decode_decision_events
+from campaigns.models import Participation
+from stats import services
+from streaming.worker import BatchConsumerWorker, BatchResult, PoisonMessage
+
+_STATUSES = frozenset(Participation.Status.values)
+_TIME_FIELDS = ("broker_timestamp", "received_at", "decided_at")
+MAX_TOPIC_LENGTH = 249
+MAX_EPOCH_US = 253402300800 * 1_000_000  # 10000-01-01: past it a time is not a datetime
+
+
+def stored_event(event: dict) -> dict:
+    """A decision event from the topic → the values of its raw row (times stay epoch
+    microseconds); PoisonMessage naming the first wrong field (the database would silently
+    truncate what INSERT IGNORE lets by)."""
+    try:
+        request_id = uuid.UUID(event["request_id"])
+    except (TypeError, ValueError, AttributeError):
+        raise PoisonMessage("decision event: request_id is not a UUID") from None
+    campaign_id, user_id, status, topic = (event["campaign_id"], event["user_id"], event["status"],
+                                           event["topic"])
+    if type(campaign_id) is not int or campaign_id <= 0:
+        raise PoisonMessage("decision event: campaign_id is not a positive integer")
+    if not isinstance(user_id, str) or not 0 < len(user_id) <= MAX_USER_ID_LENGTH:
+        raise PoisonMessage(f"decision event: user_id is not a string of 1-{MAX_USER_ID_LENGTH} characters")
+    if status not in _STATUSES:
+        raise PoisonMessage(f"decision event: status {status!r} is not one of {', '.join(sorted(_STATUSES))}")
+    if not isinstance(topic, str) or len(topic) > MAX_TOPIC_LENGTH:
+        raise PoisonMessage("decision event: topic is not a Kafka topic name")
+    if type(event["partition"]) is not int or type(event["offset"]) is not int:
+        raise PoisonMessage("decision event: partition and offset must be integers")
+    row = {"request_id": request_id, "campaign_id": campaign_id, "user_id": user_id, "status": status,
+           "topic": topic, "partition": event["partition"], "offset": event["offset"]}
+    for name in _TIME_FIELDS:
+        value = event[name]
+        if type(value) is not int or not 0 < value < MAX_EPOCH_US:
+            raise PoisonMessage(f"decision event: {name} is not epoch microseconds")
+        row[f"{name}_us"] = value
+    return row
+
+class StatsConsumer(BatchConsumerWorker):
+    name = "consume_stats"
+
+    def decode(self, record):
+        """One Kafka message carries a chunk of events; a bad one dead-letters its whole chunk."""
+        return [stored_event(event) for event in decode_decision_events(record)]
+
+    def process_batch(self, chunks):
+        return BatchResult(value=services.decision_events_store(e for chunk in chunks for e in chunk))

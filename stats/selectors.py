@@ -1,0 +1,42 @@
+"""Reads of the statistics: the batch's aggregation queries and what the run history says."""
+from datetime import date
+
+from django.db.models import Count, Max, Min, Q
+
+from stats.days import days_between
+from stats.models import BatchRun, CampaignStats, DecisionEvent
+
+
+def decision_event_count(campaign_id: int) -> int:
+    return DecisionEvent.objects.filter(campaign_id=campaign_id).count()
+
+
+def day_counts_by_campaign(day: date, start_us: int, end_us: int) -> dict[int, dict]:
+    """{campaign_id: {status: (count, first received_at_us, last received_at_us)}} of the events
+    received in [start_us, end_us) (epoch microseconds): one GROUP BY in the database over a
+    range of the (received_at_us, campaign_id, status) index, never the rows themselves.
+
+    Campaigns that have a row for `day` but no events any more come with no counts: a re-run
+    rewrites their row from what the raw table holds now.
+    """
+    rows = (DecisionEvent.objects.filter(received_at_us__gte=start_us, received_at_us__lt=end_us)
+            .values_list("campaign_id", "status")
+            .annotate(n=Count("*"), first=Min("received_at_us"), last=Max("received_at_us"))
+            .order_by())
+    counts = {campaign_id: {} for campaign_id in
+              CampaignStats.objects.filter(stats_date=day).values_list("campaign_id", flat=True)}
+    for campaign_id, status, n, first, last in rows:
+        counts.setdefault(campaign_id, {})[status] = (n, first, last)
+    return dict(sorted(counts.items()))
+
+
+def latest_run_per_day(job_name: str, first: date, last: date) -> dict:
+    """{day: the latest finished run of job_name covering that day} for days in [first, last]."""
+    runs = (BatchRun.objects.filter(job_name=job_name, date_from__lte=last, date_to__gte=first)
+            .filter(~Q(status=BatchRun.Status.STARTED)).order_by("id"))
+    latest = {}
+    for run in runs:
+        for day in days_between(max(run.date_from, first), min(run.date_to, last)):
+            latest[day] = run
+    return latest
+
