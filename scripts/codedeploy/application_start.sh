@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# CodeDeploy ApplicationStart: (re)start the units of the current release — web, one
+# consume_firstcome per partition (FIRSTCOME_CONSUMERS), the statistics consumer — and stop
+# consumer instances this configuration no longer wants. Idempotent: a second run restarts.
+set -euo pipefail
+# shellcheck source=scripts/codedeploy/common.sh
+. "$(dirname "$0")/common.sh"
+
+[ -L "$CURRENT" ] || die "no current release at $CURRENT (AfterInstall did not run)"
+[ -f "$ENV_FILE" ] || die "no environment file $ENV_FILE (AfterInstall did not run)"
+load_env_file "$ENV_FILE"
+
+mapfile -t wanted < <(wanted_units)
+mapfile -t running < <(running_units)
+for unit in "${running[@]}"; do
+  if ! printf '%s\n' "${wanted[@]}" | grep -qxF "$unit"; then
+    log "$unit is no longer wanted here"
+    stop_unit "$unit"
+  fi
+done
+for unit in "${wanted[@]}"; do start_unit "$unit"; done
+log "started $(readlink "$CURRENT"): ${wanted[*]}"
