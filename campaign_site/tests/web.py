@@ -13,18 +13,32 @@ from streaming.embedded import free_port
 BIN = Path(sys.executable).parent
 
 
-def get(url, timeout=5, headers=None):
-    """(status, JSON body or text) of a GET; HTTP errors are answers, not exceptions."""
-    request = urllib.request.Request(url, headers=headers or {})
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a redirect is an answer to look at, not to follow
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def call(method, url, *, body=None, headers=None, timeout=5):
+    """(status, JSON body or text) of one request; HTTP errors and redirects are answers."""
+    data = None if body is None else json.dumps(body).encode()
+    headers = {**({"Content-Type": "application/json"} if data else {}), **(headers or {})}
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, body = response.status, response.read()
+        with _opener.open(request, timeout=timeout) as response:
+            status, content = response.status, response.read()
     except urllib.error.HTTPError as exc:
-        status, body = exc.code, exc.read()
+        status, content = exc.code, exc.read()
     try:
-        return status, json.loads(body)
+        return status, json.loads(content)
     except ValueError:
-        return status, body.decode(errors="replace")
+        return status, content.decode(errors="replace")
+
+
+def get(url, **kwargs):
+    return call("GET", url, **kwargs)
 
 
 def start_gunicorn(processes, env, *, workers=1):

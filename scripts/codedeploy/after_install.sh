@@ -19,29 +19,14 @@ RELEASE=$RELEASES_DIR/$RELEASE_ID
 BUILD=$RELEASES_DIR/.$RELEASE_ID.partial
 [ -f "$REVISION/manage.py" ] || die "no revision in $REVISION (manage.py missing)"
 
-# --- 1. code and virtualenv ----------------------------------------------------------------------
+# --- 1. code ----------------------------------------------------------------------------------------
 log "building release $RELEASE_ID from $REVISION"
 rm -rf "$BUILD"
 mkdir -p "$BUILD"
 (cd "$REVISION" && tar --exclude=./.git --exclude=./.venv --exclude=./var --exclude=./staticfiles \
   --exclude='*/__pycache__' -cf - .) | tar -C "$BUILD" -xf -
-python=${FIRSTCOME_PYTHON:-python3}
-log "creating the virtualenv with $("$python" --version 2>&1)"
-"$python" -m venv "$BUILD/venv"
-if [ -n "${FIRSTCOME_VENV_SHARED_SITE_PACKAGES:-}" ]; then
-  [ -d "$FIRSTCOME_VENV_SHARED_SITE_PACKAGES" ] || die "FIRSTCOME_VENV_SHARED_SITE_PACKAGES=$FIRSTCOME_VENV_SHARED_SITE_PACKAGES is not a directory"
-  site=$("$BUILD/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  log "the virtualenv also sees $FIRSTCOME_VENV_SHARED_SITE_PACKAGES"
-  echo "$FIRSTCOME_VENV_SHARED_SITE_PACKAGES" > "$site/firstcome-shared.pth"
-fi
-log "installing requirements.txt"
-# shellcheck disable=SC2086  # extra pip arguments are a word list
-"$BUILD/venv/bin/python" -m pip install --disable-pip-version-check -q -r "$BUILD/requirements.txt" ${FIRSTCOME_PIP_ARGS:-}
-rm -rf "$RELEASE"
-mv "$BUILD" "$RELEASE"
-PY=$RELEASE/venv/bin/python
 
-# --- 2. environment file -------------------------------------------------------------------------
+# --- 2. settings: checked before anything is built, installed with the release -----------------
 on_aws() {
   command -v aws >/dev/null || return 1
   curl -sf -m 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' \
@@ -75,7 +60,7 @@ fi
 # ... then every variable .env.example names that this hook's environment sets ...
 while IFS= read -r name; do
   if [ -n "${!name+set}" ]; then set_setting "$name" "${!name}"; fi
-done < <(sed -nE 's/^#? ?([A-Z][A-Z0-9_]*)=.*/\1/p' "$RELEASE/.env.example" | sort -u)
+done < <(sed -nE 's/^#? ?([A-Z][A-Z0-9_]*)=.*/\1/p' "$BUILD/.env.example" | sort -u)
 # ... then SSM Parameter Store: /firstcome/prod/DATABASE_URL -> DATABASE_URL (highest).
 if [ "$source_kind" = ssm ]; then
   ssm_path=${FIRSTCOME_SSM_PATH:-/firstcome/prod}
@@ -94,22 +79,44 @@ for name in DJANGO_SECRET_KEY DJANGO_ALLOWED_HOSTS DATABASE_URL KAFKA_BOOTSTRAP_
   [ -n "${settings[$name]:-}" ] || missing+=("$name")
 done
 [ "${#missing[@]}" -eq 0 ] || die "required settings missing (source: $source_kind): ${missing[*]}"
-example_key=$(sed -n 's/^DJANGO_SECRET_KEY=//p' "$RELEASE/.env.example")
+example_key=$(sed -n 's/^DJANGO_SECRET_KEY=//p' "$BUILD/.env.example")
 [ "${settings[DJANGO_SECRET_KEY]}" != "$example_key" ] || die "DJANGO_SECRET_KEY is the example value from .env.example"
 
-log "writing $ENV_FILE (${#order[@]} settings, source: $source_kind)"
 mkdir -p "$(dirname "$ENV_FILE")"
 tmp=$(mktemp "$ENV_FILE.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
 {
   echo "# Written by the AfterInstall hook of release $RELEASE_ID; edit $SITE_ENV_FILE or SSM instead."
   for name in "${order[@]}"; do printf "%s='%s'\n" "$name" "${settings[$name]}"; done
 } > "$tmp"
 chmod 640 "$tmp"
 chgrp "$RUN_GROUP" "$tmp"
+
+# --- 3. virtualenv -----------------------------------------------------------------------------------
+python=${FIRSTCOME_PYTHON:-python3}
+log "creating the virtualenv with $("$python" --version 2>&1)"
+if [ -n "${FIRSTCOME_VENV_SHARED_SITE_PACKAGES:-}" ]; then
+  [ -d "$FIRSTCOME_VENV_SHARED_SITE_PACKAGES" ] || die "FIRSTCOME_VENV_SHARED_SITE_PACKAGES=$FIRSTCOME_VENV_SHARED_SITE_PACKAGES is not a directory"
+  "$python" -m venv --without-pip "$BUILD/venv"  # pip comes from the shared packages too
+  site=$("$BUILD/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  log "the virtualenv also sees $FIRSTCOME_VENV_SHARED_SITE_PACKAGES"
+  echo "$FIRSTCOME_VENV_SHARED_SITE_PACKAGES" > "$site/firstcome-shared.pth"
+else
+  "$python" -m venv "$BUILD/venv"
+fi
+log "installing requirements.txt"
+# shellcheck disable=SC2086  # extra pip arguments are a word list
+"$BUILD/venv/bin/python" -m pip install --disable-pip-version-check -q -r "$BUILD/requirements.txt" ${FIRSTCOME_PIP_ARGS:-}
+
+# --- 4. the release and its settings in place --------------------------------------------------------
+rm -rf "$RELEASE"
+mv "$BUILD" "$RELEASE"
+PY=$RELEASE/venv/bin/python
+log "writing $ENV_FILE (${#order[@]} settings, source: $source_kind)"
 mv -f "$tmp" "$ENV_FILE"
 load_env_file "$ENV_FILE"
 
-# --- 3. database, static files, topics, cron ------------------------------------------------------
+# --- 5. database, static files, topics, cron ------------------------------------------------------
 manage() { (cd "$RELEASE" && "$PY" manage.py "$@"); }
 log "manage.py check --deploy"
 manage check --deploy --fail-level WARNING
@@ -123,7 +130,7 @@ manage create_topics
 log "manage.py crontab add (as $RUN_USER)"
 (cd "$RELEASE" && as_app_user "$PY" manage.py crontab add)
 
-# --- 4. units and the switch ------------------------------------------------------------------------
+# --- 6. units and the switch ------------------------------------------------------------------------
 log "installing units into $UNIT_DIR"
 mkdir -p "$UNIT_DIR"
 for template in "$RELEASE"/scripts/systemd/*; do

@@ -12,11 +12,10 @@ load_env_file "$ENV_FILE"
 
 mapfile -t wanted < <(wanted_units)
 mapfile -t running < <(running_units)
-for unit in "${running[@]}"; do
-  if ! printf '%s\n' "${wanted[@]}" | grep -qxF "$unit"; then
-    log "$unit is no longer wanted here"
-    stop_unit "$unit"
-  fi
-done
+mapfile -t unwanted < <(printf '%s\n' "${running[@]}" | grep -vxF -f <(printf '%s\n' "${wanted[@]}") || true)
+if [ "${#unwanted[@]}" -gt 0 ]; then
+  log "no longer wanted here: ${unwanted[*]}"
+  stop_units "${unwanted[@]}"
+fi
 for unit in "${wanted[@]}"; do start_unit "$unit"; done
 log "started $(readlink "$CURRENT"): ${wanted[*]}"

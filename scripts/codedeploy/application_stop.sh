@@ -13,12 +13,7 @@ if [ "${#units[@]}" -eq 0 ]; then
   log "nothing running"
   exit 0
 fi
-# The web server first (no new requests), then the consumers; systemd stops a list in parallel.
-mapfile -t ordered < <(printf '%s\n' "${units[@]}" | sort -t- -k2,2r)
-if [ "$MANAGER" = systemd ]; then
-  log "systemctl stop ${ordered[*]}"
-  systemctl stop "${ordered[@]}"
-else
-  for unit in "${ordered[@]}"; do stop_unit "$unit"; done
-fi
-log "stopped: ${ordered[*]}"
+# All at once: the load balancer no longer sends requests here, and what the web server accepted
+# is in Kafka already, for whichever consumer of the group owns its partition.
+stop_units "${units[@]}"
+log "stopped: ${units[*]}"

@@ -141,24 +141,31 @@ direct_start() {
   log "started $unit (pid $!, log $APP_ROOT/log/$unit.log)"
 }
 
-direct_stop() {
-  local unit=$1 pidfile=$APP_ROOT/run/$1.pid pid timeout file
-  [ -s "$pidfile" ] || { rm -f "$pidfile"; return 0; }
-  pid=$(cat "$pidfile")
-  file=$(unit_file "$unit")
-  timeout=45
-  if [ -f "$file" ]; then timeout=$(unit_key "$file" TimeoutStopSec); timeout=${timeout:-45}; fi
-  if kill -0 "$pid" 2>/dev/null; then
+direct_stop() {  # direct_stop UNIT...: SIGTERM to all at once, then wait for each (as systemd would)
+  local unit pid file timeout deadline
+  local -A pids=() timeouts=()
+  for unit in "$@"; do
+    [ -s "$APP_ROOT/run/$unit.pid" ] || { rm -f "$APP_ROOT/run/$unit.pid"; continue; }
+    pid=$(cat "$APP_ROOT/run/$unit.pid")
+    if ! kill -0 "$pid" 2>/dev/null; then rm -f "$APP_ROOT/run/$unit.pid"; continue; fi
+    file=$(unit_file "$unit")
+    timeout=45
+    if [ -f "$file" ]; then timeout=$(unit_key "$file" TimeoutStopSec); timeout=${timeout:-45}; fi
     log "stopping $unit (pid $pid): SIGTERM, up to ${timeout}s"
     kill -TERM "$pid"
-    local deadline=$((SECONDS + timeout))
-    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+    pids[$unit]=$pid
+    timeouts[$unit]=$timeout
+  done
+  for unit in "${!pids[@]}"; do
+    pid=${pids[$unit]}
+    deadline=$((SECONDS + timeouts[$unit]))
+    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then
-      log "$unit did not stop within ${timeout}s: SIGKILL"
+      log "$unit did not stop within ${timeouts[$unit]}s: SIGKILL"
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
     fi
-  fi
-  rm -f "$pidfile"
+    rm -f "$APP_ROOT/run/$unit.pid"
+  done
 }
 
 # --- one interface over both -------------------------------------------------------------------
@@ -173,12 +180,13 @@ start_unit() {
   fi
 }
 
-stop_unit() {
+stop_units() {  # in parallel, and wait for all
+  [ "$#" -gt 0 ] || return 0
   if [ "$MANAGER" = systemd ]; then
-    log "systemctl stop $1"
-    systemctl stop "$1"
+    log "systemctl stop $*"
+    systemctl stop "$@"
   else
-    direct_stop "$1"
+    direct_stop "$@"
   fi
 }
 
