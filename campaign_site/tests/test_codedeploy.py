@@ -1,10 +1,12 @@
 """The CodeDeploy hooks (appspec.yml), run for real: a temporary app root, the local MariaDB, a
 broker of the test's own, processes started from the rendered systemd units (no systemd here)."""
+import json
 import os
 import shutil
 import stat
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -216,6 +218,11 @@ def test_deploy_redeploy_and_a_failed_validation(host):
     proxied = {"Host": "coupons.example.com", "X-Forwarded-Proto": "https"}
     assert get(f"{base}/api/campaigns/{campaign_id}", headers={"Host": "coupons.example.com"})[0] == 301
     assert get(f"{base}/api/campaigns/{campaign_id}", headers=proxied)[0] == 200
+    manifest = json.loads((host.app_root / "current/staticfiles/staticfiles.json").read_text())
+    hashed = manifest["paths"]["admin/css/base.css"]
+    response = urllib.request.urlopen(urllib.request.Request(f"{base}/static/{hashed}", headers=proxied), timeout=5)
+    assert response.status == 200  # WhiteNoise, from the web process, cached for good
+    assert "immutable" in response.headers["Cache-Control"]
     status, body = call("POST", f"{base}/api/campaigns/{campaign_id}/participations", headers=proxied,
                         body={"user_id": "deploy-user"})
     assert status == 202, body
