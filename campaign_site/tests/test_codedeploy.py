@@ -114,7 +114,7 @@ class Host:
             "FIRSTCOME_SERVICE_MANAGER": "direct",
             "FIRSTCOME_SECRETS_SOURCE": "env",
             "FIRSTCOME_OS_PACKAGES": "",
-            "FIRSTCOME_SERVICES": "web,consume,consume-stats" if HAS_STATS_CONSUMER else "web,consume",
+            "FIRSTCOME_SERVICES": "web,consume,consume-stats,cron" if HAS_STATS_CONSUMER else "web,consume,cron",
             "FIRSTCOME_VALIDATE_TIMEOUT_S": "60",
             # the real virtualenv install, with the test virtualenv's packages already in reach
             "FIRSTCOME_PYTHON": sys._base_executable,
@@ -167,6 +167,22 @@ class Host:
         return run.stdout.strip().splitlines()[-1]
 
 
+def assert_units_verify(unit_dir, scratch):
+    """systemd's own parser on the units as AfterInstall rendered them (unknown keys, bad values)."""
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("systemd-analyze is not installed")
+    scratch.mkdir()
+    for unit in unit_dir.iterdir():
+        name = unit.name.replace("@.", "@0.")  # a template is verified as one of its instances
+        shutil.copy(unit, scratch / name)
+    names = sorted(path.name for path in scratch.iterdir())
+    assert names == ["firstcome-consume-stats.service", "firstcome-consume@0.service", "firstcome-web.service",
+                     "firstcome.target"]
+    run = subprocess.run(["systemd-analyze", "verify", "--man=no", *(f"./{name}" for name in names)],
+                         cwd=scratch, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+
+
 def alive(pid):
     try:
         os.kill(pid, 0)
@@ -203,12 +219,13 @@ def test_deploy_redeploy_and_a_failed_validation(host):
     installed = host.env_file.read_text()
     assert "DJANGO_SETTINGS_MODULE='campaign_site.settings.production'" in installed
     assert "manage.py check --deploy" in log and "manage.py migrate" in log
+    assert_units_verify(host.app_root / "run/units", host.root / "verify")
     first = host.pids()
     assert set(first) >= {"firstcome-web.service", "firstcome-consume@0.service", "firstcome-consume@1.service"}
     assert all(alive(pid) for pid in first.values())
     cron_jobs = getattr(settings, "CRONJOBS", [])
     crontab = host.crontab_file.read_text() if host.crontab_file.exists() else ""
-    assert crontab.count(" crontab run ") == len(cron_jobs)
+    assert "manage.py crontab add" in log and crontab.count(" crontab run ") == len(cron_jobs)
     assert all(f". '{host.env_file}'" in line for line in crontab.splitlines() if " crontab run " in line)
 
     # the deployed stack serves and decides: production settings behind a TLS-terminating proxy
@@ -229,9 +246,13 @@ def test_deploy_redeploy_and_a_failed_validation(host):
     poll(lambda: host.manage("shell", "-c", "'from campaigns.models import Participation; "
                              "print(Participation.objects.count())'") == "1", timeout=30, message="a decision")
 
-    # 2. a re-deployment: everything restarted on the new release, one consumer fewer
-    code, log = host.deploy("d-2", FIRSTCOME_CONSUMERS="1")
+    # 2. a re-deployment: everything restarted on the new release, one consumer fewer, and the
+    #    cron jobs handed to another host
+    code, log = host.deploy("d-2", FIRSTCOME_CONSUMERS="1",
+                            FIRSTCOME_SERVICES=host.env["FIRSTCOME_SERVICES"].replace(",cron", ""))
     assert code == 0, log
+    assert "this host does not run the cron jobs" in log
+    assert " crontab run " not in (host.crontab_file.read_text() if host.crontab_file.exists() else "")
     assert os.readlink(host.app_root / "current") == str(host.app_root / "releases/d-2")
     assert "No migrations to apply" in log
     second = host.pids()

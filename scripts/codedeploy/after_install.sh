@@ -127,8 +127,15 @@ log "manage.py collectstatic"
 manage collectstatic --noinput --verbosity 0
 log "manage.py create_topics"
 manage create_topics
-log "manage.py crontab add (as $RUN_USER)"
-(cd "$RELEASE" && as_app_user "$PY" manage.py crontab add)
+# The cron jobs (the daily statistics batch) run on one host of the fleet: the one whose
+# FIRSTCOME_SERVICES says cron. Elsewhere this release's jobs are removed, if a role changed.
+if [[ " $(host_services) " == *" cron "* ]]; then
+  log "manage.py crontab add (as $RUN_USER)"
+  (cd "$RELEASE" && as_app_user "$PY" manage.py crontab add)
+else
+  log "manage.py crontab remove (as $RUN_USER): this host does not run the cron jobs"
+  (cd "$RELEASE" && as_app_user "$PY" manage.py crontab remove)
+fi
 
 # --- 6. units and the switch ------------------------------------------------------------------------
 log "installing units into $UNIT_DIR"

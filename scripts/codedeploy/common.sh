@@ -14,7 +14,8 @@
 #   FIRSTCOME_SERVICE_MANAGER auto | systemd | direct
 #   FIRSTCOME_UNIT_DIR        where units are installed (/etc/systemd/system; direct: run/units)
 #   FIRSTCOME_USER, _GROUP    the account the services run as (firstcome)
-#   FIRSTCOME_SERVICES        web,consume,consume-stats: what this host runs
+#   FIRSTCOME_SERVICES        web,consume,consume-stats,cron: what this host runs (cron: the
+#                             django-crontab jobs, on one host of the fleet only)
 #   FIRSTCOME_CONSUMERS       consume_firstcome instances (default FIRSTCOME_PARTITIONS, or 1)
 #   FIRSTCOME_PYTHON          interpreter for the release virtualenv (python3)
 #   FIRSTCOME_PIP_ARGS        extra pip arguments (e.g. --no-index --find-links /srv/wheels)
@@ -71,17 +72,22 @@ load_env_file() {
   done < "$file"
 }
 
+host_services() {
+  local services=${FIRSTCOME_SERVICES:-web,consume,consume-stats,cron}
+  echo "${services//,/ }"
+}
+
 # The units this host runs, as systemd names: web, N consumers, the statistics consumer.
 wanted_units() {
   local service i consumers=${FIRSTCOME_CONSUMERS:-${FIRSTCOME_PARTITIONS:-1}}
   [[ $consumers =~ ^[1-9][0-9]*$ ]] || die "FIRSTCOME_CONSUMERS must be a positive number, not '$consumers'"
-  local services=${FIRSTCOME_SERVICES:-web,consume,consume-stats}
-  for service in ${services//,/ }; do
+  for service in $(host_services); do
     case $service in
       web) echo firstcome-web.service ;;
       consume) for ((i = 0; i < consumers; i++)); do echo "firstcome-consume@$i.service"; done ;;
       consume-stats) echo firstcome-consume-stats.service ;;
-      *) die "unknown service '$service' in FIRSTCOME_SERVICES (web, consume, consume-stats)" ;;
+      cron) ;;  # not a unit: AfterInstall installs the jobs
+      *) die "unknown service '$service' in FIRSTCOME_SERVICES (web, consume, consume-stats, cron)" ;;
     esac
   done
 }
