@@ -10,9 +10,13 @@ set -euo pipefail
 [ -f "$ENV_FILE" ] || die "no environment file $ENV_FILE (AfterInstall did not run)"
 load_env_file "$ENV_FILE"
 
+wanted_units >/dev/null  # a bad FIRSTCOME_SERVICES or FIRSTCOME_CONSUMERS stops here, loudly
 mapfile -t wanted < <(wanted_units)
 mapfile -t running < <(running_units)
-mapfile -t unwanted < <(printf '%s\n' "${running[@]}" | grep -vxF -f <(printf '%s\n' "${wanted[@]}") || true)
+unwanted=()
+for unit in "${running[@]}"; do
+  [[ " ${wanted[*]} " == *" $unit "* ]] || unwanted+=("$unit")
+done
 if [ "${#unwanted[@]}" -gt 0 ]; then
   log "no longer wanted here: ${unwanted[*]}"
   stop_units "${unwanted[@]}"

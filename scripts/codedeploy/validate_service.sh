@@ -12,6 +12,7 @@ load_env_file "$ENV_FILE"
 bind=${GUNICORN_BIND:-127.0.0.1:8000}
 url="http://127.0.0.1:${bind##*:}/readyz"
 timeout=${FIRSTCOME_VALIDATE_TIMEOUT_S:-120}
+wanted_units >/dev/null  # a bad FIRSTCOME_SERVICES or FIRSTCOME_CONSUMERS stops here, loudly
 mapfile -t wanted < <(wanted_units)
 
 body=$(mktemp)
