@@ -163,7 +163,8 @@ KAFKA_HEARTBEAT_INTERVAL_MS = env_int("KAFKA_HEARTBEAT_INTERVAL_MS", 1000)
 KAFKA_FETCH_MAX_WAIT_MS = env_int("KAFKA_FETCH_MAX_WAIT_MS", 10)
 KAFKA_MAX_POLL_RECORDS = env_int("KAFKA_MAX_POLL_RECORDS", 2000)
 
-# /readyz answers within this many seconds, whatever its dependencies do (ALB timeout: 2 s+).
+# /readyz answers within this many seconds whatever its dependencies do: keep it under the load
+# balancer's health-check timeout.
 READINESS_TIMEOUT_S = float(env("READINESS_TIMEOUT_S", "1.5"))
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
