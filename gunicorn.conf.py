@@ -1,4 +1,12 @@
-"""gunicorn settings for the API. Every value can be overridden from the environment."""
+"""gunicorn settings for the API. Every value can be overridden from the environment.
+
+Reloads without dropping a request: SIGHUP (`systemctl reload firstcome-web`) starts new workers
+from this file and stops the old ones gracefully; the listening socket stays with the master, so
+no connection is refused, and a stopping worker answers a request already arriving on a kept-alive
+connection with "Connection: close" instead of dropping it. A new release needs a restart (the
+master keeps its interpreter and code paths), which CodeDeploy does with the instance out of the
+load balancer (see docs/deploy.md).
+"""
 import multiprocessing
 import os
 import shutil
@@ -12,12 +20,48 @@ worker_class = "gthread"
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
 threads = int(os.environ.get("GUNICORN_THREADS", 8))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
+# How long stopping workers may finish their requests (SIGTERM, SIGHUP, a restart). A request
+# waits for the broker at most KAFKA_PUBLISH_TIMEOUT_MS (2 s), so 20 s is ample; the systemd
+# unit's TimeoutStopSec is longer, so gunicorn, not systemd, decides when a worker is killed.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 20))
-keepalive = 5
+# Longer than the ALB's idle timeout (60 s by default): the load balancer must be the one that
+# closes an idle kept-alive connection, or it may send a request on a socket we are closing (502).
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 75))
+# The ALB's address varies; only the ALB can reach the port (security group), so trust its
+# X-Forwarded-* headers from anywhere there ("*"). Default: gunicorn's own (loopback only).
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+proc_name = "firstcome-web"
+# The worker heartbeat file: on tmpfs, so a slow disk cannot stall a worker into a timeout kill.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# gunicornc's control socket only where the service asks for one (systemd: /run/firstcome);
+# the default path under $HOME would be shared by every gunicorn of the machine's user.
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+if not control_socket_disable:
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# client: the original client as the ALB saw it; peer: the ALB node; trace: X-Amzn-Trace-Id,
+# to find the same request in the ALB's logs.
+access_log_format = ('client=%({x-forwarded-for}i)s peer=%(h)s "%(r)s" status=%(s)s bytes=%(B)s '
+                     'ms=%(M)s ua="%(a)s" trace=%({x-amzn-trace-id}i)s')
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+if os.environ.get("GUNICORN_LOG_JSON", "").lower() in {"1", "true", "yes", "on"}:
+    # The same one-JSON-object-per-line format as the Django logs in production.
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "pythonjsonlogger.json.JsonFormatter", "style": "{",
+                                "fmt": "{levelname}{name}{process}{message}", "timestamp": True,
+                                "rename_fields": {"levelname": "level", "name": "logger"}}},
+        "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout",
+                                "formatter": "json"}},
+        "root": {"handlers": ["stdout"], "level": "INFO"},
+        "loggers": {
+            "gunicorn.error": {"handlers": ["stdout"], "level": loglevel.upper(), "propagate": False},
+            "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        },
+    }
 
 
 def post_fork(server, worker):
@@ -53,3 +97,11 @@ def child_exit(server, worker):
 def on_exit(server):
     if _own_metrics_dir:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def worker_exit(server, worker):
+    # Every 202 already waited for its ack, so nothing is pending: close the producer's
+    # connections cleanly instead of leaving the broker to time them out.
+    from streaming.producer import reset_producer
+
+    reset_producer()

@@ -4,15 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh dev
-# The dashboard's browser test drives Debian's Chromium through chromedriver (Selenium). Without
-# them, or without root to install them, that one test is skipped and says why.
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+# Debian tools the tests drive: Chromium + chromedriver (the dashboard's browser test) and
+# shellcheck (the deploy hooks). Installed when missing and root; otherwise those tests say why
+# they are skipped.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "test: installing chromium and chromium-driver (the dashboard's browser test)"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } ||
-      echo "test: could not install chromium; the browser test will be skipped" >&2
+    echo "test: installing ${missing[*]}"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } ||
+      echo "test: could not install ${missing[*]}; the tests that need them will say so" >&2
   else
-    echo "test: chromium and chromium-driver are missing; the browser test will be skipped" >&2
+    echo "test: ${missing[*]} missing (not root): the tests that need them will say so" >&2
   fi
 fi
 exec .venv/bin/python -m pytest "$@"

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "campaign_site.middleware.HealthCheckMiddleware",  # before host validation and the HTTPS redirect
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -174,7 +175,7 @@ MONITORING_KAFKA_TIMEOUT_MS = env_int("MONITORING_KAFKA_TIMEOUT_MS", 1000)
 # day (days in TIME_ZONE) into campaign_stats, daily from cron (django-crontab).
 STATS_GROUP_ID = env("STATS_GROUP_ID", "firstcome-stats")
 STATS_DLQ_TOPIC = env("STATS_DLQ_TOPIC", f"{FIRSTCOME_DECISIONS_TOPIC}.dlq")
-# Messages per stats transaction; each carries up to 500 events (campaigns.messages).
+# Messages per stats transaction; each carries up to 1,000 events (campaigns.messages).
 STATS_MAX_POLL_RECORDS = env_int("STATS_MAX_POLL_RECORDS", 20)
 STATS_BATCH_AT = env("STATS_BATCH_AT", "02:00")  # in TIME_ZONE, as the original's 02:00 KST
 # cron fires on the host clock: see stats/schedule.py for why the time is converted here.
@@ -190,6 +191,10 @@ STATS_BATCH_LOG = Path(env("STATS_BATCH_LOG", VAR_DIR / "stats_batch.log"))
 CRONTAB_COMMAND_SUFFIX = f">> {shlex.quote(str(STATS_BATCH_LOG))} 2>&1"
 with contextlib.suppress(OSError):  # a missing directory would make cron skip the job
     STATS_BATCH_LOG.parent.mkdir(parents=True, exist_ok=True)
+
+# /readyz answers within this many seconds whatever its dependencies do: keep it under the load
+# balancer's health-check timeout.
+READINESS_TIMEOUT_S = float(env("READINESS_TIMEOUT_S", "1.5"))
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
 LOGGING = {

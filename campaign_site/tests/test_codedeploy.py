@@ -1,0 +1,300 @@
+"""The CodeDeploy hooks (appspec.yml), run for real: a temporary app root, the local MariaDB, a
+broker of the test's own, processes started from the rendered systemd units (no systemd here)."""
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from django.conf import settings
+from django.db import connection
+
+from campaign_site.tests.web import call, get
+from conftest import poll
+from streaming.embedded import EmbeddedBroker, free_port
+
+BASE_DIR = Path(settings.BASE_DIR)
+APPSPEC = yaml.safe_load((BASE_DIR / "appspec.yml").read_text())
+HOOKS = ["ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService"]
+# consume_stats comes with the statistics app; deploy it when this revision has it.
+HAS_STATS_CONSUMER = (BASE_DIR / "stats/management/commands/consume_stats.py").exists()
+CRONTAB_DOUBLE = """#!/bin/sh
+# crontab(1) over one file: `-l` lists it, `crontab FILE` installs FILE (the machine's own crontab
+# is not the test's to change).
+if [ "$1" = -l ]; then cat "$CRONTAB_FILE" 2>/dev/null || { echo "no crontab" >&2; exit 1; }
+else cp "$1" "$CRONTAB_FILE"; fi
+"""
+
+
+def hook_script(hook):
+    (entry,) = APPSPEC["hooks"][hook]
+    return BASE_DIR / entry["location"]
+
+
+def test_appspec_names_every_hook_and_runs_each_as_root_with_a_timeout():
+    assert APPSPEC["version"] == 0.0 and APPSPEC["os"] == "linux"
+    assert list(APPSPEC["hooks"]) == HOOKS
+    for hook in HOOKS:
+        (entry,) = APPSPEC["hooks"][hook]
+        assert entry["runas"] == "root" and 0 < entry["timeout"] <= 3600, hook
+    assert APPSPEC["files"] == [{"source": "/", "destination": "/opt/firstcome/incoming"}]
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_hook_script_exists_is_executable_and_passes_bash_n_and_shellcheck(hook):
+    script = hook_script(hook)
+    assert script.is_file(), script
+    assert script.stat().st_mode & stat.S_IXUSR, f"{script} is not executable"
+    assert script.read_text().startswith("#!/usr/bin/env bash\n")
+    assert "set -euo pipefail" in script.read_text()
+    run = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert shutil.which("shellcheck"), "shellcheck is missing: scripts/test.sh installs it (apt-get install shellcheck)"
+    # -x follows `. common.sh`, so the shared library is checked as part of every hook.
+    run = subprocess.run(["shellcheck", "-x", str(script.relative_to(BASE_DIR))], cwd=BASE_DIR,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_systemd_units_stop_gracefully_and_restart_on_failure():
+    units = {path.name: path.read_text() for path in (BASE_DIR / "scripts/systemd").glob("*.service")}
+    assert set(units) == {"firstcome-web.service", "firstcome-consume@.service", "firstcome-consume-stats.service"}
+    for name, text in units.items():
+        assert "Restart=on-failure" in text, name
+        assert "KillSignal=SIGTERM" in text, name
+        assert "EnvironmentFile=@ENV_FILE@" in text, name
+        stop_timeout = int(text.split("TimeoutStopSec=")[1].split()[0])
+        # longer than gunicorn's graceful_timeout (20 s) / a consumer's stop grace (20 s)
+        assert stop_timeout > 20, name
+    assert "manage.py consume_firstcome" in units["firstcome-consume@.service"]
+    assert "manage.py consume_stats" in units["firstcome-consume-stats.service"]
+    assert "ExecReload=/bin/kill -s HUP $MAINPID" in units["firstcome-web.service"]
+
+
+# --- the hooks, for real ---------------------------------------------------------------------------
+
+@pytest.fixture
+def deploy_database():
+    """A database of the deployment's own on the test server, dropped afterwards."""
+    name = f"{connection.settings_dict['NAME']}_deploy"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    db = connection.settings_dict
+    yield f"mysql://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{name}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+class Host:
+    """One host, as CodeDeploy sees it: an app root, an /etc, the hook scripts of a revision."""
+
+    def __init__(self, root, broker, database_url):
+        self.root = root
+        self.app_root = root / "opt/firstcome"
+        self.env_file = root / "etc/firstcome/firstcome.env"
+        self.port = free_port()
+        (root / "etc").mkdir(parents=True)
+        crontab = root / "crontab"
+        crontab.write_text(CRONTAB_DOUBLE)
+        crontab.chmod(0o755)
+        self.crontab_file = root / "crontab.txt"
+        self.env = {
+            "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8",
+            # where and how: no systemd, no AWS, no apt here
+            "FIRSTCOME_APP_ROOT": str(self.app_root),
+            "FIRSTCOME_ENV_FILE": str(self.env_file),
+            "FIRSTCOME_SITE_ENV_FILE": str(root / "etc/firstcome/site.env"),
+            "FIRSTCOME_USER": subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip(),
+            "FIRSTCOME_SERVICE_MANAGER": "direct",
+            "FIRSTCOME_SECRETS_SOURCE": "env",
+            "FIRSTCOME_OS_PACKAGES": "",
+            "FIRSTCOME_SERVICES": "web,consume,consume-stats,cron" if HAS_STATS_CONSUMER else "web,consume,cron",
+            "FIRSTCOME_VALIDATE_TIMEOUT_S": "60",
+            # the real virtualenv install, with the test virtualenv's packages already in reach
+            "FIRSTCOME_PYTHON": sys._base_executable,
+            "FIRSTCOME_VENV_SHARED_SITE_PACKAGES": next(p for p in sys.path if p.endswith("site-packages")),
+            "FIRSTCOME_PIP_ARGS": "--no-index",
+            # the application's settings, as an operator would put them in site.env
+            "DJANGO_SECRET_KEY": "deploy-test-secret-" + "x7Q2v9LkJp8ZtN4mB6yHc1FgD5sKa0EuRiOoPlTn",
+            "DJANGO_ALLOWED_HOSTS": "coupons.example.com",
+            "DATABASE_URL": database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "GUNICORN_WORKERS": "1",
+            "CRONTAB_EXECUTABLE": str(crontab),
+            "CRONTAB_FILE": str(self.crontab_file),
+        }
+
+    def run_hook(self, hook, revision, **env):
+        return subprocess.run([str(revision / APPSPEC["hooks"][hook][0]["location"])],
+                              env={**self.env, "LIFECYCLE_EVENT": hook, **env},
+                              capture_output=True, text=True, timeout=600)
+
+    def deploy(self, deployment_id, **env):
+        """The lifecycle of one deployment; CodeDeploy's own step (Install) copies the revision."""
+        incoming = self.app_root / "incoming"
+        revision = Path(os.readlink(self.app_root / "current")) if (self.app_root / "current").exists() else BASE_DIR
+        outputs = []
+        for hook in HOOKS:
+            if hook == "AfterInstall":
+                shutil.copytree(BASE_DIR, incoming, dirs_exist_ok=True, symlinks=True,
+                                ignore=shutil.ignore_patterns(".git", ".venv", "var", "staticfiles",
+                                                              "__pycache__", "test-artifacts"))
+                revision = incoming
+            run = self.run_hook(hook, revision, DEPLOYMENT_ID=deployment_id, **env)
+            outputs.append(f"--- {hook} ({run.returncode})\n{run.stdout}{run.stderr}")
+            if run.returncode:
+                return run.returncode, "\n".join(outputs)
+        return 0, "\n".join(outputs)
+
+    def pids(self):
+        return {p.stem: int(p.read_text()) for p in (self.app_root / "run").glob("*.pid")}
+
+    def manage(self, *args):
+        """manage.py in the current release with the installed environment, as cron would run it."""
+        release = self.app_root / "current"
+        command = f"set -a; . '{self.env_file}'; set +a; exec venv/bin/python manage.py " + " ".join(args)
+        run = subprocess.run(["sh", "-c", command], cwd=release, env={"PATH": os.environ["PATH"]},
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stdout + run.stderr
+        return run.stdout.strip().splitlines()[-1]
+
+
+def assert_units_verify(unit_dir, scratch):
+    """systemd's own parser on the units as AfterInstall rendered them (unknown keys, bad values)."""
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("systemd-analyze is not installed")
+    scratch.mkdir()
+    for unit in unit_dir.iterdir():
+        name = unit.name.replace("@.", "@0.")  # a template is verified as one of its instances
+        shutil.copy(unit, scratch / name)
+    names = sorted(path.name for path in scratch.iterdir())
+    assert names == ["firstcome-consume-stats.service", "firstcome-consume@0.service", "firstcome-web.service",
+                     "firstcome.target"]
+    run = subprocess.run(["systemd-analyze", "verify", "--man=no", *(f"./{name}" for name in names)],
+                         cwd=scratch, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def host(tmp_path, deploy_database):
+    broker = EmbeddedBroker(log_path=tmp_path / "tansu.log").start()
+    try:
+        host = Host(tmp_path / "host", broker, deploy_database)
+        host.broker = broker
+        yield host
+        host.run_hook("ApplicationStop", BASE_DIR)
+    finally:
+        for pid in host.pids().values() if (tmp_path / "host/opt/firstcome/run").exists() else ():
+            if alive(pid):  # a backstop, when the hook itself failed
+                os.killpg(pid, 9)
+        broker.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_deploy_redeploy_and_a_failed_validation(host):
+    # 1. a first deployment on a fresh host: install, migrate, start, validate
+    code, log = host.deploy("d-1", FIRSTCOME_CONSUMERS="2")
+    assert code == 0, log
+    assert os.readlink(host.app_root / "current") == str(host.app_root / "releases/d-1")
+    assert (host.app_root / "releases/d-1/venv/bin/python").exists()
+    assert (host.app_root / "releases/d-1/staticfiles/staticfiles.json").exists()  # manifest storage
+    assert stat.S_IMODE(host.env_file.stat().st_mode) == 0o640
+    installed = host.env_file.read_text()
+    assert "DJANGO_SETTINGS_MODULE='campaign_site.settings.production'" in installed
+    assert "manage.py check --deploy" in log and "manage.py migrate" in log
+    assert_units_verify(host.app_root / "run/units", host.root / "verify")
+    first = host.pids()
+    assert set(first) >= {"firstcome-web.service", "firstcome-consume@0.service", "firstcome-consume@1.service"}
+    assert all(alive(pid) for pid in first.values())
+    cron_jobs = getattr(settings, "CRONJOBS", [])
+    crontab = host.crontab_file.read_text() if host.crontab_file.exists() else ""
+    assert "manage.py crontab add" in log and crontab.count(" crontab run ") == len(cron_jobs)
+    assert all(f". '{host.env_file}'" in line for line in crontab.splitlines() if " crontab run " in line)
+
+    # the deployed stack serves and decides: production settings behind a TLS-terminating proxy
+    campaign_id = host.manage("shell", "-c", "'from campaigns.services import campaign_create; "
+                              "print(campaign_create(name=\"deploy\", total_stock=5).pk)'")
+    base = f"http://127.0.0.1:{host.port}"
+    proxied = {"Host": "coupons.example.com", "X-Forwarded-Proto": "https"}
+    assert get(f"{base}/api/campaigns/{campaign_id}", headers={"Host": "coupons.example.com"})[0] == 301
+    assert get(f"{base}/api/campaigns/{campaign_id}", headers=proxied)[0] == 200
+    manifest = json.loads((host.app_root / "current/staticfiles/staticfiles.json").read_text())
+    hashed = manifest["paths"]["admin/css/base.css"]
+    response = urllib.request.urlopen(urllib.request.Request(f"{base}/static/{hashed}", headers=proxied), timeout=5)
+    assert response.status == 200  # WhiteNoise, from the web process, cached for good
+    assert "immutable" in response.headers["Cache-Control"]
+    status, body = call("POST", f"{base}/api/campaigns/{campaign_id}/participations", headers=proxied,
+                        body={"user_id": "deploy-user"})
+    assert status == 202, body
+    poll(lambda: host.manage("shell", "-c", "'from campaigns.models import Participation; "
+                             "print(Participation.objects.count())'") == "1", timeout=30, message="a decision")
+
+    # 2. a re-deployment: everything restarted on the new release, one consumer fewer, and the
+    #    cron jobs handed to another host
+    code, log = host.deploy("d-2", FIRSTCOME_CONSUMERS="1",
+                            FIRSTCOME_SERVICES=host.env["FIRSTCOME_SERVICES"].replace(",cron", ""))
+    assert code == 0, log
+    assert "this host does not run the cron jobs" in log
+    assert " crontab run " not in (host.crontab_file.read_text() if host.crontab_file.exists() else "")
+    assert os.readlink(host.app_root / "current") == str(host.app_root / "releases/d-2")
+    assert "No migrations to apply" in log
+    second = host.pids()
+    assert "firstcome-consume@1.service" not in second
+    assert not any(alive(pid) for pid in first.values())  # the old processes are gone
+    assert all(alive(pid) for pid in second.values())
+    assert host.manage("shell", "-c", "'from campaigns.models import Participation; "
+                       "print(Participation.objects.count())'") == "1"
+
+    # 3. the broker goes away: ValidateService fails the deployment and says why
+    host.broker.stop()
+    run = host.run_hook("ValidateService", host.app_root / "current", FIRSTCOME_VALIDATE_TIMEOUT_S="3")
+    assert run.returncode != 0
+    assert '"failing": ["broker"]' in run.stdout + run.stderr
+    assert "FAILED: not healthy within 3s" in run.stderr
+
+    # 4. ApplicationStop stops everything; running it again is harmless
+    assert host.run_hook("ApplicationStop", host.app_root / "current").returncode == 0
+    assert not any(alive(pid) for pid in second.values())
+    again = host.run_hook("ApplicationStop", host.app_root / "current")
+    assert again.returncode == 0 and "nothing running" in again.stdout
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change, reason", [
+    ({"DATABASE_URL": None, "DJANGO_ALLOWED_HOSTS": None}, "required settings missing (source: env): DJANGO_ALLOWED_HOSTS DATABASE_URL"),
+    ({"DJANGO_SECRET_KEY": "from .env.example"}, "DJANGO_SECRET_KEY is the example value from .env.example"),
+])
+def test_after_install_refuses_bad_settings_before_building_anything(host, change, reason):
+    assert host.run_hook("BeforeInstall", BASE_DIR).returncode == 0
+    for name in ("manage.py", ".env.example", "requirements.txt"):
+        shutil.copy(BASE_DIR / name, host.app_root / "incoming")
+    example_key = next(line.split("=", 1)[1] for line in (BASE_DIR / ".env.example").read_text().splitlines()
+                       if line.startswith("DJANGO_SECRET_KEY="))
+    env = {**host.env, "DEPLOYMENT_ID": "d-bad"}
+    for name, value in change.items():
+        if value is None:
+            del env[name]
+        else:
+            env[name] = example_key
+    run = subprocess.run([str(hook_script("AfterInstall"))], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert f"FAILED: {reason}" in run.stderr
+    assert not host.env_file.exists()
+    assert not (host.app_root / "releases/d-bad").exists() and "creating the virtualenv" not in run.stdout

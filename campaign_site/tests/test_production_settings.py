@@ -1,0 +1,68 @@
+"""campaign_site.settings.production with the example environment, in a child process (settings
+are read once per process)."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+BASE_DIR = Path(settings.BASE_DIR)
+ENV_EXAMPLE = BASE_DIR / ".env.example"
+
+
+def example_env():
+    """.env.example as a process environment: its NAME=value lines, nothing from ours."""
+    env = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            env[name] = value
+    return env
+
+
+def manage(*args, env):
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, capture_output=True, text=True,
+                          timeout=60, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **env})
+
+
+def test_check_deploy_passes_with_the_example_environment_without_a_single_warning():
+    run = manage("check", "--deploy", "--fail-level", "WARNING", env=example_env())
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "System check identified no issues (0 silenced)." in run.stdout
+
+
+def test_production_refuses_to_start_without_a_required_setting():
+    for name in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"):
+        env = {k: v for k, v in example_env().items() if k != name}
+        run = manage("check", env=env)
+        assert run.returncode != 0, name
+        assert f"{name} must be set in production (see .env.example)" in run.stderr, run.stderr
+
+
+def test_production_logs_one_json_object_per_line_on_stdout():
+    run = manage("shell", "-v", "0", "-c", "import logging; logging.getLogger('firstcome').warning('hello %s', 'ops')",
+                 env=example_env())
+    assert run.returncode == 0, run.stderr
+    (line,) = [line for line in run.stdout.splitlines() if line.startswith("{")]
+    record = json.loads(line)
+    assert record["level"] == "WARNING" and record["logger"] == "firstcome" and record["message"] == "hello ops"
+    assert record["timestamp"].endswith("+00:00")
+
+
+def variables_read(path):
+    text = path.read_text()
+    return set(re.findall(r'\benv(?:_bool|_int|_list)?\(\s*"([A-Z][A-Z0-9_]*)"', text)
+               + re.findall(r'os\.environ(?:\.get)?[\[(]\s*"([A-Z][A-Z0-9_]*)"', text))
+
+
+def test_env_example_lists_every_variable_the_application_reads():
+    read = set()
+    for path in [*(BASE_DIR / "campaign_site/settings").glob("*.py"), BASE_DIR / "gunicorn.conf.py"]:
+        read |= variables_read(path)
+    listed = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), re.MULTILINE))
+    assert len(read) > 30
+    assert read - listed == set(), "add these to .env.example, with a comment"
+    for name in listed:  # and each with a comment right above it (or above its group)
+        assert re.search(rf"#[^\n]*\n(?:#?\s?[A-Z_]+=[^\n]*\n)*#? ?{name}=", ENV_EXAMPLE.read_text()), name

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# CodeDeploy ApplicationStart: (re)start the units of the current release — web, one
+# consume_firstcome per partition (FIRSTCOME_CONSUMERS), the statistics consumer — and stop
+# consumer instances this configuration no longer wants. Idempotent: a second run restarts.
+set -euo pipefail
+# shellcheck source=scripts/codedeploy/common.sh
+. "$(dirname "$0")/common.sh"
+
+[ -L "$CURRENT" ] || die "no current release at $CURRENT (AfterInstall did not run)"
+[ -f "$ENV_FILE" ] || die "no environment file $ENV_FILE (AfterInstall did not run)"
+load_env_file "$ENV_FILE"
+
+wanted_units >/dev/null  # a bad FIRSTCOME_SERVICES or FIRSTCOME_CONSUMERS stops here, loudly
+mapfile -t wanted < <(wanted_units)
+mapfile -t running < <(running_units)
+unwanted=()
+for unit in "${running[@]}"; do
+  [[ " ${wanted[*]} " == *" $unit "* ]] || unwanted+=("$unit")
+done
+if [ "${#unwanted[@]}" -gt 0 ]; then
+  log "no longer wanted here: ${unwanted[*]}"
+  stop_units "${unwanted[@]}"
+fi
+for unit in "${wanted[@]}"; do start_unit "$unit"; done
+log "started $(readlink "$CURRENT"): ${wanted[*]}"

@@ -1,0 +1,206 @@
+# shellcheck shell=bash
+# Shared by the CodeDeploy hook scripts (appspec.yml): configuration, logging, and one interface
+# over the service manager — systemd on a real host, or plain processes with pid files where
+# systemd is not running (containers, CI, the tests).
+#
+# Every setting has a production default and can be changed from the environment:
+#   FIRSTCOME_APP_ROOT        /opt/firstcome: releases/<id>/ (code + venv), current -> active one,
+#                             incoming/ (where CodeDeploy copies the revision), run/, log/
+#   FIRSTCOME_ENV_FILE        /etc/firstcome/firstcome.env: written at install, read by the units
+#   FIRSTCOME_SITE_ENV_FILE   /etc/firstcome/site.env: operator-kept settings (off AWS)
+#   FIRSTCOME_SECRETS_SOURCE  auto | ssm | env (auto: SSM when the aws cli and instance metadata
+#                             answer)
+#   FIRSTCOME_SSM_PATH        /firstcome/prod: SSM parameters NAME under it become NAME=value
+#   FIRSTCOME_SERVICE_MANAGER auto | systemd | direct
+#   FIRSTCOME_UNIT_DIR        where units are installed (/etc/systemd/system; direct: run/units)
+#   FIRSTCOME_USER, _GROUP    the account the services run as (firstcome)
+#   FIRSTCOME_SERVICES        web,consume,consume-stats,cron: what this host runs (cron: the
+#                             django-crontab jobs, on one host of the fleet only)
+#   FIRSTCOME_CONSUMERS       consume_firstcome instances (default FIRSTCOME_PARTITIONS, or 1)
+#   FIRSTCOME_PYTHON          interpreter for the release virtualenv (python3)
+#   FIRSTCOME_PIP_ARGS        extra pip arguments (e.g. --no-index --find-links /srv/wheels)
+#   FIRSTCOME_VENV_SHARED_SITE_PACKAGES  a site-packages directory the new virtualenv also sees
+#                             (a warm cache for CI; pip still checks every requirement)
+#   FIRSTCOME_OS_PACKAGES     Debian packages BeforeInstall makes sure of
+#   FIRSTCOME_KEEP_RELEASES   3
+#   FIRSTCOME_VALIDATE_TIMEOUT_S  120: how long ValidateService waits for /readyz
+set -euo pipefail
+# shellcheck disable=SC2034  # the hook scripts that source this file use these
+{
+APP_ROOT=${FIRSTCOME_APP_ROOT:-/opt/firstcome}
+ENV_FILE=${FIRSTCOME_ENV_FILE:-/etc/firstcome/firstcome.env}
+SITE_ENV_FILE=${FIRSTCOME_SITE_ENV_FILE:-/etc/firstcome/site.env}
+RUN_USER=${FIRSTCOME_USER:-firstcome}
+RUN_GROUP=${FIRSTCOME_GROUP:-$RUN_USER}
+INCOMING_DIR=$APP_ROOT/incoming
+RELEASES_DIR=$APP_ROOT/releases
+CURRENT=$APP_ROOT/current
+HOOK=${LIFECYCLE_EVENT:-$(basename "$0" .sh)}
+}
+
+log() { printf '%s firstcome[%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$HOOK" "$*"; }
+die() { log "FAILED: $*" >&2; exit 1; }
+# A command that fails under `set -e` is named, with where it failed, before the script exits.
+set -E
+trap 'log "FAILED (exit $?) at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND" >&2' ERR
+
+service_manager() {
+  case ${FIRSTCOME_SERVICE_MANAGER:-auto} in
+    systemd|direct) echo "$FIRSTCOME_SERVICE_MANAGER" ;;
+    auto) if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then echo systemd; else echo direct; fi ;;
+    *) die "FIRSTCOME_SERVICE_MANAGER must be auto, systemd or direct, not '$FIRSTCOME_SERVICE_MANAGER'" ;;
+  esac
+}
+MANAGER=$(service_manager)
+if [ "$MANAGER" = systemd ]; then
+  UNIT_DIR=${FIRSTCOME_UNIT_DIR:-/etc/systemd/system}
+else
+  UNIT_DIR=${FIRSTCOME_UNIT_DIR:-$APP_ROOT/run/units}
+fi
+
+# Read NAME=value lines (comments and blanks skipped) into the environment.
+load_env_file() {
+  local file=$1 line name value
+  while IFS= read -r line || [ -n "$line" ]; do
+    case $line in ''|'#'*) continue ;; esac
+    name=${line%%=*}
+    value=${line#*=}
+    # the files we write quote values in single quotes (systemd and sh read them alike)
+    if [[ $value == \'*\' ]]; then value=${value:1:${#value}-2}; fi
+    [[ $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "$file: not a NAME=value line: $line"
+    export "$name=$value"
+  done < "$file"
+}
+
+host_services() {
+  local services=${FIRSTCOME_SERVICES:-web,consume,consume-stats,cron}
+  echo "${services//,/ }"
+}
+
+# The units this host runs, as systemd names: web, N consumers, the statistics consumer.
+wanted_units() {
+  local service i consumers=${FIRSTCOME_CONSUMERS:-${FIRSTCOME_PARTITIONS:-1}}
+  [[ $consumers =~ ^[1-9][0-9]*$ ]] || die "FIRSTCOME_CONSUMERS must be a positive number, not '$consumers'"
+  for service in $(host_services); do
+    case $service in
+      web) echo firstcome-web.service ;;
+      consume) for ((i = 0; i < consumers; i++)); do echo "firstcome-consume@$i.service"; done ;;
+      consume-stats) echo firstcome-consume-stats.service ;;
+      cron) ;;  # not a unit: AfterInstall installs the jobs
+      *) die "unknown service '$service' in FIRSTCOME_SERVICES (web, consume, consume-stats, cron)" ;;
+    esac
+  done
+}
+
+# Units of ours that are running (or have a pid file), whatever the current configuration says:
+# stopping must also catch consumer instances from a larger, earlier FIRSTCOME_CONSUMERS.
+running_units() {
+  if [ "$MANAGER" = systemd ]; then
+    systemctl list-units --plain --no-legend --state=active,activating,reloading,deactivating \
+      'firstcome-web.service' 'firstcome-consume@*.service' 'firstcome-consume-stats.service' | awk '{print $1}'
+  else
+    local pidfile
+    for pidfile in "$APP_ROOT"/run/*.pid; do
+      [ -e "$pidfile" ] && basename "$pidfile" .pid
+    done
+    return 0
+  fi
+}
+
+# --- direct mode: the unit file's own ExecStart, WorkingDirectory and environment --------------
+unit_file() {  # firstcome-consume@2.service -> .../firstcome-consume@.service
+  local unit=$1
+  if [[ $unit == *@*.service ]]; then echo "$UNIT_DIR/${unit%%@*}@.service"; else echo "$UNIT_DIR/$unit"; fi
+}
+
+unit_key() {  # unit_key FILE KEY: the value of the first KEY= line
+  sed -n "s/^$2=//p" "$1" | head -n 1
+}
+
+direct_alive() {
+  local pidfile=$APP_ROOT/run/$1.pid
+  [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+direct_start() {
+  local unit=$1 file instance exec_start workdir environment runtime_dir
+  file=$(unit_file "$unit")
+  [ -f "$file" ] || die "no unit file $file (AfterInstall installs them)"
+  instance=${unit#*@}; instance=${instance%.service}
+  exec_start=$(unit_key "$file" ExecStart); exec_start=${exec_start//%i/$instance}
+  workdir=$(unit_key "$file" WorkingDirectory)
+  environment=$(unit_key "$file" Environment)
+  runtime_dir=$(unit_key "$file" RuntimeDirectory)
+  if [ -n "$runtime_dir" ]; then  # systemd's /run/<dir>, made per service; here under run/
+    mkdir -p "$APP_ROOT/run/$runtime_dir"
+    environment=${environment//\/run\/$runtime_dir/$APP_ROOT/run/$runtime_dir}
+  fi
+  mkdir -p "$APP_ROOT/run" "$APP_ROOT/log"
+  (
+    cd "$workdir"
+    load_env_file "$ENV_FILE"
+    for assignment in $environment; do export "${assignment?}"; done
+    # shellcheck disable=SC2086  # ExecStart is a word list, as systemd reads it
+    exec setsid $exec_start </dev/null >>"$APP_ROOT/log/$unit.log" 2>&1
+  ) &
+  echo $! > "$APP_ROOT/run/$unit.pid"
+  log "started $unit (pid $!, log $APP_ROOT/log/$unit.log)"
+}
+
+direct_stop() {  # direct_stop UNIT...: SIGTERM to all at once, then wait for each (as systemd would)
+  local unit pid file timeout deadline
+  local -A pids=() timeouts=()
+  for unit in "$@"; do
+    [ -s "$APP_ROOT/run/$unit.pid" ] || { rm -f "$APP_ROOT/run/$unit.pid"; continue; }
+    pid=$(cat "$APP_ROOT/run/$unit.pid")
+    if ! kill -0 "$pid" 2>/dev/null; then rm -f "$APP_ROOT/run/$unit.pid"; continue; fi
+    file=$(unit_file "$unit")
+    timeout=45
+    if [ -f "$file" ]; then timeout=$(unit_key "$file" TimeoutStopSec); timeout=${timeout:-45}; fi
+    log "stopping $unit (pid $pid): SIGTERM, up to ${timeout}s"
+    kill -TERM "$pid"
+    pids[$unit]=$pid
+    timeouts[$unit]=$timeout
+  done
+  for unit in "${!pids[@]}"; do
+    pid=${pids[$unit]}
+    deadline=$((SECONDS + timeouts[$unit]))
+    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$unit did not stop within ${timeouts[$unit]}s: SIGKILL"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
+    fi
+    rm -f "$APP_ROOT/run/$unit.pid"
+  done
+}
+
+# --- one interface over both -------------------------------------------------------------------
+start_unit() {
+  if [ "$MANAGER" = systemd ]; then
+    log "systemctl restart $1"
+    systemctl enable --quiet "$1"
+    systemctl restart "$1"
+  else
+    direct_stop "$1"
+    direct_start "$1"
+  fi
+}
+
+stop_units() {  # in parallel, and wait for all
+  [ "$#" -gt 0 ] || return 0
+  if [ "$MANAGER" = systemd ]; then
+    log "systemctl stop $*"
+    systemctl stop "$@"
+  else
+    direct_stop "$@"
+  fi
+}
+
+unit_active() {
+  if [ "$MANAGER" = systemd ]; then systemctl is-active --quiet "$1"; else direct_alive "$1"; fi
+}
+
+# Run a command as the service account (the hooks run as root under CodeDeploy).
+as_app_user() {
+  if [ "$(id -un)" = "$RUN_USER" ]; then "$@"; else runuser -u "$RUN_USER" -- "$@"; fi
+}
