@@ -162,6 +162,15 @@ KAFKA_HEARTBEAT_INTERVAL_MS = env_int("KAFKA_HEARTBEAT_INTERVAL_MS", 1000)
 KAFKA_FETCH_MAX_WAIT_MS = env_int("KAFKA_FETCH_MAX_WAIT_MS", 10)
 KAFKA_MAX_POLL_RECORDS = env_int("KAFKA_MAX_POLL_RECORDS", 2000)
 
+# --- Experiments (manage.py burst_report) ---------------------------------------------------
+# POST /api/campaigns/{id}/participations/sync?strategy=naive|atomic|locked decides inside the
+# web request, without Kafka, to measure what Kafka buys. Off unless turned on; answers loopback
+# clients only; production settings refuse to start with it on.
+FIRSTCOME_EXPERIMENT_ENDPOINTS = env_bool("FIRSTCOME_EXPERIMENT_ENDPOINTS", False)
+# Test-only: seconds the naive and locked strategies wait between reading the stock and writing
+# it back, so a test can make the naive strategy's race happen every time.
+FIRSTCOME_SYNC_RACE_WINDOW_S = 0
+
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,

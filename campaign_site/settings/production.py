@@ -12,3 +12,6 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS")
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the host names served")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+if FIRSTCOME_EXPERIMENT_ENDPOINTS:  # noqa: F405
+    raise ImproperlyConfigured("FIRSTCOME_EXPERIMENT_ENDPOINTS must stay off in production: the "
+                               "synchronous experiment endpoints bypass Kafka and can oversell")
