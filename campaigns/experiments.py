@@ -241,9 +241,17 @@ class BurstExperiment:
         metrics = summary["metrics"]
         if mode == "kafka":  # 202 means queued: wait until the consumer has decided every one
             accepted = int(metrics.get("accepted", {}).get("values", {}).get("count", 0))
-            self.stack.wait(lambda: sum(selectors.outcome_counts(campaign.pk).values()) >= accepted,
-                            timeout=self.decision_timeout,
-                            message=f"the consumer to decide the {accepted} accepted requests")
+
+            def decided():
+                return sum(selectors.outcome_counts(campaign.pk).values())
+
+            try:
+                self.stack.wait(lambda: decided() >= accepted, timeout=self.decision_timeout,
+                                message="the consumer")
+            except TimeoutError:
+                raise ExperimentError(
+                    f"kafka: {decided()} of the {accepted} accepted requests decided after "
+                    f"{self.decision_timeout:g}s; see {self.logs / 'consume_firstcome.log'}") from None
         return mode_result(mode, campaign.pk, metrics)
 
     def environment(self, base_url):

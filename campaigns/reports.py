@@ -1,6 +1,7 @@
 """The burst report as files: Markdown (the table for humans), CSV (every number), PNG (bar
 charts). Input is a campaigns.experiments.BurstReport."""
 import csv
+import textwrap
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -67,7 +68,7 @@ def write_chart(report, path):
     modes = [r.mode for r in report.results]
     x = range(len(modes))
     figure = Figure(figsize=(11, 8), layout="constrained")
-    figure.suptitle(report.plan.describe(), fontsize=10)
+    figure.suptitle(textwrap.fill(report.plan.describe(), 110), fontsize=10)
     (outcome, latency), (throughput, decision) = figure.subplots(2, 2)
 
     def grouped(axes, series, title, ylabel, fmt="%.0f"):
@@ -84,9 +85,8 @@ def write_chart(report, path):
     grouped(outcome, [("coupons issued (rows)", [r.issued for r in report.results]),
                       ("total − remaining", [r.stock_decrement for r in report.results])],
             "Coupons vs stock", "coupons")
-    outcome.axhline(report.plan.stock, color="red", linestyle="--", linewidth=1)
-    outcome.annotate(f"stock {report.plan.stock}", (1, report.plan.stock), xytext=(-2, 2), ha="right",
-                     textcoords="offset points", color="red", fontsize=8, xycoords=("axes fraction", "data"))
+    outcome.axhline(report.plan.stock, color="red", linestyle="--", linewidth=1, label=f"stock {report.plan.stock}")
+    outcome.legend(fontsize=8)
     grouped(latency, [(p, [getattr(r, f"{p}_ms") for r in report.results]) for p in ("p50", "p95", "p99")],
             "Web latency (k6)", "ms")
     grouped(throughput, [("req/s", [r.requests_per_s for r in report.results])], "Requests per second (k6)", "req/s")
