@@ -44,10 +44,10 @@ class BurstPlan:
     def __post_init__(self):
         if self.stock < 1 or self.users < 1 or self.requests_per_user < 1:
             raise ValueError("stock, users and requests per user must be positive")
-        unknown = [m for m in self.modes if m not in MODES]
-        if unknown or not self.modes:
-            raise ValueError(f"unknown mode(s) {', '.join(map(repr, unknown))}: use some of {', '.join(MODES)}"
-                             if unknown else "no mode given")
+        if not self.modes:
+            raise ValueError(f"no mode given: use some of {', '.join(MODES)}")
+        if unknown := [m for m in self.modes if m not in MODES]:
+            raise ValueError(f"unknown mode(s) {', '.join(map(repr, unknown))}: use some of {', '.join(MODES)}")
         if len(set(self.modes)) != len(self.modes):
             raise ValueError("a mode is listed twice")
         if self.vus is not None and not 1 <= self.vus <= self.requests:
