@@ -27,3 +27,19 @@ class BrokerUnavailable(DomainError):
     http_status = 503
     code = "broker_unavailable"
     retry_after = 1
+
+
+class UnknownStrategy(DomainError):
+    code = "unknown_strategy"
+
+
+class ExperimentsDisabled(DomainError):
+    """The synchronous experiment endpoints are off (settings.FIRSTCOME_EXPERIMENT_ENDPOINTS)."""
+
+    http_status = 404
+    code = "experiments_disabled"
+
+
+class LoopbackOnly(DomainError):
+    http_status = 403
+    code = "loopback_only"

@@ -1,5 +1,5 @@
 """Reads. Views, consumers and reports read the database through these functions."""
-from django.db.models import Count
+from django.db.models import Count, Max, Min
 
 from campaigns.errors import CampaignNotFound
 from campaigns.models import Campaign, Participation
@@ -67,3 +67,11 @@ def decided_events(campaign_id):
             .values_list("id", "user_id", "status", "partition", "offset", "broker_timestamp",
                          "received_at", "decided_at").iterator(chunk_size=10_000))
     return [DecidedEvent(i, u, s, p, o, us(b), us(r), us(d)) for i, u, s, p, o, b, r, d in rows]
+
+
+def decision_window(campaign_id):
+    """(first received_at, last decided_at) over a campaign's rows: from the first request the
+    API received to the last decision. (None, None) while nothing is decided."""
+    window = Participation.objects.filter(campaign_id=campaign_id).aggregate(
+        first=Min("received_at"), last=Max("decided_at"))
+    return window["first"], window["last"]

@@ -6,6 +6,7 @@ Kafka decides the *order*; the database decides the *outcome*, with the conditio
 inside a transaction that also records the outcome under a unique (campaign, user) decision key.
 """
 import logging
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from campaigns.errors import BrokerUnavailable, CampaignNotOpen
+from campaigns.errors import BrokerUnavailable, CampaignNotOpen, UnknownStrategy
 from campaigns.messages import ParticipationRequest, encode_participation, message_key
 from campaigns.models import Campaign, Participation
 from campaigns.request_ids import new_request_id
@@ -44,13 +45,8 @@ def participation_submit(*, campaign_id, user_id, now=None) -> uuid.UUID:
     Returns only once the broker has acknowledged the message: an id handed out is a request
     that will be decided. Nothing is written to the database here.
     """
-    campaign = campaign_get(campaign_id)
     now = now or timezone.now()
-    status = campaign.status_at(now)
-    if status == Campaign.Status.SCHEDULED:
-        raise CampaignNotOpen(f"campaign {campaign.pk} opens at {campaign.starts_at.isoformat()}")
-    if status == Campaign.Status.CLOSED:
-        raise CampaignNotOpen(f"campaign {campaign.pk} closed at {campaign.ends_at.isoformat()}")
+    campaign = _campaign_open_at(campaign_id, now)
     request_id = new_request_id()
     try:
         publish(settings.FIRSTCOME_TOPIC,
@@ -60,6 +56,17 @@ def participation_submit(*, campaign_id, user_id, now=None) -> uuid.UUID:
         log.warning("participation for campaign %s not accepted: %s", campaign.pk, exc)
         raise BrokerUnavailable("the request could not be queued; nothing was recorded, retry") from exc
     return request_id
+
+
+def _campaign_open_at(campaign_id, now) -> Campaign:
+    """The campaign, if it takes participations at `now`; CampaignNotOpen if not."""
+    campaign = campaign_get(campaign_id)
+    status = campaign.status_at(now)
+    if status == Campaign.Status.SCHEDULED:
+        raise CampaignNotOpen(f"campaign {campaign.pk} opens at {campaign.starts_at.isoformat()}")
+    if status == Campaign.Status.CLOSED:
+        raise CampaignNotOpen(f"campaign {campaign.pk} closed at {campaign.ends_at.isoformat()}")
+    return campaign
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,3 +247,60 @@ def _insert_participations(decisions):
 
 def _naive_utc_text(moment):
     return str(moment.astimezone(dt_timezone.utc).replace(tzinfo=None))
+
+
+# --- synchronous baselines (manage.py burst_report) -----------------------------------------
+# The decision made inside the web request, without Kafka, three ways: the experiment that shows
+# what Kafka and the conditional update buy. Served only when FIRSTCOME_EXPERIMENT_ENDPOINTS is on.
+SYNC_STRATEGIES = ("naive", "atomic", "locked")
+
+
+def participation_decide_sync(*, campaign_id, user_id, strategy, now=None) -> Decision:
+    """Decide one participation now, bypassing Kafka (its row has topic '', partition and
+    offset -1). Same campaign-window rules and same unique decision key as the Kafka path.
+
+    naive:  read the stock, check it in Python, write the new value back, no lock. Two requests
+            that both read 5 both write 4 and both get a coupon: lost updates, then oversell.
+    atomic: participation_decide, the conditional UPDATE the Kafka consumer uses.
+    locked: naive's read-check-write with the campaign row read FOR UPDATE (pessimistic lock).
+    """
+    if strategy not in SYNC_STRATEGIES:
+        choices = ", ".join(SYNC_STRATEGIES)
+        raise UnknownStrategy(f"unknown strategy {strategy!r}: use one of {choices}" if strategy
+                              else f"strategy is required: one of {choices}")
+    now = now or timezone.now()
+    campaign = _campaign_open_at(campaign_id, now)
+    request = ParticipationRequest(request_id=new_request_id(), campaign_id=campaign.pk,
+                                   user_id=user_id, received_at=now)
+    if strategy == "atomic":
+        return participation_decide(request)
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                return _decide_read_then_write(request, lock=strategy == "locked")
+        except IntegrityError:
+            # The same user was decided concurrently (unique decision key): everything, stock
+            # included, rolled back; deciding again finds that decision and records a DUPLICATE.
+            if attempt:
+                raise
+
+
+def _decide_read_then_write(request: ParticipationRequest, *, lock: bool) -> Decision:
+    campaign = Campaign.objects.filter(pk=request.campaign_id)
+    remaining = (campaign.select_for_update() if lock else campaign).values_list(
+        "remaining_stock", flat=True).get()
+    if Participation.objects.filter(campaign_id=request.campaign_id, user_id=request.user_id,
+                                    is_decision=True).exists():
+        status = Status.DUPLICATE
+    elif remaining > 0:
+        if settings.FIRSTCOME_SYNC_RACE_WINDOW_S:  # test-only: widen the read → write window
+            time.sleep(settings.FIRSTCOME_SYNC_RACE_WINDOW_S)
+        # Writes the value computed from the read, not remaining_stock - 1: that is the race.
+        campaign.update(remaining_stock=remaining - 1)
+        status = Status.SUCCESS
+    else:
+        status = Status.SOLD_OUT
+    decision = Decision(request, status, timezone.now())
+    _count_outcomes([decision])
+    Participation.objects.create(**_participation_fields(decision))
+    return decision

@@ -98,7 +98,7 @@ def broker_from_environment(log_path=None, preferred_port=9092):
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield f"{','.join(settings.KAFKA_BOOTSTRAP_SERVERS)} (from KAFKA_BOOTSTRAP_SERVERS)"
         return
-    port = preferred_port if not port_open("127.0.0.1", preferred_port) else free_port()
+    port = preferred_port if preferred_port and not port_open("127.0.0.1", preferred_port) else free_port()
     with EmbeddedBroker(port=port, log_path=log_path) as broker:
         previous = settings.KAFKA_BOOTSTRAP_SERVERS
         settings.KAFKA_BOOTSTRAP_SERVERS = [broker.bootstrap_servers]

