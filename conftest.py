@@ -17,6 +17,16 @@ ARTIFACTS = Path(__file__).parent / "test-artifacts"
 _topic_counter = itertools.count()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_campaign_cache():
+    """Tests reuse campaign ids (tables are emptied between them): no window survives a test."""
+    from campaigns.selectors import campaign_window_cache_clear
+
+    campaign_window_cache_clear()
+    yield
+    campaign_window_cache_clear()
+
+
 @pytest.fixture(scope="session")
 def kafka_broker(tmp_path_factory):
     """One Tansu process for the whole run (its start takes milliseconds; group joins don't)."""

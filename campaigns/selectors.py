@@ -1,4 +1,9 @@
 """Reads. Views, consumers and reports read the database through these functions."""
+import time
+from datetime import datetime
+from typing import NamedTuple
+
+from django.conf import settings
 from django.db.models import Count, Max, Min
 
 from campaigns.errors import CampaignNotFound
@@ -14,6 +19,40 @@ def campaign_get(campaign_id) -> Campaign:
         return Campaign.objects.get(pk=campaign_id)
     except (Campaign.DoesNotExist, ValueError, TypeError, OverflowError):
         raise CampaignNotFound(f"campaign {campaign_id} does not exist") from None
+
+
+class CampaignWindow(NamedTuple):
+    pk: int
+    starts_at: datetime | None
+    ends_at: datetime | None
+
+
+_windows = {}  # campaign id -> (read at, CampaignWindow); per process, shared by its threads
+
+
+def campaign_window(campaign_id) -> CampaignWindow:
+    """When a campaign takes participations, read at most once per FIRSTCOME_CAMPAIGN_CACHE_S
+    per process: the participation endpoint runs thousands of times a second for a handful of
+    campaigns whose window rarely changes, and the stock is the consumer's business, not ours.
+    A changed window is seen within that many seconds. Unknown ids are not cached."""
+    ttl = settings.FIRSTCOME_CAMPAIGN_CACHE_S
+    now = time.monotonic()
+    cached = _windows.get(campaign_id)
+    if cached and now - cached[0] < ttl:
+        return cached[1]
+    try:
+        window = CampaignWindow(*Campaign.objects.values_list("pk", "starts_at", "ends_at").get(pk=campaign_id))
+    except (Campaign.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise CampaignNotFound(f"campaign {campaign_id} does not exist") from None
+    if ttl > 0:
+        if len(_windows) > 10_000:  # a bound, not an LRU: campaigns are few
+            _windows.clear()
+        _windows[campaign_id] = (now, window)
+    return window
+
+
+def campaign_window_cache_clear():
+    _windows.clear()
 
 
 def campaign_ids_existing(campaign_ids) -> set:

@@ -23,7 +23,7 @@ from campaigns.errors import BrokerUnavailable, CampaignNotOpen, UnknownStrategy
 from campaigns.messages import ParticipationRequest, encode_participation, message_key
 from campaigns.models import Campaign, Participation
 from campaigns.request_ids import new_request_id
-from campaigns.selectors import campaign_get
+from campaigns.selectors import CampaignWindow, campaign_window
 from streaming.producer import PublishError, publish
 
 log = logging.getLogger(__name__)
@@ -58,13 +58,12 @@ def participation_submit(*, campaign_id, user_id, now=None) -> uuid.UUID:
     return request_id
 
 
-def _campaign_open_at(campaign_id, now) -> Campaign:
-    """The campaign, if it takes participations at `now`; CampaignNotOpen if not."""
-    campaign = campaign_get(campaign_id)
-    status = campaign.status_at(now)
-    if status == Campaign.Status.SCHEDULED:
+def _campaign_open_at(campaign_id, now) -> CampaignWindow:
+    """The campaign's window, if it takes participations at `now`; CampaignNotOpen if not."""
+    campaign = campaign_window(campaign_id)
+    if campaign.starts_at and now < campaign.starts_at:
         raise CampaignNotOpen(f"campaign {campaign.pk} opens at {campaign.starts_at.isoformat()}")
-    if status == Campaign.Status.CLOSED:
+    if campaign.ends_at and now >= campaign.ends_at:
         raise CampaignNotOpen(f"campaign {campaign.pk} closed at {campaign.ends_at.isoformat()}")
     return campaign
 

@@ -152,6 +152,8 @@ REST_FRAMEWORK = {
 KAFKA_BOOTSTRAP_SERVERS = env_list("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 FIRSTCOME_TOPIC = env("FIRSTCOME_TOPIC", "firstcome.participations")
 FIRSTCOME_DLQ_TOPIC = env("FIRSTCOME_DLQ_TOPIC", f"{FIRSTCOME_TOPIC}.dlq")
+# The participation endpoint reads a campaign's opening window at most this often per process.
+FIRSTCOME_CAMPAIGN_CACHE_S = float(env("FIRSTCOME_CAMPAIGN_CACHE_S", "1"))
 # Decision events (one per decided request) for the statistics consumer.
 FIRSTCOME_DECISIONS_TOPIC = env("FIRSTCOME_DECISIONS_TOPIC", "firstcome.decisions")
 FIRSTCOME_GROUP_ID = env("FIRSTCOME_GROUP_ID", "firstcome-deciders")

@@ -1,0 +1,89 @@
+"""HTTP ingest: participation requests accepted per second by gunicorn (gunicorn.conf.py,
+production settings) with every 202 backed by the broker's ack, under k6 (k6/bulk.js, 100 VUs,
+15 s) on the same machine; the baseline, measured in the same run with the same k6 settings, is
+/healthz: the same server answering without parsing, database or Kafka (the floor).
+
+    .venv/bin/python bench/http_ingest.py [--vus 100] [--duration 15s] [--workers N --threads N]
+"""
+import argparse
+import os
+import uuid
+from pathlib import Path
+
+from _harness import print_table, setup_django
+
+FLOOR_SCRIPT = """
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { vus: parseInt(__ENV.VUS, 10), duration: __ENV.DURATION,
+                         summaryTrendStats: ['med', 'p(95)', 'p(99)'] };
+export default function () { check(http.get(`${__ENV.BASE_URL}/healthz`), { ok: (r) => r.status === 200 }); }
+export function handleSummary(data) { return { [__ENV.SUMMARY]: JSON.stringify(data) }; }
+"""
+
+
+def measure(stack, base_url, script, variables, name, logs):
+    from campaigns.stack import run_k6
+
+    code, summary = run_k6(script, {"BASE_URL": base_url, **variables},
+                           summary_path=logs / f"{name}.json", log_path=logs / f"{name}.log", timeout=600)
+    m = summary["metrics"]
+    duration = m["http_req_duration"]["values"]
+    seconds = summary["state"]["testRunDurationMs"] / 1000
+    ok = m.get("accepted", m.get("checks", {})).get("values", {})
+    ok_count = ok.get("count", ok.get("passes", 0))
+    failed = m["http_reqs"]["values"]["count"] - ok_count
+    return {"name": name, "ok_per_s": ok_count / seconds, "p50": duration["med"], "p95": duration["p(95)"],
+            "p99": duration["p(99)"], "errors": failed / max(m["http_reqs"]["values"]["count"], 1),
+            "requests": m["http_reqs"]["values"]["count"]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--vus", type=int, default=100)
+    parser.add_argument("--duration", default="15s")
+    parser.add_argument("--workers", type=int)
+    parser.add_argument("--threads", type=int)
+    args = parser.parse_args()
+
+    from django.core.management import call_command
+
+    from campaigns.services import campaign_create
+    from campaigns.stack import LocalStack
+    from streaming.embedded import free_port
+
+    logs = Path("/tmp") / f"bench-http-{uuid.uuid4().hex[:6]}"
+    stack = LocalStack(logs)
+    try:
+        stack.start_broker(port=None)
+        call_command("create_topics", verbosity=0)
+        floor_script = logs / "floor.js"
+        floor_script.write_text(FLOOR_SCRIPT)
+        web_env = {"DJANGO_SETTINGS_MODULE": "campaign_site.settings.production",
+                   "DJANGO_SECRET_KEY": "bench-" + uuid.uuid4().hex * 2, "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+                   "DJANGO_SECURE_SSL_REDIRECT": "false", "GUNICORN_ACCESS_LOG": "",
+                   "GUNICORN_WORKERS": args.workers, "GUNICORN_THREADS": args.threads}
+        base_url = stack.start_web(free_port(), **web_env)
+        campaign = campaign_create(name="http ingest bench", total_stock=1_000_000)
+        k6 = {"VUS": args.vus, "DURATION": args.duration}
+        warm = measure(stack, base_url, "bulk.js", {**k6, "DURATION": "3s", "CAMPAIGN_ID": campaign.pk,
+                                                     "USER_PREFIX": "warm"}, "warm-up", logs)
+        floor = measure(stack, base_url, str(floor_script), {**k6, "VUS": args.vus}, "floor", logs)
+        ingest = measure(stack, base_url, "bulk.js", {**k6, "CAMPAIGN_ID": campaign.pk}, "participation", logs)
+    finally:
+        stack.stop()
+    del warm
+    rows = [[r["name"], f"{r['requests']:,}", f"{r['ok_per_s']:,.0f}", f"{r['p50']:.1f}", f"{r['p95']:.1f}",
+             f"{r['p99']:.1f}", f"{r['errors']:.2%}", f"{r['ok_per_s'] / floor['ok_per_s']:.2f}"]
+            for r in (floor, ingest)]
+    workers = args.workers or os.cpu_count()
+    print(f"\nk6 {args.vus} VUs for {args.duration}, gunicorn from gunicorn.conf.py "
+          f"(workers={args.workers or 'default'}, threads={args.threads or 'default'}), {workers} cores")
+    print_table(["endpoint", "requests", "accepted/s", "p50 ms", "p95 ms", "p99 ms", "errors", "vs floor"], rows)
+    print(f"\nlogs: {logs}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    setup_django()
+    main()
