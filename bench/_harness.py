@@ -7,7 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "campaign_site.settings.local")
+# DEBUG off (the local settings keep every query in memory); the database from DATABASE_URL.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "campaign_site.settings.test")
 os.environ.setdefault("DATABASE_URL", "mysql://root@127.0.0.1:3306/firstcome_bench")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
@@ -26,6 +27,17 @@ def setup_django():
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def empty_tables():
+    """Each measurement starts from empty tables, so sizes are comparable."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
+        for table in ("participation", "campaign"):
+            cursor.execute(f"TRUNCATE TABLE {table}")
+        cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
 
 
 def peak_rss_mib(pid):

@@ -8,7 +8,7 @@ import argparse
 import time
 import uuid
 
-from _harness import peak_rss_mib, print_table, publish_requests, setup_django
+from _harness import empty_tables, peak_rss_mib, print_table, publish_requests, setup_django
 
 
 def raw_poll_rate(topic, count):
@@ -30,12 +30,11 @@ def raw_poll_rate(topic, count):
 
 
 def run_consumer(topic, mode, count, stock):
-    from django.db.models import Max, Min
-
     from campaigns.models import Participation
     from campaigns.services import campaign_create
     from streaming.processes import ManagedProcess, project_env, wait_until
 
+    empty_tables()
     campaign = campaign_create(name=f"bench {mode} {count}", total_stock=stock)
     publish_requests(topic, [campaign.pk], users=count, count=count)
     group = f"bench-{mode}-{uuid.uuid4().hex[:8]}"
@@ -49,9 +48,11 @@ def run_consumer(topic, mode, count, stock):
         peak = peak_rss_mib(proc.pid)
     finally:
         proc.stop()
-    span = Participation.objects.filter(campaign=campaign).aggregate(first=Min("decided_at"), last=Max("decided_at"))
-    seconds = (span["last"] - span["first"]).total_seconds()
-    return seconds, count / seconds if seconds else float("inf"), peak
+    from campaigns.ordering import commit_rate
+    from campaigns.selectors import decided_events
+
+    commits = [e.decided_at for e in decided_events(campaign.pk)]
+    return (max(commits) - min(commits)) / 1e6, commit_rate(commits), peak
 
 
 def main():

@@ -80,3 +80,16 @@ def test_batch_refuses_to_run_outside_a_transaction():
     with pytest.raises(RuntimeError, match="inside transaction.atomic"):
         services.participations_decide_batch([participation_request(CampaignFactory(), "x")])
     assert Participation.objects.count() == 0
+
+
+@pytest.mark.parametrize("user_id", ["o'brien", "back\\slash", 'say "hi"', "유저-1", "emoji😀",
+                                     "'); DROP TABLE participation; --", "percent %s %d", "nul-free\x7f"])
+def test_user_ids_reach_the_database_exactly_as_sent(user_id):
+    campaign = CampaignFactory(total_stock=1)
+    with transaction.atomic():
+        [decision] = services.participations_decide_batch([participation_request(campaign, user_id)])
+    assert decision.status == "SUCCESS"
+    assert list(Participation.objects.values_list("user_id", flat=True)) == [user_id]
+    row = Participation.objects.get()
+    assert (row.request_id, row.received_at, row.decided_at) == (
+        decision.request.request_id, decision.request.received_at, decision.decided_at)
