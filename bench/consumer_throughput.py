@@ -39,7 +39,7 @@ def run_consumer(topic, mode, count, stock):
     publish_requests(topic, [campaign.pk], users=count, count=count)
     group = f"bench-{mode}-{uuid.uuid4().hex[:8]}"
     env = project_env(FIRSTCOME_TOPIC=topic, FIRSTCOME_GROUP_ID=group, KAFKA_SESSION_TIMEOUT_MS=6000,
-                      FIRSTCOME_DECISIONS_TOPIC=f"{topic}.decisions", KAFKA_MAX_POLL_RECORDS=5000)
+                      FIRSTCOME_DECISIONS_TOPIC=f"{topic}.decisions", KAFKA_MAX_POLL_RECORDS=run_consumer.max_poll_records)
     proc = ManagedProcess.manage("consume_firstcome", "--mode", mode, env=env,
                                  log_path=f"/tmp/bench-{mode}.log").start()
     try:
@@ -58,10 +58,13 @@ def run_consumer(topic, mode, count, stock):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--max-poll-records", type=int, default=None, help="default: the setting's")
     parser.add_argument("--per-event-max", type=int, default=100000,
                         help="largest size also run per-event (it is ~20x slower)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    from django.conf import settings
+    run_consumer.max_poll_records = args.max_poll_records or settings.KAFKA_MAX_POLL_RECORDS
 
     from streaming.embedded import EmbeddedBroker
 
