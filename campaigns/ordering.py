@@ -53,6 +53,12 @@ class Fairness(NamedTuple):
     unfair_winners: int        # winners who asked later than someone who was sold out
     max_inversion_ms: float    # the largest such gap, in milliseconds (0 when fair)
 
+    @classmethod
+    def combine(cls, parts):
+        """Several campaigns' fairness: winners added up, the largest gap of any."""
+        parts = list(parts)
+        return cls(sum(p.unfair_winners for p in parts), max((p.max_inversion_ms for p in parts), default=0.0))
+
 
 def fairness(events, time_of):
     """Compare winners and sold-out users by `time_of` (received_at: the API's receive time, or

@@ -34,14 +34,15 @@ class ExperimentConfig:
     partitions: list
     events: int = 100_000
     key_by: str = "user"
-    stock: int | None = None       # default: a tenth of the events
+    stock: int | None = None       # per campaign; default: a tenth of its events
+    campaigns: int = 1             # the events are spread evenly over this many campaigns
     users: int | None = None       # default: half the events (most users ask twice)
     publishers: int = 4            # concurrent simulated clients
     output_dir: Path = Path("results")
     timeout_s: float = 900
 
     def __post_init__(self):
-        self.stock = self.stock or max(1, self.events // 10)
+        self.stock = self.stock or max(1, self.events // self.campaigns // 10)
         self.users = self.users or max(1, self.events // 2)
 
 
@@ -93,6 +94,19 @@ class CpuSampler(threading.Thread):
         return self.samples
 
 
+def local_servers():
+    """{name: pid} of the database server and of the broker we talk to, when they run here."""
+    ports = {f":{address.rsplit(':', 1)[-1]}" for address in settings.KAFKA_BOOTSTRAP_SERVERS}
+    found = {}
+    for proc in psutil.process_iter(["name", "pid", "cmdline"]):
+        name, cmdline = proc.info["name"] or "", " ".join(proc.info["cmdline"] or [])
+        if name in ("mariadbd", "mysqld"):
+            found[name] = proc.info["pid"]
+        elif name.startswith("tansu") and any(port in cmdline for port in ports):
+            found["broker"] = proc.info["pid"]
+    return found
+
+
 def group_is_stable(assignment_files, partitions):
     """Every consumer holds at least one partition and together they hold all of them once."""
     held = []
@@ -130,15 +144,17 @@ def probe_kafka_rate(topic, expected, timeout_s, ready):
     return seen, first, last
 
 
-def publish_burst(topic, campaign_id, config):
-    """`config.events` requests from `config.users` users over `config.publishers` concurrent
-    clients, with the API's producer settings; returns (first send, last ack) wall times."""
+def publish_burst(topic, campaign_ids, config):
+    """`config.events` requests from `config.users` users (per campaign) over
+    `config.publishers` concurrent clients, with the API's producer settings; returns (first
+    send, last ack) wall times."""
     producer = KafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, acks="all",
                              enable_idempotence=True, linger_ms=5)
     started = time.time()
 
     def client(index):
         for i in range(index, config.events, config.publishers):
+            campaign_id = campaign_ids[i % len(campaign_ids)]
             user = f"user-{(i * 7919) % config.users}"
             producer.send(topic, encode_participation(new_request_id(), campaign_id, user, timezone.now()),
                           key=message_key(campaign_id, user, config.key_by))
@@ -154,8 +170,10 @@ def run_one(partitions, config, log):
     suffix = f"{datetime.now():%Y%m%d%H%M%S}-p{partitions}-{uuid.uuid4().hex[:4]}"
     topic = f"experiment.{suffix}"
     ensure_topics({topic: partitions, f"{topic}.dlq": 1, f"{topic}.decisions": 1})
-    campaign = services.campaign_create(
-        name=f"partition experiment p={partitions} key={config.key_by}", total_stock=config.stock)
+    campaigns = [services.campaign_create(
+        name=f"partition experiment p={partitions} key={config.key_by} #{n + 1}", total_stock=config.stock)
+        for n in range(config.campaigns)]
+    campaign_ids = [c.pk for c in campaigns]
     env = project_env(FIRSTCOME_TOPIC=topic, FIRSTCOME_DLQ_TOPIC=f"{topic}.dlq",
                       FIRSTCOME_DECISIONS_TOPIC=f"{topic}.decisions", FIRSTCOME_GROUP_ID=f"deciders-{suffix}",
                       FIRSTCOME_MESSAGE_KEY=config.key_by, LOG_LEVEL="WARNING")
@@ -166,8 +184,7 @@ def run_one(partitions, config, log):
                                        log_path=logs / f"p{partitions}-consumer-{i}.log").start()
                  for i in range(partitions)]
     watched = {c.name: c.pid for c in consumers}
-    watched.update({p.info["name"]: p.info["pid"] for p in psutil.process_iter(["name", "pid"])
-                    if p.info["name"] in ("mariadbd", "mysqld", "tansu")})
+    watched.update(local_servers())
     probe_ready = threading.Event()
     probe = ThreadPoolExecutor(1).submit(probe_kafka_rate, topic, config.events, config.timeout_s, probe_ready)
     try:
@@ -179,8 +196,8 @@ def run_one(partitions, config, log):
         sampler = CpuSampler(watched)
         sampler.start()
         log(f"p={partitions}: {len(consumers)} consumer(s) assigned; publishing {config.events:,} requests")
-        published_at, acked_at = publish_burst(topic, campaign.pk, config)
-        wait_until(lambda: Participation.objects.filter(campaign=campaign).count() >= config.events,
+        published_at, acked_at = publish_burst(topic, campaign_ids, config)
+        wait_until(lambda: Participation.objects.filter(campaign__in=campaign_ids).count() >= config.events,
                    timeout=config.timeout_s, interval=0.5, message=f"{config.events} decisions")
     finally:
         probe_ready.set()
@@ -188,7 +205,8 @@ def run_one(partitions, config, log):
         for consumer in consumers:
             consumer.stop()
     probed, first_poll, last_poll = probe.result()
-    events = selectors.decided_events(campaign.pk)
+    by_campaign = {pk: selectors.decided_events(pk) for pk in campaign_ids}
+    events = [e for decided in by_campaign.values() for e in decided]
     decided = [e.decided_at for e in events]
     result = RunResult(
         partitions=partitions, events=len(events),
@@ -196,13 +214,17 @@ def run_one(partitions, config, log):
         kafka_tps=probed / (last_poll - published_at) if probed and last_poll else float("nan"),
         switch_ratio=ordering.switch_ratio(events),
         violation_count=ordering.violation_count(events),
-        unfair_by_receive=ordering.fairness(events, lambda e: e.received_at),
-        unfair_by_broker=ordering.fairness(events, lambda e: e.broker_ts),
+        # Fairness is within a campaign: who asked first for the same coupons.
+        unfair_by_receive=ordering.Fairness.combine(
+            ordering.fairness(decided, lambda e: e.received_at) for decided in by_campaign.values()),
+        unfair_by_broker=ordering.Fairness.combine(
+            ordering.fairness(decided, lambda e: e.broker_ts) for decided in by_campaign.values()),
         latency_ms={p: v / 1000 for p, v in ordering.percentiles(
             [e.decided_at - e.received_at for e in events]).items()},
         total_seconds=max(decided) / 1_000_000 - published_at,
         publish_seconds=acked_at - published_at,
-        outcomes=selectors.outcome_counts(campaign.pk),
+        outcomes={status: sum(selectors.outcome_counts(pk)[status] for pk in campaign_ids)
+                  for status in ("SUCCESS", "SOLD_OUT", "DUPLICATE")},
         decision_rate=ordering.rate_series(decided, bucket_s=0.5),
         cpu=cpu,
     )
@@ -234,15 +256,21 @@ def as_row(r):
             r.outcomes["SUCCESS"], r.outcomes["SOLD_OUT"], r.outcomes["DUPLICATE"]]
 
 
+def report_name(config):
+    many = f"-{config.campaigns}-campaigns" if config.campaigns > 1 else ""
+    return f"partition-experiment-key-{config.key_by}{many}"
+
+
 def write_reports(results, config):
-    stem = config.output_dir / f"partition-experiment-key-{config.key_by}"
+    stem = config.output_dir / report_name(config)
     rows = [as_row(r) for r in results]
     with open(f"{stem}.csv", "w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(COLUMNS)
         writer.writerows(rows)
     lines = [f"# Partition experiment — key = {config.key_by}", "",
-             f"{config.events:,} requests from {config.users:,} users, stock {config.stock:,}, "
+             f"{config.events:,} requests from {config.users:,} users to {config.campaigns} campaign(s), "
+             f"stock {config.stock:,} each, "
              f"{config.publishers} concurrent publishers; one consume_firstcome per partition. "
              f"Run {datetime.now():%Y-%m-%d %H:%M}.", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]

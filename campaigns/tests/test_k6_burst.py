@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 
 from campaigns import selectors
 from campaigns.models import Campaign, Participation
+from campaigns.stack import http_up
 from campaigns.tests.factories import CampaignFactory
 from conftest import poll
 from streaming.embedded import free_port
@@ -24,17 +25,7 @@ def start_web(processes, child_env, **env):
                     args=[str(BIN / "gunicorn"), "-c", str(settings.BASE_DIR / "gunicorn.conf.py"),
                           "campaign_site.wsgi"])
     base_url = f"http://127.0.0.1:{port}"
-
-    def up():
-        try:
-            import urllib.request
-            urllib.request.urlopen(f"{base_url}/api/campaigns/0", timeout=1)
-        except urllib.error.HTTPError as exc:
-            return exc.code == 404
-        except OSError:
-            return False
-
-    poll(up, timeout=30, message="gunicorn")
+    poll(lambda: http_up(base_url), timeout=30, message="gunicorn")
     return web, base_url
 
 

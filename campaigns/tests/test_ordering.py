@@ -41,6 +41,7 @@ def test_fairness_counts_winners_who_asked_after_a_loser():
               ev(3, "c", "SUCCESS", received_at=5_000), ev(4, "d", "SUCCESS", received_at=2_500)]
     assert fairness(unfair, lambda e: e.received_at) == Fairness(2, 3.0)  # c is 3 ms after b
     assert fairness(unfair[:1], lambda e: e.received_at) == Fairness(0, 0.0)  # nobody lost
+    assert Fairness.combine([Fairness(2, 3.0), Fairness(0, 0.0), Fairness(1, 7.5)]) == Fairness(3, 7.5)
 
 
 def test_rates_and_percentiles():

@@ -4,7 +4,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from campaigns.partition_experiment import ExperimentConfig, run_experiment
+from campaigns.partition_experiment import ExperimentConfig, report_name, run_experiment
 from streaming.embedded import broker_from_environment
 
 
@@ -27,24 +27,26 @@ class Command(BaseCommand):
         parser.add_argument("--events", type=int, default=100_000)
         parser.add_argument("--key", choices=["user", "campaign"], default="user",
                             help="message key: user (the original design) or campaign")
-        parser.add_argument("--stock", type=int, help="default: a tenth of the events")
+        parser.add_argument("--campaigns", type=int, default=1,
+                            help="spread the events over this many campaigns (fairness is per campaign)")
+        parser.add_argument("--stock", type=int, help="per campaign; default: a tenth of its events")
         parser.add_argument("--users", type=int, help="default: half the events")
         parser.add_argument("--publishers", type=int, default=4, help="concurrent simulated clients")
         parser.add_argument("--output", help="results folder (default: results/<today>)")
 
     def handle(self, *args, **options):
         counts = partition_counts(options["partitions"])
-        for name in ("events", "stock", "users", "publishers"):
+        for name in ("events", "stock", "users", "publishers", "campaigns"):
             if options[name] is not None and options[name] < 1:
                 raise CommandError(f"--{name} must be at least 1")
         output = Path(options["output"] or Path(settings.BASE_DIR) / "results" / date.today().isoformat())
         config = ExperimentConfig(partitions=counts, events=options["events"], key_by=options["key"],
-                                  stock=options["stock"], users=options["users"],
+                                  stock=options["stock"], users=options["users"], campaigns=options["campaigns"],
                                   publishers=options["publishers"], output_dir=output)
         with broker_from_environment(log_path=output / "logs" / "tansu.log") as broker:
             self.stdout.write(f"broker: {broker}")
             results = run_experiment(config, log=self.stdout.write)
-        self.stdout.write(f"\nwrote {output}/partition-experiment-key-{config.key_by}.md (.csv, -tps.png, -cpu.png)")
+        self.stdout.write(f"\nwrote {output}/{report_name(config)}.md (.csv, -tps.png, -cpu.png)")
         self.stdout.write(f"{'partitions':>10} {'decisions/s':>12} {'kafka msg/s':>12} {'switch':>8} "
                           f"{'violations':>10} {'unfair':>7} {'p99 ms':>8} {'total s':>8}")
         for r in results:
