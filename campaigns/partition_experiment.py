@@ -8,6 +8,7 @@ every process is sampled; when every request is decided the metrics are computed
 """
 import csv
 import json
+import os
 import threading
 import time
 import uuid
@@ -185,6 +186,7 @@ def run_one(partitions, config, log):
                  for i in range(partitions)]
     watched = {c.name: c.pid for c in consumers}
     watched.update(local_servers())
+    watched["publishers (this process)"] = os.getpid()
     probe_ready = threading.Event()
     probe = ThreadPoolExecutor(1).submit(probe_kafka_rate, topic, config.events, config.timeout_s, probe_ready)
     try:
