@@ -149,8 +149,7 @@ class BatchConsumerWorker:
         self.consumer = self.make_consumer()
         try:
             while not self.stopping:
-                polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms,
-                                            max_records=self.max_poll_records)
+                polled = self.poll()
                 if polled:
                     self.handle(polled)
         except StoppedBeforeCommit:
@@ -162,6 +161,20 @@ class BatchConsumerWorker:
                      self.name, self.messages_processed, self.messages_dead_lettered,
                      self.batches_committed)
         return 0
+
+    def poll(self):
+        """consumer.poll(), waiting out a broker outage with backoff instead of exiting: nothing
+        is lost meanwhile, since offsets are only committed after a batch is done."""
+        delay, max_delay = self.retry_backoff_s
+        while True:
+            try:
+                return self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.max_poll_records)
+            except KafkaError as exc:
+                if self.stopping:
+                    return {}
+                log.warning("%s: broker unreachable, polling again in %.1fs: %s", self.name, delay, exc)
+                time.sleep(delay)
+                delay = min(delay * 2, max_delay)
 
     def handle(self, polled):
         started = time.perf_counter()
