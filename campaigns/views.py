@@ -15,6 +15,7 @@ from campaigns.errors import ExperimentsDisabled, LoopbackOnly
 from campaigns.request_ids import is_issued_here
 from campaigns.serializers import (CampaignCreateSerializer, CampaignSerializer,
                                    ParticipationCreateSerializer, ParticipationResultSerializer)
+from campaigns.throttles import ParticipationUserThrottle
 
 
 class PublicAPIView(APIView):
@@ -43,6 +44,8 @@ class CampaignDetailView(PublicAPIView):
 
 
 class ParticipationCreateView(PublicAPIView):
+    throttle_classes = [ParticipationUserThrottle]
+
     def post(self, request, campaign_id):
         serializer = ParticipationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

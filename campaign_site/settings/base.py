@@ -134,6 +134,17 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else 
 # Participation bodies are tiny; refuse anything large before it is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024)
 
+# Per-user rate of POST /api/campaigns/{id}/participations ("N/s", "N/m", or "off"), counted in
+# the `throttle` cache: per process by default, see campaigns/throttles.py for the trade-off.
+FIRSTCOME_PARTICIPATION_RATE = env("FIRSTCOME_PARTICIPATION_RATE", "5/s")
+FIRSTCOME_THROTTLE_CACHE = "throttle"
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Keys live one rate period: this holds the users of the last second of a 50,000 req/s burst.
+    "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle",
+                 "OPTIONS": {"MAX_ENTRIES": 50_000}},
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
