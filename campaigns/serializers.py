@@ -40,10 +40,19 @@ def validate_user_id(value):
     return value
 
 
+class StringField(serializers.CharField):
+    """A JSON string only. CharField turns numbers into strings, which would hide a client bug:
+    a 64-bit numeric id sent as a JSON number loses digits in JavaScript, and two users collide."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ParticipationCreateSerializer(serializers.Serializer):
     # The user id is trusted: an upstream gateway authenticates users and passes it on.
-    user_id = serializers.CharField(min_length=1, max_length=MAX_USER_ID_LENGTH,
-                                    validators=[validate_user_id])
+    user_id = StringField(min_length=1, max_length=MAX_USER_ID_LENGTH, validators=[validate_user_id])
 
 
 class ParticipationResultSerializer(serializers.Serializer):
