@@ -3,6 +3,7 @@ import base64
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -107,6 +108,8 @@ def tracked_text_files():
     names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
     for name in filter(None, names):
         path = ROOT / name.decode()
+        if path == Path(__file__):  # its examples of what the scan finds are there on purpose
+            continue
         if path.suffix in {".png", ".jpg", ".ico", ".woff", ".woff2", ".gz"} or not path.is_file():
             continue
         try:
