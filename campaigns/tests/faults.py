@@ -202,7 +202,6 @@ class TcpProxy:
         self._open = threading.Event()
         self._open.set()
         self._closed = False
-        self.connections_made = 0
         threading.Thread(target=self._accept, daemon=True, name="tcp-proxy").start()
 
     def _accept(self):
@@ -221,8 +220,11 @@ class TcpProxy:
                 self._reset(client)
                 continue
             with self._lock:
+                if not self._open.is_set():  # cut while connecting: cut() could not see this pair
+                    self._reset(client)
+                    self._reset(upstream)
+                    continue
                 self._connections.update((client, upstream))
-                self.connections_made += 1
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
@@ -237,11 +239,16 @@ class TcpProxy:
 
     @staticmethod
     def _reset(sock):
-        try:  # linger 0: close with RST, like a host that is gone
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            sock.close()
-        except OSError:
-            pass
+        # shutdown() first: close() alone leaves the connection open while another thread is
+        # blocked in recv() on it, and MariaDB would keep that session's transaction, and the
+        # campaign row lock it holds, for hours (wait_timeout).
+        for step in (lambda: sock.shutdown(socket.SHUT_RDWR),
+                     lambda: sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)),
+                     sock.close):
+            try:
+                step()
+            except OSError:
+                pass
 
     def _drop(self, *socks):
         with self._lock:
