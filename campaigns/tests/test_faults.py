@@ -257,4 +257,6 @@ def test_sigterm_in_a_batch_finishes_and_commits_it(processes, settings):
     assert second.stop() == 0
     # Nothing redone: the second run took exactly what the first had left.
     assert int(STOPPED_LINE.search(second.log_text()).group(1)) == 20_000 - processed
+    print(f"SIGTERM in a batch: the first run finished and committed {processed}, the second decided the other "
+          f"{20_000 - processed}")
     check_invariants(campaign, published)
