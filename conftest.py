@@ -98,6 +98,14 @@ def processes(tmp_path, child_env):
         proc.kill()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts():
+    """The per-user throttle counts in this process's memory: each test starts with none."""
+    from django.core.cache import caches
+
+    caches[settings.FIRSTCOME_THROTTLE_CACHE].clear()
+
+
 def poll(predicate, timeout=60, message="condition"):
     return wait_until(predicate, timeout=timeout, message=message)
 

@@ -24,7 +24,7 @@ workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
 threads = int(os.environ.get("GUNICORN_THREADS", 24))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 # How long stopping workers may finish their requests (SIGTERM, SIGHUP, a restart). A request
-# waits for the broker at most KAFKA_PUBLISH_TIMEOUT_MS (2 s), so 20 s is ample; the systemd
+# waits for the broker at most KAFKA_PUBLISH_TIMEOUT_MS (1.5 s), so 20 s is ample; the systemd
 # unit's TimeoutStopSec is longer, so gunicorn, not systemd, decides when a worker is killed.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 20))
 # Longer than the ALB's idle timeout (60 s by default): the load balancer must be the one that

@@ -203,7 +203,9 @@ class BurstExperiment:
         call_command("create_topics", stdout=io.StringIO())
         self.stack.start_consumer()
         return self.stack.start_web(free_port(), FIRSTCOME_EXPERIMENT_ENDPOINTS=1,
-                                    GUNICORN_WORKERS=self.web_workers, GUNICORN_THREADS=self.web_threads)
+                                    GUNICORN_WORKERS=self.web_workers, GUNICORN_THREADS=self.web_threads,
+                                    # users racing their own requests are what is measured, not abuse
+                                    FIRSTCOME_PARTICIPATION_RATE="off" if self.plan.requests_per_user > 1 else None)
 
     def warm_up(self, base_url):
         """Before anything is measured: each web thread has its DB connection and each worker its

@@ -1,3 +1,6 @@
+from datetime import datetime, timezone
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
@@ -36,8 +39,19 @@ class Campaign(models.Model):
             ),
         ]
 
+    # Times the API can render as ISO 8601 in TIME_ZONE: before 1908 Asia/Seoul's offset is local
+    # mean time (+08:27:52, not a valid ISO offset) and 9999-12-31 overflows once shifted to it.
+    EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    LATEST_TIME = datetime(3000, 1, 1, tzinfo=timezone.utc)
+
     def __str__(self):
         return f"{self.name} (#{self.pk})"
+
+    def clean(self):
+        errors = {name: "must be between the years 2000 and 2999" for name in ("starts_at", "ends_at")
+                  if getattr(self, name) and not self.EARLIEST_TIME <= getattr(self, name) < self.LATEST_TIME}
+        if errors:
+            raise ValidationError(errors)
 
     def status_at(self, now):
         if self.starts_at and now < self.starts_at:

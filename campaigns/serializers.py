@@ -39,11 +39,20 @@ def validate_user_id(value):
     return value
 
 
+class StringField(serializers.CharField):
+    """A JSON string only. CharField turns numbers into strings, which would hide a client bug:
+    a 64-bit numeric id sent as a JSON number loses digits in JavaScript, and two users collide."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 # The participation endpoint validates with this one field instance instead of building a
 # serializer per request (DRF deep-copies every field of a serializer on each instantiation,
 # which cost more than the rest of the request); the serializer below is what the schema shows.
-USER_ID_FIELD = serializers.CharField(min_length=1, max_length=MAX_USER_ID_LENGTH,
-                                      validators=[validate_user_id])
+USER_ID_FIELD = StringField(min_length=1, max_length=MAX_USER_ID_LENGTH, validators=[validate_user_id])
 
 
 class ParticipationCreateSerializer(serializers.Serializer):

@@ -17,6 +17,7 @@ from campaigns.errors import ExperimentsDisabled, LoopbackOnly
 from campaigns.request_ids import is_issued_here
 from campaigns.serializers import (USER_ID_FIELD, CampaignCreateSerializer, CampaignSerializer,
                                    ParticipationCreateSerializer, ParticipationResultSerializer)
+from campaigns.throttles import ParticipationUserThrottle
 
 
 class PublicAPIView(APIView):
@@ -57,6 +58,7 @@ class ParticipationCreateView(PublicAPIView):
 
     permission_classes = []
     content_negotiation_class = JSONOnlyNegotiation
+    throttle_classes = [ParticipationUserThrottle]
 
     def post(self, request, campaign_id):
         data = request.data

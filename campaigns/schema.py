@@ -1,0 +1,85 @@
+"""OpenAPI description of the HTTP API (drf-spectacular), served at /api/schema/.
+
+The views are plain APIViews, so request bodies, answers and error statuses are declared here
+and attached to them when the app loads (CampaignsConfig.ready), keeping the views themselves
+to parsing and calling services. The fuzz tests (schemathesis) hold the API to this document:
+every status it answers must be listed, every body must match.
+"""
+from drf_spectacular.utils import (OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field,
+                                   extend_schema_view, inline_serializer)
+from rest_framework import serializers
+
+from campaigns import views
+from campaigns.models import Campaign
+from campaigns.serializers import (CampaignCreateSerializer, CampaignSerializer, ParticipationCreateSerializer,
+                                   ParticipationResultSerializer)
+from monitoring.views import SnapshotView
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer: campaign_site.exceptions and the request-size limit."""
+    detail = serializers.CharField()
+    code = serializers.CharField(required=False)
+    errors = serializers.DictField(required=False, help_text="400: what is wrong with each field")
+
+
+def error(description):
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+BAD_BODY = error("invalid body: `errors` names each field")
+TOO_LARGE = error("body larger than DATA_UPLOAD_MAX_MEMORY_SIZE")
+UNSUPPORTED = error("body not sent as application/json")
+STAFF_ONLY = {401: error("not authenticated (HTTP Basic or the admin session)"),
+              403: error("authenticated but not staff, or a session write without its CSRF token")}
+
+PARTICIPATION_ACCEPTED = inline_serializer("ParticipationAccepted", {
+    "request_id": serializers.UUIDField(),
+    "status": serializers.ChoiceField(choices=["PENDING"]),
+})
+
+
+def describe():
+    extend_schema_field(serializers.ChoiceField(choices=Campaign.Status.choices))(CampaignSerializer.get_status)
+    extend_schema_view(
+        get=extend_schema(summary="List campaigns (staff)", responses={200: CampaignSerializer(many=True), **STAFF_ONLY}),
+        post=extend_schema(summary="Create a campaign (staff)", request=CampaignCreateSerializer,
+                           responses={201: CampaignSerializer, 400: BAD_BODY, 413: TOO_LARGE, 415: UNSUPPORTED,
+                                      **STAFF_ONLY}),
+    )(views.AdminCampaignsView)
+    extend_schema_view(
+        get=extend_schema(summary="A campaign and its remaining stock",
+                          responses={200: CampaignSerializer, 404: error("no such campaign")}),
+    )(views.CampaignDetailView)
+    extend_schema_view(
+        post=extend_schema(
+            summary="Ask for a coupon",
+            description="`202` once the broker has acknowledged the request; the consumer decides it later. "
+                        "Poll `GET /api/participations/{request_id}` for the outcome.",
+            request=ParticipationCreateSerializer,
+            responses={202: PARTICIPATION_ACCEPTED, 400: BAD_BODY, 404: error("no such campaign"),
+                       409: error("the campaign is not open (not started yet, or closed)"),
+                       413: TOO_LARGE, 415: UNSUPPORTED,
+                       429: error("this user sent more than FIRSTCOME_PARTICIPATION_RATE; see Retry-After"),
+                       503: error("the broker did not acknowledge: nothing was queued, retry (Retry-After)")}),
+    )(views.ParticipationCreateView)
+    extend_schema_view(
+        get=extend_schema(summary="The outcome of a request (PENDING until decided)",
+                          parameters=[OpenApiParameter("request_id", str, OpenApiParameter.PATH, description="a UUID")],
+                          responses={200: ParticipationResultSerializer, 400: error("not a UUID"),
+                                     404: error("no request with this id was ever accepted here")}),
+    )(views.ParticipationResultView)
+    extend_schema_view(
+        get=extend_schema(summary="A user's decision for a campaign",
+                          responses={200: ParticipationResultSerializer,
+                                     404: error("no such campaign, or no decision for the user yet")}),
+    )(views.UserDecisionView)
+    # The experiment's endpoint (off in production) is not part of the API.
+    extend_schema_view(get=extend_schema(exclude=True), post=extend_schema(exclude=True))(views.ParticipationSyncView)
+    extend_schema_view(
+        get=extend_schema(summary="Monitoring snapshot of a campaign (staff)",
+                          parameters=[OpenApiParameter("campaign_id", int, required=True)],
+                          responses={200: OpenApiResponse(description="cumulative counters, see the README"),
+                                     400: error("campaign_id missing or not a positive integer"),
+                                     404: error("no such campaign"), **STAFF_ONLY}),
+    )(SnapshotView)

@@ -1,0 +1,39 @@
+"""Per-user rate limit of the participation endpoint.
+
+Keyed on the body's user_id, not on the client address: load tests come from one address, and
+behind the ALB every request comes from the balancer's. The rate (FIRSTCOME_PARTICIPATION_RATE,
+"5/s" by default, "off" to disable) is one no honest user reaches: a user sends one request per
+campaign, a double click two.
+
+Counted in the `throttle` cache, LocMem by default: no database or network round trip on the hot
+path (a few microseconds per request), but per process, so with W gunicorn workers on H hosts a
+user can get up to W x H times the rate through before every process has refused them. That
+still bounds a flood by a known factor, and the decision is never at stake (one coupon per user
+is the database's unique key). Point CACHES["throttle"] at a shared cache (Memcached, Redis) for
+one fleet-wide count, at the price of a network round trip per request.
+"""
+import hashlib
+
+from django.conf import settings
+from django.core.cache import caches
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class ParticipationUserThrottle(SimpleRateThrottle):
+    scope = "participation"
+
+    def __init__(self):
+        self.cache = caches[settings.FIRSTCOME_THROTTLE_CACHE]
+        super().__init__()
+
+    def get_rate(self):
+        rate = settings.FIRSTCOME_PARTICIPATION_RATE
+        return None if rate in ("", "off") else rate
+
+    def get_cache_key(self, request, view):
+        user_id = request.data.get("user_id") if isinstance(request.data, dict) else None
+        if not isinstance(user_id, str) or not user_id:
+            return None  # not throttled here: the serializer refuses the body
+        # Hashed: a user id may hold characters and lengths a cache key must not (memcached).
+        digest = hashlib.blake2b(user_id.encode(errors="surrogatepass"), digest_size=16).hexdigest()
+        return f"throttle:{self.scope}:{digest}"
