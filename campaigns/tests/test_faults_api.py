@@ -13,7 +13,7 @@ from campaign_site.tests.web import call, start_gunicorn
 from conftest import poll
 from streaming.embedded import EmbeddedBroker
 from streaming.producer import reset_producer
-from streaming.topics import ensure_topics
+from streaming.topics import committed_offsets, ensure_topics
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -112,6 +112,8 @@ def test_broker_stopped_under_load_then_replaced(processes, child_env, settings,
         before = {a.request_id: a.user_id for a in answers if a.status == 202 and a.answered < stopped_at}
         poll(lambda: Participation.objects.filter(request_id__in=list(after.request_ids)).count() == len(after.request_ids),
              timeout=60, message="every 202 after the new broker decided")
+        poll(lambda: sum(committed_offsets(settings.FIRSTCOME_GROUP_ID, settings.FIRSTCOME_TOPIC).values())
+             >= len(after.request_ids), timeout=30, message="the new broker's offsets committed")
         assert consumer.alive() and web.alive()
         decided_before = Participation.objects.filter(request_id__in=list(before)).count()
         lost = len(before) - decided_before  # still in the old broker's memory when it stopped

@@ -53,6 +53,9 @@ def test_fuzzed_requests_from_the_openapi_document(processes, child_env, kafka_t
         def run(case):
             response = case.call(base_url=base_url, headers=headers)
             answered.append(response.status_code)
+            if response.status_code == 414:  # gunicorn's own refusal, before Django: a long path parameter
+                assert b"Request Line is too large" in response.content
+                return
             if response.status_code == 201:
                 created.append(response.json()["id"])
             case.validate_response(response, checks=CHECKS)
