@@ -2,14 +2,22 @@
 import logging
 import signal
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 log = logging.getLogger(__name__)
 
 
 class WorkerCommand(BaseCommand):
+    # Names of the settings holding this worker's defaults (read when the command runs).
+    topic_setting = group_id_setting = dead_letter_topic_setting = max_poll_records_setting = None
+
     def add_arguments(self, parser):
-        parser.add_argument("--max-poll-records", type=int, default=None,
+        parser.add_argument("--topic", default=getattr(settings, self.topic_setting))
+        parser.add_argument("--group-id", default=getattr(settings, self.group_id_setting))
+        parser.add_argument("--dead-letter-topic", default=getattr(settings, self.dead_letter_topic_setting))
+        parser.add_argument("--max-poll-records", type=int,
+                            default=getattr(settings, self.max_poll_records_setting or "KAFKA_MAX_POLL_RECORDS"),
                             help="largest batch taken from one poll")
         parser.add_argument("--assignment-file", default=None,
                             help="write the assigned partitions (JSON) here whenever they change")
@@ -21,8 +29,16 @@ class WorkerCommand(BaseCommand):
     def build_worker(self, options):
         raise NotImplementedError
 
+    @staticmethod
+    def worker_options(options):
+        """The BatchConsumerWorker arguments every worker command takes."""
+        return dict(topic=options["topic"], group_id=options["group_id"],
+                    dead_letter_topic=options["dead_letter_topic"],
+                    max_poll_records=options["max_poll_records"],
+                    assignment_file=options["assignment_file"])
+
     def handle(self, *args, **options):
-        if options["max_poll_records"] is not None and options["max_poll_records"] < 1:
+        if options["max_poll_records"] < 1:
             raise CommandError("--max-poll-records must be at least 1")
         if not 0 <= options["metrics_port"] <= 65535:
             raise CommandError("--metrics-port must be between 0 (off) and 65535")
