@@ -40,18 +40,20 @@ def kafka_broker(tmp_path_factory):
 
 @pytest.fixture
 def kafka_topics(kafka_broker, settings):
-    """A fresh participation topic, dead-letter topic and consumer group for one test."""
-    suffix = f"{os.getpid()}-{next(_topic_counter)}-{uuid.uuid4().hex[:6]}"
-    settings.FIRSTCOME_TOPIC = f"test.participations.{suffix}"
-    settings.FIRSTCOME_DLQ_TOPIC = f"{settings.FIRSTCOME_TOPIC}.dlq"
-    settings.FIRSTCOME_GROUP_ID = f"test-deciders-{suffix}"
-    settings.FIRSTCOME_DECISIONS_TOPIC = f"test.decisions.{suffix}"
-    settings.STATS_GROUP_ID = f"test-stats-{suffix}"
-    settings.STATS_DLQ_TOPIC = f"{settings.FIRSTCOME_DECISIONS_TOPIC}.dlq"
-
+    """A fresh participation topic, dead-letter topic and consumer group for one test;
+    create(partitions=N) switches the test to fresh topics with N partitions (an existing
+    topic keeps its partition count, so new names rather than a resize)."""
     def create(partitions=1):
-        ensure_topics({settings.FIRSTCOME_TOPIC: partitions, settings.FIRSTCOME_DLQ_TOPIC: 1,
-                       settings.FIRSTCOME_DECISIONS_TOPIC: 1, settings.STATS_DLQ_TOPIC: 1})
+        suffix = f"{os.getpid()}-{next(_topic_counter)}-{uuid.uuid4().hex[:6]}"
+        settings.FIRSTCOME_TOPIC = f"test.participations.{suffix}"
+        settings.FIRSTCOME_DLQ_TOPIC = f"{settings.FIRSTCOME_TOPIC}.dlq"
+        settings.FIRSTCOME_GROUP_ID = f"test-deciders-{suffix}"
+        settings.FIRSTCOME_DECISIONS_TOPIC = f"test.decisions.{suffix}"
+        settings.STATS_GROUP_ID = f"test-stats-{suffix}"
+        settings.STATS_DLQ_TOPIC = f"{settings.FIRSTCOME_DECISIONS_TOPIC}.dlq"
+        actual = ensure_topics({settings.FIRSTCOME_TOPIC: partitions, settings.FIRSTCOME_DLQ_TOPIC: 1,
+                                settings.FIRSTCOME_DECISIONS_TOPIC: 1, settings.STATS_DLQ_TOPIC: 1})
+        assert actual[settings.FIRSTCOME_TOPIC] == partitions
         return settings
 
     create()
