@@ -8,8 +8,24 @@ from campaigns.models import Campaign
 MAX_TOTAL_STOCK = 1_000_000_000
 
 
+class StringField(serializers.CharField):
+    """A JSON string, taken as sent. CharField turns numbers into strings, which would hide a
+    client bug (a 64-bit numeric id sent as a JSON number loses digits in JavaScript, and two users
+    collide), and trims whitespace, which made "alice " the user "alice" and let a 201-character
+    name through max_length=200."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class CampaignCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = StringField(max_length=200)
     total_stock = serializers.IntegerField(min_value=1, max_value=MAX_TOTAL_STOCK)
     starts_at = serializers.DateTimeField(required=False, allow_null=True)
     ends_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -37,16 +53,6 @@ def validate_user_id(value):
     if not value.isprintable():
         raise serializers.ValidationError("must not contain control, format or line-separator characters")
     return value
-
-
-class StringField(serializers.CharField):
-    """A JSON string only. CharField turns numbers into strings, which would hide a client bug:
-    a 64-bit numeric id sent as a JSON number loses digits in JavaScript, and two users collide."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 # The participation endpoint validates with this one field instance instead of building a
