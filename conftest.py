@@ -1,5 +1,6 @@
 """Shared fixtures: a real broker process for the session, fresh topics per test, and the
 project's own processes (consumers, gunicorn) started against the test database."""
+import contextlib
 import itertools
 import os
 import uuid
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from streaming.embedded import EmbeddedBroker
 from streaming.processes import ManagedProcess, project_env, wait_until
@@ -106,6 +108,20 @@ def _fresh_throttle_counts():
     from django.core.cache import caches
 
     caches[settings.FIRSTCOME_THROTTLE_CACHE].clear()
+
+
+@contextlib.contextmanager
+def scratch_database(suffix):
+    """An empty database `<test database>_<suffix>` on the test server, dropped afterwards."""
+    name = f"{connection.settings_dict['NAME']}_{suffix}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield name
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 def poll(predicate, timeout=60, message="condition"):

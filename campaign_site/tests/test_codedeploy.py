@@ -15,8 +15,9 @@ from django.conf import settings
 from django.db import connection
 
 from campaign_site.tests.web import call, get
-from conftest import poll
+from conftest import poll, scratch_database
 from streaming.embedded import EmbeddedBroker, free_port
+from streaming.processes import database_url
 
 BASE_DIR = Path(settings.BASE_DIR)
 APPSPEC = yaml.safe_load((BASE_DIR / "appspec.yml").read_text())
@@ -81,14 +82,8 @@ def test_systemd_units_stop_gracefully_and_restart_on_failure():
 @pytest.fixture
 def deploy_database():
     """A database of the deployment's own on the test server, dropped afterwards."""
-    name = f"{connection.settings_dict['NAME']}_deploy"
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    db = connection.settings_dict
-    yield f"mysql://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{name}"
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    with scratch_database("deploy") as name:
+        yield database_url({**connection.settings_dict, "NAME": name})
 
 
 class Host:

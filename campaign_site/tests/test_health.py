@@ -8,7 +8,8 @@ from django.db import connection
 
 from campaign_site import health
 from campaign_site.tests.web import get, start_gunicorn
-from conftest import poll
+from conftest import poll, scratch_database
+from streaming.processes import database_url as url_of
 from streaming.embedded import EmbeddedBroker, free_port
 
 pytestmark = pytest.mark.django_db
@@ -112,19 +113,13 @@ def test_a_check_still_hanging_is_waited_on_not_started_again(settings, silent_s
 @pytest.fixture
 def unmigrated_database():
     """An empty database on the same server: reachable, nothing applied."""
-    name = f"{connection.settings_dict['NAME']}_unmigrated"
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        cursor.execute(f"CREATE DATABASE `{name}`")
-    yield name
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    with scratch_database("unmigrated") as name:
+        yield name
 
 
 def database_url(name=None, port=None):
     db = connection.settings_dict
-    return (f"mysql://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{port or db['PORT'] or 3306}"
-            f"/{name or db['NAME']}")
+    return url_of({**db, "NAME": name or db["NAME"], "PORT": port or db["PORT"]})
 
 
 @pytest.mark.slow
