@@ -15,7 +15,7 @@ from campaigns.tests.factories import CampaignFactory
 from stats import services
 from stats.days import today, yesterday
 from stats.models import BatchRun, CampaignStats
-from stats.tests.factories import decision_events
+from stats.tests.factories import decision_events, upsert_failing_for
 
 pytestmark = pytest.mark.django_db
 
@@ -67,15 +67,9 @@ def test_a_failed_campaign_makes_the_command_fail_naming_it():
     good, bad = CampaignFactory(), CampaignFactory()
     for campaign in (good, bad):
         services.decision_events_store(decision_events(campaign, {"SUCCESS": 1}, received_at=NOON))
-    real_upsert = services.campaign_stats_upsert
-
-    def failing_for_bad(run, campaign_id, *args):
-        if campaign_id == bad.pk:
-            raise ValueError("corrupt")
-        return real_upsert(run, campaign_id, *args)
-
     out = StringIO()
-    with mock.patch.object(services, "campaign_stats_upsert", side_effect=failing_for_bad):
+    with mock.patch.object(services, "campaign_stats_upsert",
+                           side_effect=upsert_failing_for(bad.pk, ValueError("corrupt"))):
         with pytest.raises(CommandError) as caught:
             call_command("run_stats_batch", "--date", "2025-01-15", stdout=out)
 

@@ -8,7 +8,7 @@ import pytest
 from campaigns.tests.factories import CampaignFactory
 from stats import selectors, services
 from stats.models import BatchRun, CampaignStats, DecisionEvent
-from stats.tests.factories import decision_event, decision_events
+from stats.tests.factories import decision_event, decision_events, upsert_failing_for
 
 pytestmark = pytest.mark.django_db
 
@@ -93,14 +93,8 @@ def test_one_failing_campaign_is_recorded_and_the_others_are_written():
     good, bad, also_good = CampaignFactory(), CampaignFactory(), CampaignFactory()
     for campaign in (good, bad, also_good):
         services.decision_events_store(decision_events(campaign, {"SUCCESS": 2}, received_at=NOON))
-    real_upsert = services.campaign_stats_upsert
-
-    def failing_for_bad(run, campaign_id, *args):
-        if campaign_id == bad.pk:
-            raise RuntimeError("disk on fire")
-        return real_upsert(run, campaign_id, *args)
-
-    with mock.patch.object(services, "campaign_stats_upsert", side_effect=failing_for_bad):
+    with mock.patch.object(services, "campaign_stats_upsert",
+                           side_effect=upsert_failing_for(bad.pk, RuntimeError("disk on fire"))):
         run = services.stats_batch_run(date_from=DAY, date_to=DAY)
 
     assert run.status == "PARTIAL"
@@ -108,7 +102,7 @@ def test_one_failing_campaign_is_recorded_and_the_others_are_written():
     assert set(CampaignStats.objects.values_list("campaign_id", flat=True)) == {good.pk, also_good.pk}
     failure = run.failures.get()
     assert (failure.campaign_id, failure.stats_date, failure.error) == (bad.pk, DAY, "RuntimeError: disk on fire")
-    assert "failing_for_bad" in failure.traceback
+    assert "failing_upsert" in failure.traceback
 
 
 def test_a_failed_write_rolls_back_only_its_own_campaign():
