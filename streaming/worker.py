@@ -7,6 +7,13 @@ Offsets are committed only after everything the batch produced is durable, so a 
 point redelivers the batch and never skips it; processing must therefore be idempotent, which
 each consumer guarantees through unique keys. Subclasses only say what a record means
 (`decode`) and what a batch does (`process_batch`, `after_commit`).
+
+Two stages, one batch apart: while a second thread runs batch N+1's database transaction, the
+main thread sends batch N's dead letters and follow-ups, commits N's offsets, then polls and
+decodes batch N+2 (the database work waits with the GIL released, so the stages overlap).
+Batches reach the database one at a time and in order, follow-ups are sent in batch order, and
+the main thread alone touches the KafkaConsumer; a rebalance or a stop first finishes the batch
+in flight.
 """
 import heapq
 import json
@@ -14,6 +21,7 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +56,17 @@ class BatchResult:
     value: Any = None
 
 
+@dataclass
+class Batch:
+    """One poll's records on their way through the two stages."""
+    polled: dict
+    started: float
+    records: list = field(default_factory=list)  # decodable records, in Kafka order
+    items: list = field(default_factory=list)  # their decoded items, same order
+    poison: list = field(default_factory=list)  # (record, reason) for the dead-letter topic
+    db_seconds: float = None
+
+
 def in_kafka_order(polled):
     """Flatten poll() output: each partition's offset order is kept, partitions are interleaved
     by broker timestamp so that, across partitions, earlier requests come first."""
@@ -61,6 +80,12 @@ class _AssignmentListener(ConsumerRebalanceListener):
         self.worker = worker
 
     def on_partitions_revoked(self, revoked):
+        # The batch in flight was read from partitions we may be about to lose: its offsets must be
+        # committed while they are still ours, or its new owner decides it a second time.
+        try:
+            self.worker.finish_in_flight()
+        except BaseException as exc:  # kafka-python would log and swallow it: the loop re-raises
+            self.worker.deferred_error = exc
         if revoked:
             log.info("%s: partitions %s revoked", self.worker.name, sorted(tp.partition for tp in revoked))
 
@@ -100,6 +125,13 @@ class BatchConsumerWorker:
         self._next_offsets = {}
         self._gaps = {}
         self.gap_patience_s = 30
+        # The batch whose database work runs on the second thread: (Batch, Future), or None.
+        self._in_flight = None
+        self._db_thread = None
+        self.deferred_error = None  # raised by a batch finished inside a rebalance callback
+        # How long poll() waits while a batch is in flight, so that its offsets are committed soon
+        # after it is done even when no new messages come.
+        self.in_flight_poll_ms = 10
 
     # --- what a subclass says ------------------------------------------------------------
     def decode(self, record):
@@ -153,28 +185,44 @@ class BatchConsumerWorker:
     def run(self):
         log.info("%s starting: topic=%s group=%s", self.name, self.topic, self.group_id)
         self.consumer = self.make_consumer()
+        # One thread, so batches reach the database strictly one after the other; it keeps its
+        # own database connection for the life of the worker.
+        self._db_thread = ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-db")
         try:
             while not self.stopping:
-                polled = self.poll()
-                if polled:
-                    self.handle(polled)
+                polled = self.poll(self.in_flight_poll_ms if self._in_flight else self.poll_timeout_ms)
+                if self.deferred_error:
+                    raise self.deferred_error
+                batch = self.prepare(polled) if polled else None
+                previous = None
+                if self._in_flight and (batch or self._in_flight[1].done()):
+                    previous = self.take_in_flight()
+                if batch:  # its transaction runs while the previous batch's follow-ups are sent
+                    self._in_flight = (batch, self._db_thread.submit(self.process_prepared, batch))
+                if previous:
+                    self.finish(*previous)
+            self.finish_in_flight()
         except StoppedBeforeCommit:
             log.warning("%s stopped with an uncommitted batch; it will be redelivered", self.name)
             return 1
         finally:
+            self._in_flight = None
+            self._db_thread.submit(connections.close_all)
+            self._db_thread.shutdown(wait=True)
             self.consumer.close(autocommit=False)
             log.info("%s stopped: %d messages processed, %d dead-lettered, %d batches",
                      self.name, self.messages_processed, self.messages_dead_lettered,
                      self.batches_committed)
         return 0
 
-    def poll(self):
+    def poll(self, timeout_ms=None):
         """consumer.poll(), waiting out a broker outage with backoff instead of exiting: nothing
         is lost meanwhile, since offsets are only committed after a batch is done."""
         delay, max_delay = self.retry_backoff_s
+        timeout_ms = self.poll_timeout_ms if timeout_ms is None else timeout_ms
         while True:
             try:
-                return self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.max_poll_records)
+                return self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_poll_records)
             except KafkaError as exc:
                 if self.stopping:
                     return {}
@@ -221,30 +269,58 @@ class BatchConsumerWorker:
         return records
 
     def handle(self, polled):
+        """Process one polled batch to its offset commit, in this thread."""
+        batch = self.prepare(polled)
+        if batch:
+            self.finish(batch, self.process_prepared(batch))
+
+    def prepare(self, polled):
+        """Main thread: drop what follows an offset hole, decode, set poison aside."""
         polled = self.without_gaps(polled)
         if not polled:
-            return
-        started = time.perf_counter()
-        records, items, poison = [], [], []
+            return None
+        batch = Batch(polled=polled, started=time.perf_counter())
         for record in in_kafka_order(polled):
             try:
-                items.append(self.decode(record))
-                records.append(record)
+                batch.items.append(self.decode(record))
+                batch.records.append(record)
             except PoisonMessage as exc:
-                poison.append((record, exc.reason))
+                batch.poison.append((record, exc.reason))
+        return batch
+
+    def process_prepared(self, batch):
+        """Database thread: the batch's transaction, retried until it commits."""
+        items = batch.items
+        if not items:
+            return BatchResult()
         db_started = time.perf_counter()
-        result = self.process_with_retry(items) if items else None
-        db_seconds = time.perf_counter() - db_started if items else None
-        result = result or BatchResult()
-        poison.extend((records[index], reason) for index, reason in result.rejected.items())
-        self.with_kafka_retry(self.dead_letter, poison)
-        self.with_kafka_retry(self.after_commit, items, result.value)
-        self.commit_offsets(polled)
-        self.messages_processed += len(items) - len(result.rejected)
-        self.messages_dead_lettered += len(poison)
+        result = self.process_with_retry(items) or BatchResult()
+        batch.db_seconds = time.perf_counter() - db_started
+        return result
+
+    def finish(self, batch, result):
+        """Main thread, once the batch's transaction has committed: dead letters and follow-ups,
+        acknowledged, then the batch's offsets; count it."""
+        batch.poison.extend((batch.records[index], reason) for index, reason in result.rejected.items())
+        self.with_kafka_retry(self.dead_letter, batch.poison)
+        self.with_kafka_retry(self.after_commit, batch.items, result.value)
+        self.commit_offsets(batch.polled)
+        self.messages_processed += len(batch.items) - len(result.rejected)
+        self.messages_dead_lettered += len(batch.poison)
         self.batches_committed += 1
-        self.batch_handled(polled, result, dead_lettered=len(poison),
-                           seconds=time.perf_counter() - started, db_seconds=db_seconds)
+        self.batch_handled(batch.polled, result, dead_lettered=len(batch.poison),
+                           seconds=time.perf_counter() - batch.started, db_seconds=batch.db_seconds)
+
+    def take_in_flight(self):
+        """Wait until the batch on the database thread has committed; returns (batch, result).
+        Its exceptions (StoppedBeforeCommit, a bug) are raised here, in the main thread."""
+        batch, future = self._in_flight
+        self._in_flight = None
+        return batch, future.result()
+
+    def finish_in_flight(self):
+        if self._in_flight is not None:
+            self.finish(*self.take_in_flight())
 
     def batch_handled(self, polled, result, *, dead_lettered, seconds, db_seconds):
         """Runs once per batch, after its offsets are committed: reports it to the metrics."""
