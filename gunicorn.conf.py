@@ -18,7 +18,9 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # time waiting for the broker's ack (GIL released), so a worker needs enough threads to keep
 # acks in flight while others run Python. Measured with bench/http_ingest.py (k6, 100 VUs, 2
 # cores shared with k6, the broker and MariaDB): 2 x 8 threads 467 accepted/s, 3 x 8 675/s,
-# 2 x 24 840/s, 2 x 64 624/s (contention). Sync workers cannot overlap the ack waits at all.
+# 2 x 24 840/s, 2 x 64 624/s (contention); later, on a quiet machine, 2 x 24 806-918/s vs
+# 4 x 6 862, 6 x 4 676, 12 x 2 551, 1 x 48 483 (more processes: smaller produce batches, each
+# round trip costing kafka-python ~0.9 ms of CPU). Sync workers cannot overlap the ack waits.
 worker_class = "gthread"
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
 threads = int(os.environ.get("GUNICORN_THREADS", 24))
