@@ -12,8 +12,9 @@ Two stages, one batch apart: while a second thread runs batch N+1's database tra
 main thread sends batch N's dead letters and follow-ups, commits N's offsets, then polls and
 decodes batch N+2 (the database work waits with the GIL released, so the stages overlap).
 Batches reach the database one at a time and in order, follow-ups are sent in batch order, and
-the main thread alone touches the KafkaConsumer; a rebalance or a stop first finishes the batch
-in flight.
+the main thread alone touches the KafkaConsumer; a stop finishes the batch in flight. A batch in
+flight during a rebalance is redelivered to the partitions' new owner when its commit is refused,
+as any batch caught by a rebalance is.
 """
 import heapq
 import json
@@ -80,12 +81,10 @@ class _AssignmentListener(ConsumerRebalanceListener):
         self.worker = worker
 
     def on_partitions_revoked(self, revoked):
-        # The batch in flight was read from partitions we may be about to lose: its offsets must be
-        # committed while they are still ours, or its new owner decides it a second time.
-        try:
-            self.worker.finish_in_flight()
-        except BaseException as exc:  # kafka-python would log and swallow it: the loop re-raises
-            self.worker.deferred_error = exc
+        # Nothing is committed here: kafka-python may call this from its IO thread, where a
+        # blocking commit raises. A batch in flight finishes; if its partitions went elsewhere its
+        # offset commit is refused and the new owner redelivers it, which the idempotent
+        # decisions answer with the outcomes already recorded.
         if revoked:
             log.info("%s: partitions %s revoked", self.worker.name, sorted(tp.partition for tp in revoked))
 
@@ -128,7 +127,6 @@ class BatchConsumerWorker:
         # The batch whose database work runs on the second thread: (Batch, Future), or None.
         self._in_flight = None
         self._db_thread = None
-        self.deferred_error = None  # raised by a batch finished inside a rebalance callback
         # How long poll() waits while a batch is in flight, so that its offsets are committed soon
         # after it is done even when no new messages come.
         self.in_flight_poll_ms = 10
@@ -191,8 +189,6 @@ class BatchConsumerWorker:
         try:
             while not self.stopping:
                 polled = self.poll(self.in_flight_poll_ms if self._in_flight else self.poll_timeout_ms)
-                if self.deferred_error:
-                    raise self.deferred_error
                 batch = self.prepare(polled) if polled else None
                 previous = None
                 if self._in_flight and (batch or self._in_flight[1].done()):
