@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import Count, Max, Min
 
 from campaigns.errors import CampaignNotFound
+from campaigns.messages import to_epoch_us
 from campaigns.models import Campaign, Participation
 
 
@@ -119,9 +120,7 @@ def decided_events(campaign_id):
     """Every decided request of a campaign in decision order, as the ordering metrics want them."""
     from campaigns.ordering import DecidedEvent
 
-    def us(moment):
-        return int(moment.timestamp() * 1_000_000)
-
+    us = to_epoch_us
     rows = (Participation.objects.filter(campaign_id=campaign_id).order_by("id")
             .values_list("id", "user_id", "status", "partition", "offset", "broker_timestamp",
                          "received_at", "decided_at").iterator(chunk_size=10_000))

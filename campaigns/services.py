@@ -232,7 +232,7 @@ def _insert_participations(decisions):
                 cursor.execute(head.encode() + b",".join(
                     _mysql_values(connection, decisions[start:start + _ROWS_PER_STATEMENT])))
         else:
-            as_uuid = str if connection.features.has_native_uuid_field else (lambda u: u.hex)
+            as_uuid = _uuid_text(connection)
             as_datetime = connection.ops.adapt_datetimefield_value
             cursor.executemany(head + f"({', '.join(['%s'] * len(_INSERT_COLUMNS))})", [
                 (as_uuid(d.request.request_id), d.request.campaign_id, d.request.user_id, d.status,
@@ -251,7 +251,7 @@ def _mysql_values(connection, decisions):
     constant, or a datetime formatted here as naive UTC (what Django sends when the connection's
     time zone is UTC)."""
     escape = connection.connection.string_literal
-    as_uuid = str if connection.features.has_native_uuid_field else (lambda u: u.hex)
+    as_uuid = _uuid_text(connection)
     topics, decided = {}, {}
     rows = []
     for d in decisions:
@@ -264,6 +264,12 @@ def _mysql_values(connection, decisions):
             _naive_utc_text(r.broker_timestamp or r.received_at).encode(),
             _naive_utc_text(r.received_at).encode(), decided_at))
     return rows
+
+
+def _uuid_text(connection):
+    """How a UUID is written for this database: canonical text for a native uuid column, 32 hex
+    digits for Django's char(32) elsewhere."""
+    return str if connection.features.has_native_uuid_field else (lambda u: u.hex)
 
 
 def _naive_utc_text(moment):

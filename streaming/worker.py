@@ -264,12 +264,6 @@ class BatchConsumerWorker:
             expected = record.offset + 1
         return records
 
-    def handle(self, polled):
-        """Process one polled batch to its offset commit, in this thread."""
-        batch = self.prepare(polled)
-        if batch:
-            self.finish(batch, self.process_prepared(batch))
-
     def prepare(self, polled):
         """Main thread: drop what follows an offset hole, decode, set poison aside."""
         polled = self.without_gaps(polled)
