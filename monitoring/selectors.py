@@ -5,7 +5,7 @@ between two snapshots divided by the difference of their `at`, computed by the r
 processes thus keep no state, any gunicorn worker can answer, and any number of viewers can watch.
 
 - published / consumed / lag: the participation topic's end offsets and the deciders' committed
-  offsets (two small Kafka requests, whatever the volume);
+  offsets (a metadata probe, then one admin client's handful of requests, whatever the volume);
 - decisions: the counters on the campaign row (one primary-key read, see Campaign.sold_out_count);
 - CPU: cumulative CPU seconds of the host and of the consumer processes on it.
 """
@@ -18,6 +18,7 @@ from kafka.errors import KafkaError
 from campaigns.selectors import campaign_get, outcome_counters
 from monitoring import cpu
 from streaming import topics
+from streaming.health import BrokerUnavailable, broker_ping
 
 
 def monitoring_snapshot(campaign_id) -> dict:
@@ -45,14 +46,17 @@ def stream_progress(topic, group_id) -> dict:
                 "consumed": None, "lag": None, "partitions": []}
     timeout_ms = settings.MONITORING_KAFKA_TIMEOUT_MS
     try:
+        # First a plain-socket probe: an admin client started against a dead broker keeps its
+        # I/O thread, and the dashboard asks every second.
+        broker_ping(settings.KAFKA_BOOTSTRAP_SERVERS, timeout_ms / 1000)
         admin = topics.admin_client(timeout_ms=timeout_ms, bootstrap_timeout_ms=timeout_ms)
         try:
             ends = topics.end_offsets(topic, admin=admin)
             committed = topics.committed_offsets(group_id, topic, admin=admin)
         finally:
             admin.close()
-    except (KafkaError, OSError) as exc:
-        progress["error"] = f"broker unavailable: {exc.__class__.__name__}: {exc}"
+    except (BrokerUnavailable, KafkaError, OSError) as exc:
+        progress["error"] = f"broker unavailable: {exc}"
         return progress
     for partition, end in sorted(ends.items()):
         consumed = committed.get(partition, 0)  # no commit yet: the group starts at the beginning

@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 
 from campaigns import selectors
 from campaigns.tests.factories import CampaignFactory
-from campaigns.tests.test_k6_burst import start_web
+from campaign_site.tests.web import start_gunicorn
 from conftest import ARTIFACTS, poll
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -51,7 +51,7 @@ def test_staff_watch_the_progress_numbers_change_during_bursts(browser, processe
 
     User.objects.create_user("ops", password="ops-secret", is_staff=True)
     campaign = CampaignFactory(name="Spring launch", total_stock=150)
-    _, base_url = start_web(processes, child_env)
+    _, base_url = start_gunicorn(processes, child_env(), workers=2)
     processes("consume_firstcome")
 
     browser.get(f"{base_url}/dashboard/?campaign_id={campaign.pk}")

@@ -1,5 +1,6 @@
 """The dashboard page and the snapshot endpoint: who may see them, what bad input gets, and that
 the snapshot's numbers are what the database and the broker say after a known burst."""
+import threading
 import time
 
 import pytest
@@ -96,9 +97,12 @@ def test_a_broker_that_is_down_is_reported_within_the_timeout_not_a_hang(staff_c
     settings.KAFKA_BOOTSTRAP_SERVERS = [f"127.0.0.1:{free_port()}"]  # nothing listens there
     settings.MONITORING_KAFKA_TIMEOUT_MS = 500
     campaign = CampaignFactory(total_stock=7)
-    started = time.monotonic()
-    response = staff_client.get(f"/api/monitoring/snapshot?campaign_id={campaign.pk}")
-    assert time.monotonic() - started < 2
+    threads_before = threading.active_count()
+    for _ in range(5):  # the dashboard asks every second: nothing may pile up per call
+        started = time.monotonic()
+        response = staff_client.get(f"/api/monitoring/snapshot?campaign_id={campaign.pk}")
+        assert time.monotonic() - started < 2
+    assert threading.active_count() == threads_before
     assert response.status_code == 200
     snapshot = response.json()
     assert snapshot["stream"]["error"].startswith("broker unavailable")
@@ -153,5 +157,4 @@ def test_snapshot_after_a_known_burst_equals_the_database_and_the_broker(process
     poll(lambda: consumer.pid in {p["pid"] for p in api.get(
         f"/api/monitoring/snapshot?campaign_id={campaign.pk}").json()["cpu"]["consumers"]},
         timeout=cpu.RESCAN_SECONDS + 5, message="the consumer process in the snapshot")
-    assert snapshot["at"] > before["at"]
     assert consumer.stop() == 0

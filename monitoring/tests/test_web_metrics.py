@@ -5,7 +5,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from campaigns.tests.test_k6_burst import start_web
+from campaign_site.tests.web import start_gunicorn
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -26,7 +26,7 @@ def responses_400(base_url):
 
 
 def test_every_scrape_counts_the_requests_of_all_gunicorn_workers(processes, child_env):
-    web, base_url = start_web(processes, child_env)  # two workers
+    web, base_url = start_gunicorn(processes, child_env(), workers=2)  # two workers
     for _ in range(20):
         bad_request(base_url)
     assert [responses_400(base_url) for _ in range(8)] == [20] * 8
