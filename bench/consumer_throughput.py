@@ -5,31 +5,24 @@ the same topic as the ceiling.
     .venv/bin/python bench/consumer_throughput.py [--sizes 10000,100000,1000000] [--per-event-max 100000]
 """
 import argparse
-import time
 import uuid
 
 from _harness import empty_tables, peak_rss_mib, print_table, publish_requests, setup_django
 
 
 def raw_poll_rate(topic, count):
-    from django.conf import settings
-    from kafka import KafkaConsumer
+    """kafka-python alone, polling the topic from the start: messages/s from first to last poll."""
+    import threading
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
-                             group_id=f"raw-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
-                             enable_auto_commit=False, fetch_max_wait_ms=10, max_poll_records=5000,
-                             session_timeout_ms=6000, heartbeat_interval_ms=1000)
-    seen, started = 0, None
-    while seen < count:
-        for records in consumer.poll(timeout_ms=200).values():
-            started = started or time.monotonic()
-            seen += len(records)
-    elapsed = time.monotonic() - started
-    consumer.close()
-    return seen / elapsed
+    from campaigns.partition_experiment import probe_kafka_rate
+
+    seen, first, last = probe_kafka_rate(topic, count, timeout_s=600, ready=threading.Event())
+    if seen < count:
+        raise SystemExit(f"the raw poll saw {seen} of {count} messages within 600 s")
+    return seen / (last - first)
 
 
-def run_consumer(topic, mode, count, stock):
+def run_consumer(topic, mode, count, stock, max_poll_records):
     from campaigns.models import Participation
     from campaigns.services import campaign_create
     from streaming.processes import ManagedProcess, project_env, wait_until
@@ -39,7 +32,7 @@ def run_consumer(topic, mode, count, stock):
     publish_requests(topic, [campaign.pk], users=count, count=count)
     group = f"bench-{mode}-{uuid.uuid4().hex[:8]}"
     env = project_env(FIRSTCOME_TOPIC=topic, FIRSTCOME_GROUP_ID=group, KAFKA_SESSION_TIMEOUT_MS=6000,
-                      FIRSTCOME_DECISIONS_TOPIC=f"{topic}.decisions", KAFKA_MAX_POLL_RECORDS=run_consumer.max_poll_records)
+                      FIRSTCOME_DECISIONS_TOPIC=f"{topic}.decisions", KAFKA_MAX_POLL_RECORDS=max_poll_records)
     proc = ManagedProcess.manage("consume_firstcome", "--mode", mode, env=env,
                                  log_path=f"/tmp/bench-{mode}.log").start()
     try:
@@ -64,16 +57,12 @@ def main():
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     from django.conf import settings
-    run_consumer.max_poll_records = args.max_poll_records or settings.KAFKA_MAX_POLL_RECORDS
 
-    from streaming.embedded import EmbeddedBroker
+    from streaming.embedded import broker_from_environment
 
-    with EmbeddedBroker() as broker:
-        from django.conf import settings
+    max_poll_records = args.max_poll_records or settings.KAFKA_MAX_POLL_RECORDS
 
-        settings.KAFKA_BOOTSTRAP_SERVERS = [broker.bootstrap_servers]
-        import os
-        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+    with broker_from_environment(preferred_port=None):
         rows = []
         for size in sizes:
             results = {}
@@ -81,7 +70,7 @@ def main():
                 if mode == "per-event" and size > args.per_event_max:
                     continue
                 topic = f"bench.{mode}.{size}.{uuid.uuid4().hex[:6]}"
-                seconds, tps, peak = run_consumer(topic, mode, size, stock=size // 2)
+                seconds, tps, peak = run_consumer(topic, mode, size, size // 2, max_poll_records)
                 results[mode] = tps
                 raw = raw_poll_rate(topic, size) if mode == "batch" else None
                 rows.append([size, mode, f"{seconds:.2f}", f"{tps:,.0f}",

@@ -22,11 +22,13 @@ export function handleSummary(data) { return { [__ENV.SUMMARY]: JSON.stringify(d
 """
 
 
-def measure(stack, base_url, script, variables, name, logs):
+def measure(base_url, script, variables, name, logs):
     from campaigns.stack import run_k6
 
     code, summary = run_k6(script, {"BASE_URL": base_url, **variables},
                            summary_path=logs / f"{name}.json", log_path=logs / f"{name}.log", timeout=600)
+    if summary is None or "http_req_duration" not in summary["metrics"]:
+        raise SystemExit(f"k6 {name} produced no measurement (exit {code}); see {logs / f'{name}.log'}")
     m = summary["metrics"]
     duration = m["http_req_duration"]["values"]
     seconds = summary["state"]["testRunDurationMs"] / 1000
@@ -66,24 +68,21 @@ def main():
         base_url = stack.start_web(free_port(), **web_env)
         campaign = campaign_create(name="http ingest bench", total_stock=1_000_000)
         k6 = {"VUS": args.vus, "DURATION": args.duration}
-        warm = measure(stack, base_url, "bulk.js", {**k6, "DURATION": "3s", "CAMPAIGN_ID": campaign.pk,
-                                                     "USER_PREFIX": "warm"}, "warm-up", logs)
-        floor = measure(stack, base_url, str(floor_script), {**k6, "VUS": args.vus}, "floor", logs)
-        ingest = measure(stack, base_url, "bulk.js", {**k6, "CAMPAIGN_ID": campaign.pk}, "participation", logs)
+        measure(base_url, "bulk.js", {**k6, "DURATION": "3s", "CAMPAIGN_ID": campaign.pk, "USER_PREFIX": "warm"},
+                "warm-up", logs)
+        floor = measure(base_url, str(floor_script), k6, "floor", logs)
+        ingest = measure(base_url, "bulk.js", {**k6, "CAMPAIGN_ID": campaign.pk}, "participation", logs)
     finally:
         stack.stop()
-    del warm
     rows = [[r["name"], f"{r['requests']:,}", f"{r['ok_per_s']:,.0f}", f"{r['p50']:.1f}", f"{r['p95']:.1f}",
              f"{r['p99']:.1f}", f"{r['errors']:.2%}", f"{r['ok_per_s'] / floor['ok_per_s']:.2f}"]
             for r in (floor, ingest)]
-    workers = args.workers or os.cpu_count()
     print(f"\nk6 {args.vus} VUs for {args.duration}, gunicorn from gunicorn.conf.py "
-          f"(workers={args.workers or 'default'}, threads={args.threads or 'default'}), {workers} cores")
+          f"(workers={args.workers or 'default'}, threads={args.threads or 'default'}), {os.cpu_count()} cores")
     print_table(["endpoint", "requests", "accepted/s", "p50 ms", "p95 ms", "p99 ms", "errors", "vs floor"], rows)
     print(f"\nlogs: {logs}")
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
     setup_django()
     main()

@@ -63,9 +63,8 @@ class Fairness(NamedTuple):
 def fairness(events, time_of):
     """Compare winners and sold-out users by `time_of` (received_at: the API's receive time, or
     broker_ts: Kafka's): a first-come system is fair when no winner asked after a loser."""
-    decisions = [e for e in events if e.status in ("SUCCESS", "SOLD_OUT")]
-    sold_out = [time_of(e) for e in decisions if e.status == "SOLD_OUT"]
-    winners = [time_of(e) for e in decisions if e.status == "SUCCESS"]
+    sold_out = [time_of(e) for e in events if e.status == "SOLD_OUT"]
+    winners = [time_of(e) for e in events if e.status == "SUCCESS"]
     if not sold_out or not winners:
         return Fairness(0, 0.0)
     first_loser = min(sold_out)

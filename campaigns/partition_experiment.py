@@ -122,8 +122,11 @@ def group_is_stable(assignment_files, partitions):
     return sorted(held) == list(range(partitions))
 
 
-def probe_kafka_rate(topic, expected, timeout_s, ready):
-    """Messages/s from the first to the last poll of a consumer that only polls (Kafka alone)."""
+def probe_kafka_rate(topic, expected, timeout_s, ready, stop=None):
+    """A consumer that only polls (Kafka alone): (messages seen, wall time of the first and of the
+    last poll that returned any). Sets `ready` once it holds the topic; gives up at timeout_s or
+    as soon as `stop` is set."""
+    stop = stop or threading.Event()
     consumer = KafkaConsumer(topic, bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
                              group_id=f"probe-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
                              enable_auto_commit=False, fetch_max_wait_ms=settings.KAFKA_FETCH_MAX_WAIT_MS,
@@ -135,7 +138,7 @@ def probe_kafka_rate(topic, expected, timeout_s, ready):
         while not consumer.assignment() and time.monotonic() < deadline:
             consumer.poll(timeout_ms=100)
         ready.set()
-        while seen < expected and time.monotonic() < deadline:
+        while seen < expected and time.monotonic() < deadline and not stop.is_set():
             for records in consumer.poll(timeout_ms=200).values():
                 first = first or time.time()
                 seen += len(records)
@@ -187,8 +190,10 @@ def run_one(partitions, config, log):
     watched = {c.name: c.pid for c in consumers}
     watched.update(local_servers())
     watched["publishers (this process)"] = os.getpid()
-    probe_ready = threading.Event()
-    probe = ThreadPoolExecutor(1).submit(probe_kafka_rate, topic, config.events, config.timeout_s, probe_ready)
+    probe_ready, probe_stop = threading.Event(), threading.Event()
+    probe = ThreadPoolExecutor(1).submit(probe_kafka_rate, topic, config.events, config.timeout_s,
+                                         probe_ready, probe_stop)
+    sampler = None
     try:
         # The burst starts once every consumer holds its partition (a real campaign's consumers
         # are running before it opens) and the probe has joined its own group.
@@ -201,15 +206,18 @@ def run_one(partitions, config, log):
         published_at, acked_at = publish_burst(topic, campaign_ids, config)
         wait_until(lambda: Participation.objects.filter(campaign__in=campaign_ids).count() >= config.events,
                    timeout=config.timeout_s, interval=0.5, message=f"{config.events} decisions")
+    except BaseException:
+        probe_stop.set()  # or the probe polls on until timeout_s and holds the process's exit
+        raise
     finally:
-        probe_ready.set()
-        cpu = sampler.stop() if "sampler" in locals() else {}
+        cpu = sampler.stop() if sampler else {}
         for consumer in consumers:
             consumer.stop()
-    probed, first_poll, last_poll = probe.result()
+    probed, _, last_poll = probe.result()
     by_campaign = {pk: selectors.decided_events(pk) for pk in campaign_ids}
-    events = [e for decided in by_campaign.values() for e in decided]
+    events = [e for campaign_events in by_campaign.values() for e in campaign_events]
     decided = [e.decided_at for e in events]
+    outcomes = [selectors.outcome_counts(pk) for pk in campaign_ids]
     result = RunResult(
         partitions=partitions, events=len(events),
         processing_tps=ordering.commit_rate(decided),
@@ -218,15 +226,14 @@ def run_one(partitions, config, log):
         violation_count=ordering.violation_count(events),
         # Fairness is within a campaign: who asked first for the same coupons.
         unfair_by_receive=ordering.Fairness.combine(
-            ordering.fairness(decided, lambda e: e.received_at) for decided in by_campaign.values()),
+            ordering.fairness(campaign_events, lambda e: e.received_at) for campaign_events in by_campaign.values()),
         unfair_by_broker=ordering.Fairness.combine(
-            ordering.fairness(decided, lambda e: e.broker_ts) for decided in by_campaign.values()),
+            ordering.fairness(campaign_events, lambda e: e.broker_ts) for campaign_events in by_campaign.values()),
         latency_ms={p: v / 1000 for p, v in ordering.percentiles(
             [e.decided_at - e.received_at for e in events]).items()},
         total_seconds=max(decided) / 1_000_000 - published_at,
         publish_seconds=acked_at - published_at,
-        outcomes={status: sum(selectors.outcome_counts(pk)[status] for pk in campaign_ids)
-                  for status in ("SUCCESS", "SOLD_OUT", "DUPLICATE")},
+        outcomes={status: sum(counts[status] for counts in outcomes) for status in ("SUCCESS", "SOLD_OUT", "DUPLICATE")},
         decision_rate=ordering.rate_series(decided, bucket_s=0.5),
         cpu=cpu,
     )
