@@ -3,7 +3,7 @@
     .venv/bin/python bench/stats_batch.py [--events 1000000] [--campaigns 10]
 
 1. Stores the events the way consume_stats does (its decode + one INSERT IGNORE per 20 messages
-   of 500 events), plus 10% more on the neighbouring days, which the batch must leave out.
+   of 1,000 events), plus 10% more on the neighbouring days, which the batch must leave out.
 2. Aggregates the day twice with run_stats_batch's code (one GROUP BY in SQL, one transaction
    per campaign; the second run takes the ON DUPLICATE KEY UPDATE path), and once the naive way,
    as the baseline: every row of the day loaded into Python and counted there.
@@ -65,7 +65,7 @@ def load(events, campaigns):
     each neighbouring day. Returns (events stored, seconds)."""
     from django.db import connection, transaction
 
-    from campaigns.messages import DECISION_EVENTS_PER_MESSAGE, to_epoch_us
+    from campaigns.messages import DECISION_EVENTS_PER_MESSAGE, encode_decision_event_rows, to_epoch_us
     from campaigns.models import Campaign
     from stats.consumers import StatsConsumer
     from stats.days import day_bounds
@@ -84,20 +84,19 @@ def load(events, campaigns):
             campaign_id = ids[0] if i % 2 else ids[i // 2 % len(ids)]
             status = "SUCCESS" if i % 97 == 0 else "DUPLICATE" if i % 13 == 0 else "SOLD_OUT"
             at = start + i * step
-            yield {"request_id": str(uuid.uuid4()), "campaign_id": campaign_id, "user_id": f"user-{i}",
-                   "status": status, "topic": "firstcome.participations", "partition": 0, "offset": i,
-                   "broker_timestamp": at + 300, "received_at": at, "decided_at": at + 2000}
+            # A row of DECISION_EVENT_FIELDS, as the first-come consumer publishes it.
+            yield [str(uuid.uuid4()), campaign_id, f"user-{i}", status, "firstcome.participations", 0, i,
+                   at + 300, at, at + 2000]
 
     def messages():
         for day, count in ((DAY - timedelta(days=1), events // 20), (DAY, events), (DAY + timedelta(days=1), events // 20)):
             chunk = []
-            for event in day_events(day, count):
-                chunk.append(event)
+            for row in day_events(day, count):
+                chunk.append(row)
                 if len(chunk) == DECISION_EVENTS_PER_MESSAGE:
-                    yield json.dumps({"decisions": chunk}).encode()
+                    yield from encode_decision_event_rows(chunk)
                     chunk = []
-            if chunk:
-                yield json.dumps({"decisions": chunk}).encode()
+            yield from encode_decision_event_rows(chunk)
 
     consumer = StatsConsumer(topic="bench", group_id="bench")
     stored, batch, seconds = 0, [], 0.0
@@ -245,10 +244,12 @@ def main():
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
           f"database: {os.environ['DATABASE_URL']}; aggregating {DAY} (Asia/Seoul) out of "
           f"{args.events:,} events on that day and {2 * (args.events // 20):,} on the days around it")
+    from campaigns import messages
+
     stored, load_seconds = load(args.events, args.campaigns)
     print(f"stored through consume_stats' decode + decision_events_store: {stored:,} events in "
           f"{load_seconds:.1f} s = {stored / load_seconds:,.0f} events/s "
-          f"({MESSAGES_PER_TRANSACTION} messages of 500 events per transaction)\n")
+          f"({MESSAGES_PER_TRANSACTION} messages of {messages.DECISION_EVENTS_PER_MESSAGE:,} events per transaction)\n")
 
     warm_up()
     sql_first = in_own_process("sql")

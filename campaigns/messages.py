@@ -103,7 +103,11 @@ def decision_event_row(decision) -> list:
 
 
 def encode_decision_events(decisions) -> list[bytes]:
-    rows = [decision_event_row(d) for d in decisions]
+    return encode_decision_event_rows([decision_event_row(d) for d in decisions])
+
+
+def encode_decision_event_rows(rows) -> list[bytes]:
+    """Rows in DECISION_EVENT_FIELDS order → messages of up to DECISION_EVENTS_PER_MESSAGE rows."""
     return [orjson.dumps({"fields": DECISION_EVENT_FIELDS, "rows": rows[i:i + DECISION_EVENTS_PER_MESSAGE]})
             for i in range(0, len(rows), DECISION_EVENTS_PER_MESSAGE)]
 

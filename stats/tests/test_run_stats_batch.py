@@ -54,9 +54,16 @@ def test_one_day_prints_each_campaign_and_a_summary_and_a_rerun_says_so():
 
 
 def test_a_range_covers_every_day_in_it():
+    campaign = CampaignFactory()
+    seoul = ZoneInfo("Asia/Seoul")
+    for day, n in ((30, 1), (31, 2), (1, 3), (2, 4)):  # its ends and the days between
+        noon = datetime(2025, 1 if day > 2 else 2, day, 12, tzinfo=seoul)
+        services.decision_events_store(decision_events(campaign, {"SUCCESS": n}, received_at=noon))
     run_batch("--from", "2025-01-30", "--to", "2025-02-02")
     run = BatchRun.objects.get()
     assert (run.date_from, run.date_to, run.status) == (date(2025, 1, 30), date(2025, 2, 2), "COMPLETED")
+    assert dict(CampaignStats.objects.values_list("stats_date", "success_count")) == {
+        date(2025, 1, 30): 1, date(2025, 1, 31): 2, date(2025, 2, 1): 3, date(2025, 2, 2): 4}
 
 
 def test_today_may_be_aggregated_and_is_said_to_be_unfinished():
