@@ -8,30 +8,19 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 
+from campaign_site.tests.web import start_gunicorn
 from campaigns import selectors
 from campaigns.models import Campaign, Participation
-from campaigns.stack import http_up
 from campaigns.tests.factories import CampaignFactory
 from conftest import poll
-from streaming.embedded import free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 BIN = Path(sys.executable).parent
 
 
-def start_web(processes, child_env, **env):
-    port = free_port()
-    web = processes(name="gunicorn", env=child_env(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS=2, **env),
-                    args=[str(BIN / "gunicorn"), "-c", str(settings.BASE_DIR / "gunicorn.conf.py"),
-                          "campaign_site.wsgi"])
-    base_url = f"http://127.0.0.1:{port}"
-    poll(lambda: http_up(base_url), timeout=30, message="gunicorn")
-    return web, base_url
-
-
 def test_k6_burst_creates_its_campaign_and_gets_50_50_0(processes, child_env, tmp_path):
     User.objects.create_user("k6admin", password="k6-secret", is_staff=True)
-    web, base_url = start_web(processes, child_env)
+    web, base_url = start_gunicorn(processes, child_env(), workers=2)
     processes("consume_firstcome")
     summary = tmp_path / "summary.json"
 
@@ -65,7 +54,7 @@ def count(metrics, name):
 
 def test_k6_bulk_locked_mode_with_users_racing_their_own_requests(processes, child_env, tmp_path):
     campaign = CampaignFactory(total_stock=10)
-    _, base_url = start_web(processes, child_env, FIRSTCOME_EXPERIMENT_ENDPOINTS=1)
+    _, base_url = start_gunicorn(processes, child_env(FIRSTCOME_EXPERIMENT_ENDPOINTS=1), workers=2)
 
     run, metrics = k6("bulk.js", tmp_path, BASE_URL=base_url, CAMPAIGN_ID=campaign.pk, MODE="locked",
                       N=40, USERS=20, VUS=8)
@@ -81,7 +70,7 @@ def test_k6_bulk_locked_mode_with_users_racing_their_own_requests(processes, chi
 
 def test_k6_sync_mode_against_a_server_with_experiments_off_fails_its_checks(processes, child_env, tmp_path):
     campaign = CampaignFactory(total_stock=10)
-    _, base_url = start_web(processes, child_env)
+    _, base_url = start_gunicorn(processes, child_env(), workers=2)
 
     run, metrics = k6("burst.js", tmp_path, BASE_URL=base_url, CAMPAIGN_ID=campaign.pk, MODE="naive", VUS=5)
 
