@@ -32,6 +32,9 @@ else cp "$1" "$CRONTAB_FILE"; fi
 """
 
 
+COMMON = BASE_DIR / "scripts/codedeploy/common.sh"
+
+
 def hook_script(hook):
     (entry,) = APPSPEC["hooks"][hook]
     return BASE_DIR / entry["location"]
@@ -56,10 +59,45 @@ def test_hook_script_exists_is_executable_and_passes_bash_n_and_shellcheck(hook)
     run = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert shutil.which("shellcheck"), "shellcheck is missing: scripts/test.sh installs it (apt-get install shellcheck)"
-    # -x follows `. common.sh`, so the shared library is checked as part of every hook.
-    run = subprocess.run(["shellcheck", "-x", str(script.relative_to(BASE_DIR))], cwd=BASE_DIR,
-                         capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout + run.stderr
+    # -x follows `. common.sh` but reports nothing inside it: the library is checked on its own.
+    for checked in (script, COMMON):
+        run = subprocess.run(["shellcheck", "-x", str(checked.relative_to(BASE_DIR))], cwd=BASE_DIR,
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stdout + run.stderr
+
+
+def common_sh(script, tmp_path, **env):
+    """Run a bash snippet with common.sh sourced (direct service manager, units under tmp_path)."""
+    return subprocess.run(["bash", "-c", f'. "{COMMON}"; {script}'], capture_output=True, text=True,
+                          env={**os.environ, "FIRSTCOME_SERVICE_MANAGER": "direct",
+                               "FIRSTCOME_APP_ROOT": str(tmp_path), **env})
+
+
+@pytest.mark.parametrize("line", ["export X=1", "NO_EQUALS_SIGN", "1X=2", "X Y=1"])
+def test_an_env_file_line_that_is_not_name_value_is_refused(tmp_path, line):
+    env_file = tmp_path / "site.env"
+    env_file.write_text(f"# settings\nGOOD='kept'\n{line}\n")
+    run = common_sh(f'load_env_file "{env_file}"; echo "$GOOD"', tmp_path)
+    assert run.returncode == 1 and f"not a NAME=value line: {line}" in run.stderr, run.stdout + run.stderr
+
+
+def test_an_env_file_line_is_read_as_systemd_would(tmp_path):
+    env_file = tmp_path / "site.env"
+    env_file.write_text("\n# a comment\nA='with spaces = and more'\nB=plain\n")
+    run = common_sh(f'load_env_file "{env_file}"; printf "%s|%s" "$A" "$B"', tmp_path)
+    assert (run.returncode, run.stdout) == (0, "with spaces = and more|plain"), run.stderr
+
+
+def test_units_enabled_at_boot_are_listed_under_systemd_only(tmp_path):
+    wants = tmp_path / "units/firstcome.target.wants"
+    wants.mkdir(parents=True)
+    for unit in ("firstcome-web.service", "firstcome-consume@1.service"):
+        (wants / unit).symlink_to(tmp_path / "units" / unit)
+    (wants / "other.service").symlink_to(tmp_path / "units/other.service")
+    env = {"FIRSTCOME_UNIT_DIR": str(tmp_path / "units")}
+    systemd = common_sh("enabled_units", tmp_path, **env, FIRSTCOME_SERVICE_MANAGER="systemd")
+    assert sorted(systemd.stdout.split()) == ["firstcome-consume@1.service", "firstcome-web.service"], systemd.stderr
+    assert common_sh("enabled_units", tmp_path, **env).stdout == ""  # direct mode: nothing starts at boot
 
 
 def test_systemd_units_stop_gracefully_and_restart_on_failure():

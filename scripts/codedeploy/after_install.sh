@@ -51,10 +51,8 @@ set_setting() {
 if [ -f "$SITE_ENV_FILE" ]; then
   log "settings from $SITE_ENV_FILE"
   while IFS= read -r line || [ -n "$line" ]; do
-    case $line in ''|'#'*) continue ;; esac
-    value=${line#*=}
-    if [[ $value == \'*\' ]]; then value=${value:1:${#value}-2}; fi
-    set_setting "${line%%=*}" "$value"
+    parse_env_line "site settings $SITE_ENV_FILE" "$line" || continue
+    set_setting "$ENV_NAME" "$ENV_VALUE"
   done < "$SITE_ENV_FILE"
 fi
 # ... then every variable .env.example names that this hook's environment sets ...

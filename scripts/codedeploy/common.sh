@@ -58,17 +58,24 @@ else
   UNIT_DIR=${FIRSTCOME_UNIT_DIR:-$APP_ROOT/run/units}
 fi
 
+# One line of an environment file: sets ENV_NAME and ENV_VALUE; returns 1 for a blank line or a
+# comment; dies naming the file on anything that is not NAME=value.
+parse_env_line() {
+  local file=$1 line=$2
+  case $line in ''|'#'*) return 1 ;; esac
+  ENV_NAME=${line%%=*}
+  ENV_VALUE=${line#*=}
+  # the files we write quote values in single quotes (systemd and sh read them alike)
+  if [[ $ENV_VALUE == \'*\' ]]; then ENV_VALUE=${ENV_VALUE:1:${#ENV_VALUE}-2}; fi
+  [[ $line == *=* && $ENV_NAME =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "$file: not a NAME=value line: $line"
+}
+
 # Read NAME=value lines (comments and blanks skipped) into the environment.
 load_env_file() {
-  local file=$1 line name value
+  local file=$1 where=$1 line
   while IFS= read -r line || [ -n "$line" ]; do
-    case $line in ''|'#'*) continue ;; esac
-    name=${line%%=*}
-    value=${line#*=}
-    # the files we write quote values in single quotes (systemd and sh read them alike)
-    if [[ $value == \'*\' ]]; then value=${value:1:${#value}-2}; fi
-    [[ $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "$file: not a NAME=value line: $line"
-    export "$name=$value"
+    parse_env_line "$where" "$line" || continue
+    export "$ENV_NAME=$ENV_VALUE"
   done < "$file"
 }
 
@@ -107,6 +114,17 @@ running_units() {
   fi
 }
 
+# Units of ours that start at boot (systemd: the links `systemctl enable` left in
+# firstcome.target.wants), running or not. Direct mode starts nothing at boot: none.
+enabled_units() {
+  [ "$MANAGER" = systemd ] || return 0
+  local link
+  for link in "$UNIT_DIR"/firstcome.target.wants/firstcome-*.service; do
+    if [ -L "$link" ]; then basename "$link"; fi
+  done
+  return 0
+}
+
 # --- direct mode: the unit file's own ExecStart, WorkingDirectory and environment --------------
 unit_file() {  # firstcome-consume@2.service -> .../firstcome-consume@.service
   local unit=$1
@@ -138,8 +156,9 @@ direct_start() {
   mkdir -p "$APP_ROOT/run" "$APP_ROOT/log"
   (
     cd "$workdir"
-    load_env_file "$ENV_FILE"
+    # As systemd does: the unit's Environment= first, its EnvironmentFile= may override it.
     for assignment in $environment; do export "${assignment?}"; done
+    load_env_file "$ENV_FILE"
     # shellcheck disable=SC2086  # ExecStart is a word list, as systemd reads it
     exec setsid $exec_start </dev/null >>"$APP_ROOT/log/$unit.log" 2>&1
   ) &
@@ -191,6 +210,16 @@ stop_units() {  # in parallel, and wait for all
   if [ "$MANAGER" = systemd ]; then
     log "systemctl stop $*"
     systemctl stop "$@"
+  else
+    direct_stop "$@"
+  fi
+}
+
+retire_units() {  # units no longer wanted here: stopped, and under systemd no longer started at boot
+  [ "$#" -gt 0 ] || return 0
+  if [ "$MANAGER" = systemd ]; then
+    log "systemctl disable --now $*"
+    systemctl disable --now --quiet "$@"
   else
     direct_stop "$@"
   fi
