@@ -38,7 +38,7 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,
 proc_name = "firstcome-web"
 # The worker heartbeat file: on tmpfs, so a slow disk cannot stall a worker into a timeout kill.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
-# gunicornc's control socket only where the service asks for one (systemd: /run/firstcome);
+# gunicornc's control socket only where the service asks for one (systemd: /run/firstcome-web);
 # the default path under $HOME would be shared by every gunicorn of the machine's user.
 control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
 if not control_socket_disable:
@@ -69,23 +69,15 @@ if os.environ.get("GUNICORN_LOG_JSON", "").lower() in {"1", "true", "yes", "on"}
     }
 
 
-def post_fork(server, worker):
-    # Each worker gets its own Kafka producer (its I/O thread does not survive a fork); drop any
-    # reference inherited from the master so the first request creates a fresh one.
-    from streaming import producer
-
-    producer._producer = None
-    producer._producer_pid = None
-
-
 # /metrics must answer for the whole server, not for whichever worker the scrape reached: in
 # prometheus_client's multiprocess mode every worker writes its values to files in this
 # directory and django-prometheus's /metrics view adds them up. Set before any worker starts.
-_own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="firstcome-web-metrics-"))
-
-
 def on_starting(server):
+    # Once per master, before any worker (this file itself is read again on every reload): a
+    # directory of our own unless the environment names one; the master remembers it made it.
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        server.own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+            prefix="firstcome-web-metrics-")
     # Files left by an earlier run would be added to this one's numbers.
     metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -100,8 +92,8 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    if _own_metrics_dir:
-        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    if getattr(server, "own_metrics_dir", None):
+        shutil.rmtree(server.own_metrics_dir, ignore_errors=True)
 
 
 def worker_exit(server, worker):

@@ -4,6 +4,7 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -24,7 +25,12 @@ def workers(web):
     return {child.pid for child in psutil.Process(web.pid).children()}
 
 
+def metrics_dirs():
+    return set(Path(tempfile.gettempdir()).glob("firstcome-web-metrics-*"))
+
+
 def test_sighup_reloads_during_a_participation_stream_lose_nothing(processes, child_env, tmp_path):
+    dirs_before = metrics_dirs()
     campaign = CampaignFactory(total_stock=100_000)
     access_log = tmp_path / "access.log"
     web, base_url = start_gunicorn(processes, child_env(GUNICORN_ACCESS_LOG=str(access_log)), workers=2)
@@ -58,3 +64,4 @@ def test_sighup_reloads_during_a_participation_stream_lose_nothing(processes, ch
          message="every accepted participation decided")
     assert selectors.outcome_counts(campaign.pk) == {"SUCCESS": accepted, "SOLD_OUT": 0, "DUPLICATE": 0}
     assert web.stop() == 0
+    assert metrics_dirs() == dirs_before  # the master's metrics directory went with it, reloads or not
