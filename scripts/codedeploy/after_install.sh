@@ -13,8 +13,8 @@ set -euo pipefail
 # shellcheck source=scripts/codedeploy/common.sh
 . "$(dirname "$0")/common.sh"
 
-REVISION=${FIRSTCOME_REVISION_DIR:-$INCOMING_DIR}
-RELEASE_ID=${FIRSTCOME_RELEASE_ID:-${DEPLOYMENT_ID:-$(date -u +%Y%m%d%H%M%S)}}
+REVISION=$INCOMING_DIR
+RELEASE_ID=${DEPLOYMENT_ID:-$(date -u +%Y%m%d%H%M%S)}
 RELEASE=$RELEASES_DIR/$RELEASE_ID
 BUILD=$RELEASES_DIR/.$RELEASE_ID.partial
 [ -f "$REVISION/manage.py" ] || die "no revision in $REVISION (manage.py missing)"
@@ -113,6 +113,14 @@ PY=$RELEASE/venv/bin/python
 log "writing $ENV_FILE (${#order[@]} settings, source: $source_kind)"
 mv -f "$tmp" "$ENV_FILE"
 load_env_file "$ENV_FILE"
+# Where the services and the cron job write, owned by the account they run as: the manage.py
+# steps below run as root and would otherwise create these directories root-owned.
+for dir in "${FIRSTCOME_VAR_DIR:-}" "$(dirname "${STATS_BATCH_LOG:-}")"; do
+  if [ -n "$dir" ] && [ "$dir" != . ]; then
+    mkdir -p "$dir"
+    chown "$RUN_USER:$RUN_GROUP" "$dir"
+  fi
+done
 
 # --- 5. database, static files, topics, cron ------------------------------------------------------
 manage() { (cd "$RELEASE" && "$PY" manage.py "$@"); }
