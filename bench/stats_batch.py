@@ -22,40 +22,14 @@ import time
 import uuid
 from collections import Counter
 from datetime import date, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "campaign_site.settings.local")
+# Before _harness sets its default: this benchmark has a database of its own.
 os.environ.setdefault("DATABASE_URL", "mysql://root@127.0.0.1:3306/firstcome_bench_stats")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+from _harness import peak_rss_mib, print_table, setup_django  # noqa: E402
 
 DAY = date(2025, 1, 15)
-MESSAGES_PER_TRANSACTION = 20  # settings.STATS_MAX_POLL_RECORDS
-
-
-def setup_django(migrate=False):
-    import django
-    import MySQLdb
-
-    name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
-    if migrate:
-        conn = MySQLdb.connect(host="127.0.0.1", user="root")
-        conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-        conn.close()
-    django.setup()
-    if migrate:
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-
-
-def peak_rss_mib():
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 # --- 1. data --------------------------------------------------------------------------------
@@ -63,6 +37,7 @@ def peak_rss_mib():
 def load(events, campaigns):
     """Fresh tables, `events` on DAY over the campaigns (one hot campaign takes half), 5% more on
     each neighbouring day. Returns (events stored, seconds)."""
+    from django.conf import settings
     from django.db import connection, transaction
 
     from campaigns.messages import DECISION_EVENTS_PER_MESSAGE, encode_decision_event_rows, to_epoch_us
@@ -111,7 +86,7 @@ def load(events, campaigns):
 
     for value in messages():
         batch.append(SimpleNamespace(value=value))
-        if len(batch) == MESSAGES_PER_TRANSACTION:
+        if len(batch) == settings.STATS_MAX_POLL_RECORDS:
             flush()
     if batch:
         flush()
@@ -165,16 +140,16 @@ APPROACHES = {"sql": aggregate_sql, "python": aggregate_python}
 
 
 def measure(approach):
-    setup_django()
+    setup_django(migrate=False)
     from django.db import connection
 
     connection.ensure_connection()
-    at_start = peak_rss_mib()
+    at_start = peak_rss_mib(os.getpid())
     started = time.perf_counter()
     events = APPROACHES[approach]()
     seconds = time.perf_counter() - started
-    print(json.dumps({"events": events, "seconds": seconds, "peak_mib": peak_rss_mib(),
-                      "grew_mib": peak_rss_mib() - at_start}))
+    peak = peak_rss_mib(os.getpid())
+    print(json.dumps({"events": events, "seconds": seconds, "peak_mib": peak, "grew_mib": peak - at_start}))
 
 
 REPEATS = 3
@@ -244,12 +219,14 @@ def main():
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
           f"database: {os.environ['DATABASE_URL']}; aggregating {DAY} (Asia/Seoul) out of "
           f"{args.events:,} events on that day and {2 * (args.events // 20):,} on the days around it")
+    from django.conf import settings
+
     from campaigns import messages
 
     stored, load_seconds = load(args.events, args.campaigns)
     print(f"stored through consume_stats' decode + decision_events_store: {stored:,} events in "
           f"{load_seconds:.1f} s = {stored / load_seconds:,.0f} events/s "
-          f"({MESSAGES_PER_TRANSACTION} messages of {messages.DECISION_EVENTS_PER_MESSAGE:,} events per transaction)\n")
+          f"({settings.STATS_MAX_POLL_RECORDS} messages of {messages.DECISION_EVENTS_PER_MESSAGE:,} events per transaction)\n")
 
     warm_up()
     sql_first = in_own_process("sql")
@@ -266,12 +243,7 @@ def main():
         rows.append((name, f"{result['events']:,}", f"{result['seconds']:.2f}",
                      f"{result['events'] / result['seconds']:,.0f}", f"{result['peak_mib']:.0f}",
                      f"{result['grew_mib']:+.1f}"))
-    headers = ("aggregation", "events", "seconds", "events/s", "peak RSS MiB", "grew MiB")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(widths[0]) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths))))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(v.ljust(widths[0]) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths))))
+    print_table(("aggregation", "events", "seconds", "events/s", "peak RSS MiB", "grew MiB"), rows)
     print(f"\nrun_stats_batch vs baseline: {python['seconds'] / sql_again['seconds']:.1f}x faster, "
           f"{max(python['grew_mib'], 0.1) / max(sql_again['grew_mib'], 0.1):.0f}x less memory growth; "
           f"both wrote the same {len(sql_table)} campaign_stats rows")
