@@ -3,7 +3,7 @@
 Reloads without dropping a request: SIGHUP (`systemctl reload firstcome-web`) starts new workers
 from this file and stops the old ones gracefully; the listening socket stays with the master, so
 no connection is refused, and a stopping worker answers a request already arriving on a kept-alive
-connection with "Connection: close" instead of dropping it. A new release needs a restart (the
+connection with "Connection: close" instead of dropping it (campaign_site/server.py). A new release needs a restart (the
 master keeps its interpreter and code paths), which CodeDeploy does with the instance out of the
 load balancer (see docs/deploy.md).
 """
@@ -14,16 +14,20 @@ import tempfile
 from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# gthread, one process per core, many threads: a participation request spends most of its
-# time waiting for the broker's ack (GIL released), so a worker needs enough threads to keep
-# acks in flight while others run Python. Measured with bench/http_ingest.py (k6, 100 VUs, 2
-# cores shared with k6, the broker and MariaDB): 2 x 8 threads 467 accepted/s, 3 x 8 675/s,
-# 2 x 24 840/s, 2 x 64 624/s (contention); later, on a quiet machine, 2 x 24 806-918/s vs
-# 4 x 6 862, 6 x 4 676, 12 x 2 551, 1 x 48 483 (more processes: smaller produce batches, each
-# round trip costing kafka-python ~0.9 ms of CPU). Sync workers cannot overlap the ack waits.
-worker_class = "gthread"
+# One process per core, each an event loop (uvicorn: HTTP parsed in C) serving
+# campaign_site.asgi: participation requests on the loop itself, everything else in Django on
+# GUNICORN_THREADS threads (see campaign_site/asgi.py). gunicorn stays the process manager:
+# graceful reloads, worker restarts, this file. Measured with bench/http_ingest.py (k6, 100 VUs,
+# 2 cores shared with k6, the broker and MariaDB): gthread 2 x 24, the best of the thread
+# layouts tried, 806-918 accepted/s with p99 204-240 ms (each waiting request held a thread, and
+# a request cost ~1.6 ms of CPU through Django); see the README for this layout's numbers.
+wsgi_app = "campaign_site.asgi:application"
+worker_class = "campaign_site.server.Worker"
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
+# Threads per worker for the Django application (not gunicorn's own setting under this worker
+# class: campaign_site/asgi.py reads it from the environment the workers inherit).
 threads = int(os.environ.get("GUNICORN_THREADS", 24))
+os.environ["GUNICORN_THREADS"] = str(threads)
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 # How long stopping workers may finish their requests (SIGTERM, SIGHUP, a restart). A request
 # waits for the broker at most KAFKA_PUBLISH_TIMEOUT_MS (1.5 s), so 20 s is ample; the systemd

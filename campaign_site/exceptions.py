@@ -9,9 +9,13 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from campaigns.errors import DomainError
 
 
+def error_body(exc: DomainError):
+    return {"detail": exc.message, "code": exc.code}
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        response = Response({"detail": exc.message, "code": exc.code}, status=exc.http_status)
+        response = Response(error_body(exc), status=exc.http_status)
         if exc.retry_after is not None:
             response["Retry-After"] = str(exc.retry_after)
         return response

@@ -274,7 +274,8 @@ class BurstExperiment:
             environment["web"] = f"{base_url} (given: its own broker and consumer)"
         else:
             environment["broker"] = self.stack.broker_description
-            environment["web"] = f"gunicorn gthread, {self.web_workers} workers × {self.web_threads} threads"
+            environment["web"] = (f"gunicorn (uvicorn workers), {self.web_workers} workers, Django on "
+                                  f"{self.web_threads} threads each")
             environment["consumer"] = "consume_firstcome --mode batch, 1 process"
         return environment
 

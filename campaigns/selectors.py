@@ -1,10 +1,11 @@
 """Reads. Views, consumers and reports read the database through these functions."""
+import asyncio
 import time
 from datetime import datetime
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import connection
+from django.db import close_old_connections, connection
 from django.db.models import Count, Max, Min
 
 from campaigns.errors import CampaignNotFound
@@ -51,6 +52,23 @@ def campaign_window(campaign_id) -> CampaignWindow:
             _windows.clear()
         _windows[campaign_id] = (now, window)
     return window
+
+
+async def campaign_window_async(campaign_id) -> CampaignWindow:
+    """campaign_window() on an event loop: from the cache, or read in the loop's executor (the
+    database is synchronous), whose thread then gives its connection back like a request would."""
+    cached = _windows.get(campaign_id)
+    if cached and time.monotonic() - cached[0] < settings.FIRSTCOME_CAMPAIGN_CACHE_S:
+        return cached[1]
+    return await asyncio.get_running_loop().run_in_executor(None, _campaign_window_then_release, campaign_id)
+
+
+def _campaign_window_then_release(campaign_id):
+    close_old_connections()  # what Django does at the start and the end of a request
+    try:
+        return campaign_window(campaign_id)
+    finally:
+        close_old_connections()
 
 
 def campaign_window_cache_clear():

@@ -24,7 +24,7 @@ from campaigns.messages import ParticipationRequest, encode_participation, messa
 from campaigns.models import Campaign, Participation
 from campaigns.request_ids import new_request_id
 from campaigns.selectors import CampaignWindow, campaign_window, users_with_decisions
-from streaming.producer import PublishError, publish
+from streaming.producer import PublishError, publish, publish_async
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +46,59 @@ def participation_submit(*, campaign_id, user_id, now=None) -> uuid.UUID:
     that will be decided. Nothing is written to the database here.
     """
     now = now or timezone.now()
-    campaign = _campaign_open_at(campaign_id, now)
-    request_id = new_request_id()
+    submission = participation_prepare(campaign_window(campaign_id), user_id, now)
     try:
-        publish(settings.FIRSTCOME_TOPIC,
-                encode_participation(request_id, campaign.pk, user_id, now),
-                key=message_key(campaign.pk, user_id, settings.FIRSTCOME_MESSAGE_KEY))
+        publish(settings.FIRSTCOME_TOPIC, submission.value, key=submission.key)
     except PublishError as exc:
-        log.warning("participation for campaign %s not accepted: %s", campaign.pk, exc)
-        raise BrokerUnavailable("the request could not be queued; nothing was recorded, retry") from exc
-    return request_id
+        raise _not_accepted(submission, exc) from exc
+    return submission.request_id
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A participation request ready for Kafka: its id, and the message that carries it."""
+
+    campaign_id: int
+    request_id: uuid.UUID
+    value: bytes
+    key: bytes | None
+
+
+def participation_prepare(campaign: CampaignWindow, user_id, now) -> Submission:
+    """The request as it will be published, if the campaign takes participations at `now`;
+    CampaignNotOpen if not. No I/O: the ASGI ingest calls it on its event loop."""
+    _check_open(campaign, now)
+    request_id = new_request_id()
+    return Submission(campaign.pk, request_id, encode_participation(request_id, campaign.pk, user_id, now),
+                      message_key(campaign.pk, user_id, settings.FIRSTCOME_MESSAGE_KEY))
+
+
+async def participation_publish_async(submission: Submission) -> uuid.UUID:
+    """participation_submit()'s publish step on an event loop: same acknowledgement, same error."""
+    try:
+        await publish_async(settings.FIRSTCOME_TOPIC, submission.value, key=submission.key)
+    except PublishError as exc:
+        raise _not_accepted(submission, exc) from exc
+    return submission.request_id
 
 
 def _campaign_open_at(campaign_id, now) -> CampaignWindow:
     """The campaign's window, if it takes participations at `now`; CampaignNotOpen if not."""
     campaign = campaign_window(campaign_id)
+    _check_open(campaign, now)
+    return campaign
+
+
+def _check_open(campaign: CampaignWindow, now):
     if campaign.starts_at and now < campaign.starts_at:
         raise CampaignNotOpen(f"campaign {campaign.pk} opens at {campaign.starts_at.isoformat()}")
     if campaign.ends_at and now >= campaign.ends_at:
         raise CampaignNotOpen(f"campaign {campaign.pk} closed at {campaign.ends_at.isoformat()}")
-    return campaign
+
+
+def _not_accepted(submission, exc):
+    log.warning("participation for campaign %s not accepted: %s", submission.campaign_id, exc)
+    return BrokerUnavailable("the request could not be queued; nothing was recorded, retry")
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,7 @@ class LocalStack:
         """gunicorn (gunicorn.conf.py) on 127.0.0.1:port; returns its base URL once it answers."""
         base_url = f"http://127.0.0.1:{port}"
         self._start(ManagedProcess(
-            [str(BIN / "gunicorn"), "-c", str(Path(settings.BASE_DIR) / "gunicorn.conf.py"), "campaign_site.wsgi"],
+            [str(BIN / "gunicorn"), "-c", str(Path(settings.BASE_DIR) / "gunicorn.conf.py")],
             env=self.env(GUNICORN_BIND=f"127.0.0.1:{port}", **env), log_path=self.logs / "web.log", name="web"))
         self.wait(lambda: http_up(base_url), timeout=30, message="the web server")
         return base_url

@@ -13,6 +13,7 @@ is the database's unique key). Point CACHES["throttle"] at a shared cache (Memca
 one fleet-wide count, at the price of a network round trip per request.
 """
 import hashlib
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.cache import caches
@@ -29,6 +30,10 @@ class ParticipationUserThrottle(SimpleRateThrottle):
     def get_rate(self):
         rate = settings.FIRSTCOME_PARTICIPATION_RATE
         return None if rate in ("", "off") else rate
+
+    def allow_user(self, user_id):
+        """allow_request() for a caller with the user id but no DRF request (the ASGI ingest)."""
+        return self.allow_request(SimpleNamespace(data={"user_id": user_id}), None)
 
     def get_cache_key(self, request, view):
         user_id = request.data.get("user_id") if isinstance(request.data, dict) else None

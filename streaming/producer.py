@@ -1,5 +1,7 @@
 """One Kafka producer per process, created lazily after any fork (gunicorn workers, consumer
-processes), shared by all threads of that process (KafkaProducer is thread-safe)."""
+processes), shared by all threads of that process (KafkaProducer is thread-safe) and by its
+event loop (publish_async, the ASGI ingest)."""
+import asyncio
 import logging
 import os
 import threading
@@ -67,6 +69,7 @@ def _replace_producer(new):
     global _producer, _producer_pid
     with _lock:
         old, _producer, _producer_pid = _producer, new, os.getpid()
+        _topic_ready.clear()
     if old is not None:
         try:
             old.close(timeout=0)  # fails what it still holds: none of it was acknowledged
@@ -149,6 +152,7 @@ def reset_producer(timeout=2):
         producer, _producer = _producer, None
         owned = _producer_pid == os.getpid()
         _producer_pid = None
+        _topic_ready.clear()
     _circuit.close()
     if producer is not None and owned:
         try:
@@ -187,6 +191,67 @@ def _acknowledged(future, deadline):
             if future.is_done or remaining <= 0.05:
                 raise
             _circuit.check()
+
+
+async def publish_async(topic, value, *, key=None, headers=None, timeout_ms=None):
+    """publish() for an event loop: the same acknowledgement, budget and circuit, without a thread
+    per waiting request. The producer's IO thread completes the send and wakes the loop.
+
+    What can block (making the producer, a topic's first metadata) runs in the loop's executor;
+    after that a send only appends to the producer's buffer. A full buffer (the broker slower than
+    the ingest for max_block_ms) would block the loop, so the circuit trips on that too.
+    """
+    timeout_ms = settings.KAFKA_PUBLISH_TIMEOUT_MS if timeout_ms is None else timeout_ms
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_ms / 1000
+    _circuit.check()
+    try:
+        producer = _producer if _producer_pid == os.getpid() and _producer is not None else None
+        if producer is None:
+            producer = await loop.run_in_executor(None, get_producer, timeout_ms / 1000)
+        try:
+            if _topic_ready.get(topic) is not producer:
+                await loop.run_in_executor(None, producer.partitions_for, topic)
+                _topic_ready[topic] = producer
+            future = producer.send(topic, value=value, key=key, headers=headers)
+            return await _acknowledged_async(future, deadline, loop)
+        except KafkaError as exc:
+            raise PublishError(f"Kafka did not acknowledge the message: {exc.__class__.__name__}") from exc
+    except PublishError:
+        _circuit.trip(topic)
+        raise
+
+
+_topic_ready = {}  # topic -> the producer that has its metadata: its sends do not block
+
+
+async def _acknowledged_async(future, deadline, loop):
+    """_acknowledged() awaiting instead of blocking: gives up at the deadline, or as soon as
+    another request of this process has found the broker down."""
+    settled = loop.create_future()
+
+    def wake(_):  # on the producer's IO thread
+        try:
+            loop.call_soon_threadsafe(_settle, settled)
+        except RuntimeError:  # the loop closed meanwhile (worker exiting): nobody is waiting
+            pass
+
+    future.add_both(wake)
+    while not settled.done():
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise KafkaTimeoutError("no acknowledgement within the publish budget")
+        await asyncio.wait((settled,), timeout=min(remaining, 0.05))
+        if not settled.done():
+            _circuit.check()
+    if future.failed():
+        raise future.exception
+    return future.value
+
+
+def _settle(settled):
+    if not settled.done():
+        settled.set_result(None)
 
 
 def publish_many(topic, messages, *, timeout_ms=None):

@@ -46,8 +46,7 @@ def start_gunicorn(processes, env, *, workers=1):
     port = free_port()
     env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers)}
     web = processes(name="gunicorn", env=env,
-                    args=[str(BIN / "python"), "-m", "gunicorn", "-c", str(settings.BASE_DIR / "gunicorn.conf.py"),
-                          "campaign_site.wsgi"])
+                    args=[str(BIN / "python"), "-m", "gunicorn", "-c", str(settings.BASE_DIR / "gunicorn.conf.py")])
     base_url = f"http://127.0.0.1:{port}"
 
     def healthy():

@@ -1,0 +1,18 @@
+"""What gunicorn serves (gunicorn.conf.py: uvicorn workers): the participation fast path on the
+event loop (campaigns/ingest.py), and the Django application for everything else.
+
+Django runs as the WSGI application it has always been, on a pool of GUNICORN_THREADS threads per
+worker (a2wsgi): its views, middleware and database connections behave exactly as under
+gunicorn's threaded workers. Django's own ASGI handler would run every synchronous view and
+middleware on one thread per process, serialising the result lookups that clients poll.
+"""
+import os
+
+from a2wsgi import WSGIMiddleware
+
+from campaign_site.wsgi import application as django_application
+from campaigns.ingest import ParticipationIngest
+
+DJANGO_THREADS = int(os.environ.get("GUNICORN_THREADS", 24))  # gunicorn.conf.py sets it
+
+application = ParticipationIngest(WSGIMiddleware(django_application, workers=DJANGO_THREADS))

@@ -1,0 +1,182 @@
+"""The participation endpoint's fast path: POST /api/campaigns/<id>/participations answered on
+the event loop of an ASGI worker, in front of the Django application (campaign_site/asgi.py).
+
+Why: under a burst, this one endpoint is nearly all the traffic, and through Django a request
+cost ~1.6 ms of CPU on a thread of its own waiting for the broker's ack (middleware, DRF, the
+GIL handed between 24 threads, kafka-python's blocking future): ~900 accepted/s on two cores.
+Here a request costs the HTTP parsing (C), one JSON parse, the shared user-id field, the shared
+service and a send whose acknowledgement wakes the loop; nothing waits on a thread.
+
+It answers only what it can answer exactly as Django would: the request Django would accept
+(202, once the broker has acknowledged it) and the broker being down (503, the same error body).
+Everything else goes to the Django application unchanged, its body replayed: another path or
+method, a body that is not a JSON object with a valid user_id, an unknown or closed campaign, a
+throttled user, a host Django would refuse, a plain-HTTP request that production redirects, a
+body without Content-Length or over the size limit. So DRF's view (ParticipationCreateView,
+also what runserver and Django's test client reach) stays the one definition of every error;
+campaigns/tests/test_ingest.py checks that both answer alike.
+"""
+import re
+import time
+
+import orjson
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from django.utils import timezone
+from prometheus_client import Counter, Histogram
+from rest_framework.exceptions import ValidationError
+
+from campaign_site.exceptions import error_body
+from campaigns import selectors, services
+from campaigns.errors import BrokerUnavailable, DomainError
+from campaigns.serializers import USER_ID_FIELD
+from campaigns.throttles import ParticipationUserThrottle
+
+# Django's <int:campaign_id> converter is [0-9]+.
+PARTICIPATION_PATH = re.compile(r"/api/campaigns/([0-9]+)/participations")
+JSON_TYPES = {b"application/json", b"application/json; charset=utf-8", b"application/json;charset=utf-8"}
+
+ANSWERS = Counter("firstcome_ingest_requests_total",
+                  "Participation POSTs by who answered: accepted / broker_unavailable by the fast "
+                  "path, django for those it handed to the Django application.", ["answer"])
+ACCEPT_SECONDS = Histogram("firstcome_ingest_accept_seconds",
+                           "From the request's body read to the broker's acknowledgement (202).",
+                           buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+_answered_by = {name: ANSWERS.labels(name) for name in ("accepted", "broker_unavailable", "django")}
+
+
+class ParticipationIngest:
+    """ASGI application: the fast path for participation requests, `django` for the rest."""
+
+    def __init__(self, django):
+        self.django = django
+        self._response_headers = {}  # is the request secure -> headers for a fast-path answer
+
+    async def __call__(self, scope, receive, send):
+        match = (PARTICIPATION_PATH.fullmatch(scope["path"])
+                 if scope["type"] == "http" and scope["method"] == "POST" else None)
+        if match is None:
+            return await self.django(scope, receive, send)
+        headers = dict(scope["headers"])
+        body = await self._body_if_ours(scope, headers, receive)
+        if body is None:
+            return await self._to_django(scope, receive, send)
+        submission = await self._submission(int(match[1]), body)
+        if submission is None:
+            return await self._to_django(scope, _replay(body, receive), send)
+        secure = _is_secure(scope, headers)
+        started = time.perf_counter()
+        try:
+            request_id = await services.participation_publish_async(submission)
+        except BrokerUnavailable as exc:
+            _answered_by["broker_unavailable"].inc()
+            return await self._answer(send, secure, exc.http_status, orjson.dumps(error_body(exc)),
+                                      [(b"retry-after", str(exc.retry_after).encode())])
+        ACCEPT_SECONDS.observe(time.perf_counter() - started)
+        _answered_by["accepted"].inc()
+        await self._answer(send, secure, 202, b'{"request_id":"%s","status":"PENDING"}' % str(request_id).encode())
+
+    async def _body_if_ours(self, scope, headers, receive):
+        """The body, if the request is one Django would take as far as the view; None (nothing
+        read) if Django must see it: its middleware refuses the host, redirects to HTTPS,
+        refuses the size, or DRF answers 415."""
+        if headers.get(b"content-type", b"").lower() not in JSON_TYPES or not _host_allowed(headers):
+            return None
+        if settings.SECURE_SSL_REDIRECT and not _is_secure(scope, headers):
+            return None
+        try:
+            length = int(headers[b"content-length"])
+        except (KeyError, ValueError):
+            return None
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if length < 0 or (limit is not None and length > limit):
+            return None
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: Django answers nobody
+                return b""
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    async def _submission(self, campaign_id, body):
+        """The request ready to publish, or None if Django's view would not accept it: it then
+        answers it (and counts it against the user's rate) itself."""
+        try:
+            data = orjson.loads(body)
+            user_id = USER_ID_FIELD.run_validation(data["user_id"])
+            window = await selectors.campaign_window_async(campaign_id)
+            submission = services.participation_prepare(window, user_id, timezone.now())
+        except (orjson.JSONDecodeError, TypeError, KeyError, ValidationError, DomainError):
+            return None
+        # Last, as in the view (the throttle runs first there, but counts a refused request too):
+        # one count per request whichever path answers it.
+        return submission if ParticipationUserThrottle().allow_user(user_id) else None
+
+    async def _to_django(self, scope, receive, send):
+        _answered_by["django"].inc()
+        await self.django(scope, receive, send)
+
+    async def _answer(self, send, secure, status, body, extra_headers=()):
+        headers = self._response_headers.get(secure)
+        if headers is None:
+            headers = self._response_headers[secure] = _django_response_headers(secure)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*headers, *extra_headers, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _replay(body, receive):
+    """A receive() that gives Django the body already read, then the connection's own events."""
+    sent = False
+
+    async def replayed():
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
+
+
+def _host_allowed(headers):
+    """Django's host validation (HttpRequest.get_host), for the plain Host header; a request
+    with X-Forwarded-Host where Django reads it is left to Django."""
+    host = headers.get(b"host")
+    if host is None or (settings.USE_X_FORWARDED_HOST and b"x-forwarded-host" in headers):
+        return False
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    domain, _port = split_domain_port(host.decode("latin-1"))
+    return bool(domain) and validate_host(domain, allowed)
+
+
+def _is_secure(scope, headers):
+    """HttpRequest.is_secure(): the trusted proxy's header where settings name one, else the
+    connection's scheme."""
+    proxy_header = settings.SECURE_PROXY_SSL_HEADER
+    if proxy_header:
+        name = proxy_header[0].removeprefix("HTTP_").lower().replace("_", "-").encode()
+        value = headers.get(name)
+        if value is not None:
+            return value.decode("latin-1").split(",", 1)[0].strip() == proxy_header[1]
+    return scope["scheme"] == "https"
+
+
+def _django_response_headers(secure):
+    """The headers the Django application puts on the view's JSON answer, taken from Django's
+    own middleware (security headers, X-Frame-Options) and DRF's APIView (Allow)."""
+    from django.http import HttpRequest, HttpResponse
+    from django.middleware.clickjacking import XFrameOptionsMiddleware
+    from django.middleware.security import SecurityMiddleware
+
+    request = HttpRequest()
+    request.is_secure = lambda: secure
+    response = HttpResponse(content_type="application/json")
+    response["Allow"] = "POST, OPTIONS"
+    for middleware in (SecurityMiddleware, XFrameOptionsMiddleware):
+        response = middleware(lambda r: response).process_response(request, response)
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]

@@ -1,0 +1,105 @@
+"""The participation fast path (campaigns/ingest.py) answers exactly as the DRF view does: the
+same request is sent to gunicorn (where the fast path answers it or hands it to Django) and to
+the view through Django's test client, and the answers are compared; the server's own metrics
+tell which path answered."""
+import json
+import re
+import urllib.error
+import urllib.request
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from campaign_site.tests.web import start_gunicorn
+from campaigns.tests.factories import CampaignFactory
+from conftest import read_topic
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+JSON = "application/json"
+SECURITY_HEADERS = ("x-frame-options", "x-content-type-options", "referrer-policy",
+                    "cross-origin-opener-policy", "strict-transport-security", "allow", "vary")
+
+
+def raw_post(url, body, content_type):
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": content_type} if content_type else {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, dict(response.headers.items()), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers.items()), exc.read()
+
+
+def comparable(status, headers, body):
+    """Status, body (request ids masked) and the headers both paths must set alike."""
+    try:
+        body = json.loads(body)
+    except ValueError:
+        body = body.decode(errors="replace")
+    if isinstance(body, dict) and "request_id" in body:
+        assert re.fullmatch(r"[0-9a-f-]{36}", body["request_id"])
+        body["request_id"] = "<id>"
+    lowered = {name.lower(): value for name, value in headers.items()}
+    return status, body, {name: lowered.get(name) for name in SECURITY_HEADERS}
+
+
+def ingest_counts(base_url):
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {answer: float(value) for answer, value in
+            re.findall(r'^firstcome_ingest_requests_total\{answer="(\w+)"\} (\S+)$', text, re.M)}
+
+
+CASES = [  # (name, campaign, body, content type, status)
+    ("accepted", "open", b'{"user_id": "alice"}', JSON, 202),
+    ("charset in the type", "open", b'{"user_id": "bob"}', "application/json; charset=utf-8", 202),
+    ("extra fields ignored", "open", b'{"user_id": "carol", "coupon": "FREE"}', JSON, 202),
+    ("no user_id", "open", b'{}', JSON, 400),
+    ("numeric user_id", "open", b'{"user_id": 42}', JSON, 400),
+    ("empty user_id", "open", b'{"user_id": ""}', JSON, 400),
+    ("control character", "open", b'{"user_id": "a\\u0000b"}', JSON, 400),
+    ("too long", "open", b'{"user_id": "%s"}' % (b"x" * 300), JSON, 400),
+    ("a list", "open", b'["alice"]', JSON, 400),
+    ("invalid JSON", "open", b'{"user_id": ', JSON, 400),
+    ("not UTF-8", "open", b'\xff\xfe', JSON, 400),
+    ("a form", "open", b"user_id=alice", "application/x-www-form-urlencoded", 415),
+    ("unknown campaign", "unknown", b'{"user_id": "dave"}', JSON, 404),
+    ("closed campaign", "closed", b'{"user_id": "erin"}', JSON, 409),
+    ("not open yet", "future", b'{"user_id": "frank"}', JSON, 409),
+]
+
+
+def test_every_answer_is_the_drf_views_and_only_acceptances_skip_django(processes, child_env, kafka_topics, settings):
+    now = timezone.now()
+    campaigns = {"open": CampaignFactory().pk, "unknown": 999_999,
+                 "closed": CampaignFactory(starts_at=now - timedelta(days=2), ends_at=now - timedelta(days=1)).pk,
+                 "future": CampaignFactory(starts_at=now + timedelta(days=1)).pk}
+    _, base_url = start_gunicorn(processes, child_env(), workers=1)
+    api = APIClient()
+
+    for name, campaign, body, content_type, status in CASES:
+        path = f"/api/campaigns/{campaigns[campaign]}/participations"
+        served = comparable(*raw_post(base_url + path, body, content_type))
+        response = api.generic("POST", path, body, content_type=content_type)
+        expected = comparable(response.status_code, response.headers, response.content)
+        assert served[0] == status, (name, served)
+        assert served == expected, name
+
+    accepted = sum(status == 202 for *_, status in CASES)
+    assert ingest_counts(base_url) == {"accepted": accepted, "broker_unavailable": 0,
+                                       "django": len(CASES) - accepted}
+    # One message per 202 from each side: nothing handed to Django was published on the way.
+    messages = read_topic(settings.FIRSTCOME_TOPIC, expected=2 * accepted)
+    assert len(messages) == 2 * accepted
+
+
+def test_a_body_over_the_limit_goes_to_django_unread(processes, child_env, kafka_topics):
+    campaign = CampaignFactory()
+    _, base_url = start_gunicorn(processes, child_env(DATA_UPLOAD_MAX_MEMORY_SIZE="64"), workers=1)
+    status, _, body = raw_post(f"{base_url}/api/campaigns/{campaign.pk}/participations",
+                               b'{"user_id": "%s"}' % (b"y" * 100), JSON)
+    assert (status, json.loads(body)["code"]) == (413, "request_too_large")
+    assert ingest_counts(base_url)["django"] == 1
