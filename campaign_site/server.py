@@ -1,4 +1,5 @@
-"""The gunicorn worker class (gunicorn.conf.py): uvicorn's, with a gentler graceful stop.
+"""The gunicorn worker class (gunicorn.conf.py): uvicorn's, with a gentler graceful stop, and
+one that stops when its master is gone.
 
 uvicorn closes every idle kept-alive connection the moment a stop begins (a SIGHUP reload, a
 restart). A request the client had already sent on such a connection then meets a closed socket:
@@ -11,6 +12,9 @@ within the drain and moves to a new worker after that answer; with a 1 s drain o
 481 still met the close under the test suite's load. The drain stays well inside gunicorn's
 graceful_timeout (20 s), after which the old worker is killed whatever it holds.
 """
+import os
+import signal
+
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn_worker import UvicornWorker
 
@@ -39,3 +43,17 @@ class DrainingHttpToolsProtocol(HttpToolsProtocol):
 
 class Worker(UvicornWorker):
     CONFIG_KWARGS = {"loop": "uvloop", "http": DrainingHttpToolsProtocol}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # uvicorn calls callback_notify every timeout_notify seconds (gunicorn's timeout by
+        # default): often enough for the heartbeat, too seldom to notice a dead master.
+        self.config.timeout_notify = min(self.timeout, 1.0)
+
+    async def callback_notify(self):
+        # gunicorn's own workers leave when their master dies (SIGKILL, OOM killer); uvicorn's
+        # did not, and kept the port's connections and a producer alive as orphans.
+        if os.getppid() != self.ppid:
+            self.log.warning("gunicorn master %s is gone: worker %s stopping", self.ppid, self.pid)
+            os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful stop
+        self.notify()
