@@ -3,12 +3,19 @@ production settings) with every 202 backed by the broker's ack, under k6 (k6/bul
 15 s) on the same machine; the baseline, measured in the same run with the same k6 settings, is
 /healthz: the same server answering without parsing, database or Kafka (the floor).
 
-    .venv/bin/python bench/http_ingest.py [--vus 100] [--duration 15s] [--workers N --threads N]
+bulk.js is a closed loop: 100 VUs each send their next request as soon as the last is answered,
+so it finds the most the server does, and its latencies are those of a saturated machine. The
+last row is the open model at the target rate (k6/steady.js, --rate per second, new users
+arriving whether or not earlier ones were answered): the latency users see at that load.
+
+    .venv/bin/python bench/http_ingest.py [--vus 100] [--duration 15s] [--rate 2000] [--workers N --threads N]
 """
 import argparse
 import os
 import uuid
 from pathlib import Path
+
+import psutil
 
 from _harness import print_table, setup_django
 
@@ -22,9 +29,24 @@ export function handleSummary(data) { return { [__ENV.SUMMARY]: JSON.stringify(d
 """
 
 
-def measure(base_url, script, variables, name, logs):
+def cpu_seconds(processes):
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def measure(base_url, script, variables, name, logs, accounted):
+    """One k6 run; with the CPU each party used per request: k6 (this process's waited-for
+    children), the web server (master and workers) and the broker."""
     from campaigns.stack import run_k6
 
+    before = {party: cpu_seconds(procs) for party, procs in accounted.items()}
+    k6_before = os.times()
     code, summary = run_k6(script, {"BASE_URL": base_url, **variables},
                            summary_path=logs / f"{name}.json", log_path=logs / f"{name}.log", timeout=600)
     if summary is None or "http_req_duration" not in summary["metrics"]:
@@ -35,7 +57,11 @@ def measure(base_url, script, variables, name, logs):
     ok = m.get("accepted", m.get("checks", {})).get("values", {})
     ok_count = ok.get("count", ok.get("passes", 0))
     failed = m["http_reqs"]["values"]["count"] - ok_count
-    return {"name": name, "ok_per_s": ok_count / seconds, "p50": duration["med"], "p95": duration["p(95)"],
+    k6_after, requests = os.times(), max(m["http_reqs"]["values"]["count"], 1)
+    cpu_ms = {party: (cpu_seconds(procs) - before[party]) * 1000 / requests for party, procs in accounted.items()}
+    cpu_ms["k6"] = ((k6_after.children_user + k6_after.children_system)
+                    - (k6_before.children_user + k6_before.children_system)) * 1000 / requests
+    return {"cpu_ms": cpu_ms, "name": name, "ok_per_s": ok_count / seconds, "p50": duration["med"], "p95": duration["p(95)"],
             "p99": duration["p(99)"], "errors": failed / max(m["http_reqs"]["values"]["count"], 1),
             "requests": m["http_reqs"]["values"]["count"]}
 
@@ -44,6 +70,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--vus", type=int, default=100)
     parser.add_argument("--duration", default="15s")
+    parser.add_argument("--rate", type=int, default=2000, help="arrival rate of the open-model run (requests/s)")
     parser.add_argument("--workers", type=int)
     parser.add_argument("--threads", type=int)
     args = parser.parse_args()
@@ -67,19 +94,27 @@ def main():
                    "GUNICORN_WORKERS": args.workers, "GUNICORN_THREADS": args.threads}
         base_url = stack.start_web(free_port(), **web_env)
         campaign = campaign_create(name="http ingest bench", total_stock=1_000_000)
+        web = psutil.Process(next(child.process.pid for child in stack.children if child.name == "web"))
+        accounted = {"web": [web, *web.children()],
+                     "broker": [p for p in psutil.process_iter(["name"]) if p.info["name"] == "tansu"]}
         k6 = {"VUS": args.vus, "DURATION": args.duration}
         measure(base_url, "bulk.js", {**k6, "DURATION": "3s", "CAMPAIGN_ID": campaign.pk, "USER_PREFIX": "warm"},
-                "warm-up", logs)
-        floor = measure(base_url, str(floor_script), k6, "floor", logs)
-        ingest = measure(base_url, "bulk.js", {**k6, "CAMPAIGN_ID": campaign.pk}, "participation", logs)
+                "warm-up", logs, accounted)
+        floor = measure(base_url, str(floor_script), k6, "floor", logs, accounted)
+        ingest = measure(base_url, "bulk.js", {**k6, "CAMPAIGN_ID": campaign.pk}, "participation", logs, accounted)
+        at_rate = measure(base_url, "steady.js", {"RATE": args.rate, "DURATION": args.duration,
+                                                  "CAMPAIGN_ID": campaign.pk}, "at-rate", logs, accounted)
+        at_rate["name"] = f"participation at {args.rate:,}/s"
     finally:
         stack.stop()
     rows = [[r["name"], f"{r['requests']:,}", f"{r['ok_per_s']:,.0f}", f"{r['p50']:.1f}", f"{r['p95']:.1f}",
-             f"{r['p99']:.1f}", f"{r['errors']:.2%}", f"{r['ok_per_s'] / floor['ok_per_s']:.2f}"]
-            for r in (floor, ingest)]
+             f"{r['p99']:.1f}", f"{r['errors']:.2%}", f"{r['ok_per_s'] / floor['ok_per_s']:.2f}",
+             *(f"{r['cpu_ms'][party]:.3f}" for party in ("k6", "web", "broker"))]
+            for r in (floor, ingest, at_rate)]
     print(f"\nk6 {args.vus} VUs for {args.duration}, gunicorn from gunicorn.conf.py "
           f"(workers={args.workers or 'default'}, threads={args.threads or 'default'}), {os.cpu_count()} cores")
-    print_table(["endpoint", "requests", "accepted/s", "p50 ms", "p95 ms", "p99 ms", "errors", "vs floor"], rows)
+    print_table(["endpoint", "requests", "accepted/s", "p50 ms", "p95 ms", "p99 ms", "errors", "vs floor",
+                 "CPU ms/req k6", "web", "broker"], rows)
     print(f"\nlogs: {logs}")
 
 

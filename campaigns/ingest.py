@@ -16,6 +16,7 @@ body without Content-Length or over the size limit. So DRF's view (Participation
 also what runserver and Django's test client reach) stays the one definition of every error;
 campaigns/tests/test_ingest.py checks that both answer alike.
 """
+import functools
 import re
 import time
 
@@ -51,6 +52,7 @@ class ParticipationIngest:
     def __init__(self, django):
         self.django = django
         self._response_headers = {}  # is the request secure -> headers for a fast-path answer
+        self._throttle = None  # one for the loop: its check runs start to end without yielding
 
     async def __call__(self, scope, receive, send):
         match = (PARTICIPATION_PATH.fullmatch(scope["path"])
@@ -112,7 +114,9 @@ class ParticipationIngest:
             return None
         # Last, as in the view (the throttle runs first there, but counts a refused request too):
         # one count per request whichever path answers it.
-        return submission if ParticipationUserThrottle().allow_user(user_id) else None
+        if self._throttle is None:
+            self._throttle = ParticipationUserThrottle()
+        return submission if self._throttle.allow_user(user_id) else None
 
     async def _to_django(self, scope, receive, send):
         _answered_by["django"].inc()
@@ -147,6 +151,11 @@ def _host_allowed(headers):
     host = headers.get(b"host")
     if host is None or (settings.USE_X_FORWARDED_HOST and b"x-forwarded-host" in headers):
         return False
+    return _valid_host(host)
+
+
+@functools.lru_cache(maxsize=256)  # a server sees a handful of Host values; the check is regexes
+def _valid_host(host: bytes):
     allowed = settings.ALLOWED_HOSTS
     if settings.DEBUG and not allowed:
         allowed = [".localhost", "127.0.0.1", "[::1]"]

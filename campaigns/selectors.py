@@ -60,7 +60,19 @@ async def campaign_window_async(campaign_id) -> CampaignWindow:
     cached = _windows.get(campaign_id)
     if cached and time.monotonic() - cached[0] < settings.FIRSTCOME_CAMPAIGN_CACHE_S:
         return cached[1]
-    return await asyncio.get_running_loop().run_in_executor(None, _campaign_window_then_release, campaign_id)
+    # One read per campaign at a time: when the entry expires, every request in flight misses at
+    # once, and each reading for itself queued dozens of reads on the executor every second
+    # (seen as the p99 of the ingest benchmark).
+    loop = asyncio.get_running_loop()
+    reading = _reading.get(campaign_id)
+    if reading is None or reading.get_loop() is not loop:
+        reading = _reading[campaign_id] = loop.run_in_executor(None, _campaign_window_then_release, campaign_id)
+        reading.add_done_callback(lambda done: _reading.pop(campaign_id, None) if _reading.get(campaign_id) is done
+                                  else None)
+    return await asyncio.shield(reading)
+
+
+_reading = {}  # campaign id -> the read in flight (campaign_window_async)
 
 
 def _campaign_window_then_release(campaign_id):

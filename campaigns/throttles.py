@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.throttling import SimpleRateThrottle
 
 
@@ -42,3 +43,12 @@ class ParticipationUserThrottle(SimpleRateThrottle):
         # Hashed: a user id may hold characters and lengths a cache key must not (memcached).
         digest = hashlib.blake2b(user_id.encode(errors="surrogatepass"), digest_size=16).hexdigest()
         return f"throttle:{self.scope}:{digest}"
+
+
+class ThrottleCache(LocMemCache):
+    """LocMem for the throttle counts, without the memcached key check: the keys are fixed-length
+    hex digests made above, and the check walked every character of every key twice per request
+    (~5 % of a participation's CPU on the fast path)."""
+
+    def validate_key(self, key):
+        pass

@@ -25,6 +25,7 @@ export const options = {
     },
   },
   thresholds: { checks: ['rate==1'], http_req_failed: ['rate==0'] },
+  summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
 };
 
 export default function () {

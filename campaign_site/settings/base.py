@@ -143,7 +143,7 @@ FIRSTCOME_THROTTLE_CACHE = "throttle"
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     # Keys live one rate period: this holds the users of the last second of a 50,000 req/s burst.
-    "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle",
+    "throttle": {"BACKEND": "campaigns.throttles.ThrottleCache", "LOCATION": "throttle",
                  "OPTIONS": {"MAX_ENTRIES": 50_000}},
 }
 

@@ -19,8 +19,8 @@ from conftest import read_topic
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 JSON = "application/json"
-SECURITY_HEADERS = ("x-frame-options", "x-content-type-options", "referrer-policy",
-                    "cross-origin-opener-policy", "strict-transport-security", "allow", "vary")
+COMPARED_HEADERS = ("x-frame-options", "x-content-type-options", "referrer-policy",
+                    "cross-origin-opener-policy", "strict-transport-security", "allow", "vary", "retry-after")
 
 
 def raw_post(url, body, content_type):
@@ -43,7 +43,7 @@ def comparable(status, headers, body):
         assert re.fullmatch(r"[0-9a-f-]{36}", body["request_id"])
         body["request_id"] = "<id>"
     lowered = {name.lower(): value for name, value in headers.items()}
-    return status, body, {name: lowered.get(name) for name in SECURITY_HEADERS}
+    return status, body, {name: lowered.get(name) for name in COMPARED_HEADERS}
 
 
 def ingest_counts(base_url):
@@ -103,3 +103,25 @@ def test_a_body_over_the_limit_goes_to_django_unread(processes, child_env, kafka
                                b'{"user_id": "%s"}' % (b"y" * 100), JSON)
     assert (status, json.loads(body)["code"]) == (413, "request_too_large")
     assert ingest_counts(base_url)["django"] == 1
+
+
+def test_with_the_broker_down_both_paths_answer_the_same_503(processes, child_env, settings):
+    from streaming.embedded import free_port
+    from streaming.producer import reset_producer
+
+    campaign = CampaignFactory()
+    nobody = f"127.0.0.1:{free_port()}"
+    _, base_url = start_gunicorn(processes, child_env(KAFKA_BOOTSTRAP_SERVERS=nobody, KAFKA_PUBLISH_TIMEOUT_MS="800"),
+                                 workers=1)
+    settings.KAFKA_BOOTSTRAP_SERVERS, settings.KAFKA_PUBLISH_TIMEOUT_MS = nobody, 800
+    reset_producer()
+    path = f"/api/campaigns/{campaign.pk}/participations"
+    try:
+        served = comparable(*raw_post(base_url + path, b'{"user_id": "gina"}', JSON))
+        response = APIClient().generic("POST", path, b'{"user_id": "gina"}', content_type=JSON)
+    finally:
+        reset_producer()
+    assert served[:2] == (503, {"detail": "the request could not be queued; nothing was recorded, retry",
+                                "code": "broker_unavailable"})
+    assert served == comparable(response.status_code, response.headers, response.content)
+    assert ingest_counts(base_url)["broker_unavailable"] == 1
