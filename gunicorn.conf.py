@@ -48,11 +48,9 @@ control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
 if not control_socket_disable:
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 
+# Where the access log goes; its lines (client, peer, request, status, bytes, ms, user agent,
+# the ALB's trace id) are written by campaign_site/access_log.py, not by gunicorn's format.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
-# client: the original client as the ALB saw it; peer: the ALB node; trace: X-Amzn-Trace-Id,
-# to find the same request in the ALB's logs.
-access_log_format = ('client=%({x-forwarded-for}i)s peer=%(h)s "%(r)s" status=%(s)s bytes=%(B)s '
-                     'ms=%(M)s ua="%(a)s" trace=%({x-amzn-trace-id}i)s')
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 if os.environ.get("GUNICORN_LOG_JSON", "").lower() in {"1", "true", "yes", "on"}:

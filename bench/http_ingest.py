@@ -96,7 +96,7 @@ def main():
         campaign = campaign_create(name="http ingest bench", total_stock=1_000_000)
         web = psutil.Process(next(child.process.pid for child in stack.children if child.name == "web"))
         accounted = {"web": [web, *web.children()],
-                     "broker": [p for p in psutil.process_iter(["name"]) if p.info["name"] == "tansu"]}
+                     "broker": [p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("tansu")]}
         k6 = {"VUS": args.vus, "DURATION": args.duration}
         measure(base_url, "bulk.js", {**k6, "DURATION": "3s", "CAMPAIGN_ID": campaign.pk, "USER_PREFIX": "warm"},
                 "warm-up", logs, accounted)

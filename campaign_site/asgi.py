@@ -10,9 +10,12 @@ import os
 
 from a2wsgi import WSGIMiddleware
 
+from campaign_site.access_log import AccessLog
 from campaign_site.wsgi import application as django_application
 from campaigns.ingest import ParticipationIngest
 
 DJANGO_THREADS = int(os.environ.get("GUNICORN_THREADS", 24))  # gunicorn.conf.py sets it
 
 application = ParticipationIngest(WSGIMiddleware(django_application, workers=DJANGO_THREADS))
+if os.environ.get("GUNICORN_ACCESS_LOG"):
+    application = AccessLog(application)

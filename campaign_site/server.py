@@ -42,7 +42,8 @@ class DrainingHttpToolsProtocol(HttpToolsProtocol):
 
 
 class Worker(UvicornWorker):
-    CONFIG_KWARGS = {"loop": "uvloop", "http": DrainingHttpToolsProtocol}
+    # access_log: campaign_site/access_log.py writes gunicorn's line instead of uvicorn's.
+    CONFIG_KWARGS = {"loop": "uvloop", "http": DrainingHttpToolsProtocol, "access_log": False}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,10 +1,11 @@
 """The gunicorn worker class (campaign_site/server.py), in a real gunicorn."""
+import re
 import signal
 
 import psutil
 import pytest
 
-from campaign_site.tests.web import start_gunicorn
+from campaign_site.tests.web import call, start_gunicorn
 from conftest import poll
 
 pytestmark = pytest.mark.slow
@@ -17,3 +18,18 @@ def test_workers_leave_when_their_master_is_killed(processes, child_env):
     web.send(signal.SIGKILL)
     poll(lambda: not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers),
          timeout=15, message="orphaned workers gone")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_access_log_keeps_the_fields_operators_match_on(processes, child_env, tmp_path):
+    access_log = tmp_path / "access.log"
+    _, base_url = start_gunicorn(processes, child_env(GUNICORN_ACCESS_LOG=str(access_log)), workers=1)
+    status, _ = call("GET", f"{base_url}/api/campaigns/0?x=1",
+                     headers={"X-Forwarded-For": "203.0.113.7", "X-Amzn-Trace-Id": "Root=1-abc",
+                              "User-Agent": "probe/1"})
+    assert status == 404
+    poll(lambda: access_log.exists() and "trace=Root=1-abc" in access_log.read_text(), timeout=10,
+         message="the access log line")
+    [line] = [line for line in access_log.read_text().splitlines() if "Root=1-abc" in line]
+    assert re.search(r'client=203\.0\.113\.7 peer=\S+ "GET /api/campaigns/0\?x=1 HTTP/1\.1" status=404 '
+                     r'bytes=[1-9]\d* ms=\d+ ua="probe/1" trace=Root=1-abc$', line), line
