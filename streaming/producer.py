@@ -31,7 +31,7 @@ def _create_producer():
         # on every in-sync replica, and a retried send is never written twice.
         enable_idempotence=True,
         acks="all",
-        linger_ms=1,
+        linger_ms=settings.KAFKA_LINGER_MS,
         # kafka-python's own client metrics (never exported here) cost ~15% of every send.
         metrics_enabled=False,
         # A down broker must turn into a fast 503, not a request that hangs for a minute.

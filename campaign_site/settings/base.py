@@ -187,6 +187,9 @@ KAFKA_REPLICATION_FACTOR = env_int("KAFKA_REPLICATION_FACTOR", 1)
 # A 202 waits for the broker's ack; past this budget the request is answered 503. 1.5 s keeps
 # the whole answer (queueing and Django included) under 2 s when the broker dies mid-request.
 KAFKA_PUBLISH_TIMEOUT_MS = env_int("KAFKA_PUBLISH_TIMEOUT_MS", 1500)
+# How long the producer waits to fill a batch: sends arriving meanwhile share one produce round
+# trip (README, "Throughput").
+KAFKA_LINGER_MS = env_int("KAFKA_LINGER_MS", 1)
 # Group join on the embedded broker takes about half the session timeout: keep it short.
 KAFKA_SESSION_TIMEOUT_MS = env_int("KAFKA_SESSION_TIMEOUT_MS", 10000)
 KAFKA_HEARTBEAT_INTERVAL_MS = env_int("KAFKA_HEARTBEAT_INTERVAL_MS", 1000)
