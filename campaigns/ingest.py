@@ -17,11 +17,13 @@ also what runserver and Django's test client reach) stays the one definition of 
 campaigns/tests/test_ingest.py checks that both answer alike.
 """
 import functools
+import logging
 import re
 import time
 
 import orjson
 from django.conf import settings
+from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 from prometheus_client import Counter, Histogram
@@ -32,6 +34,8 @@ from campaigns import selectors, services
 from campaigns.errors import BrokerUnavailable, DomainError
 from campaigns.serializers import USER_ID_FIELD
 from campaigns.throttles import ParticipationUserThrottle
+
+log = logging.getLogger(__name__)
 
 # Django's <int:campaign_id> converter is [0-9]+.
 PARTICIPATION_PATH = re.compile(r"/api/campaigns/([0-9]+)/participations")
@@ -111,6 +115,9 @@ class ParticipationIngest:
             window = await selectors.campaign_window_async(campaign_id)
             submission = services.participation_prepare(window, user_id, timezone.now())
         except (orjson.JSONDecodeError, TypeError, KeyError, ValidationError, DomainError):
+            return None
+        except DatabaseError:  # the campaign could not be read: Django answers as it would
+            log.warning("campaign %s could not be read on the fast path", campaign_id, exc_info=True)
             return None
         # Last, as in the view (the throttle runs first there, but counts a refused request too):
         # one count per request whichever path answers it.

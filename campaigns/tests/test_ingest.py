@@ -125,3 +125,16 @@ def test_with_the_broker_down_both_paths_answer_the_same_503(processes, child_en
                                 "code": "broker_unavailable"})
     assert served == comparable(response.status_code, response.headers, response.content)
     assert ingest_counts(base_url)["broker_unavailable"] == 1
+
+
+def test_with_the_database_down_django_answers_for_the_fast_path(processes, child_env):
+    from django.db import connection
+
+    from streaming.embedded import free_port
+    from streaming.processes import database_url
+
+    nowhere = database_url({**connection.settings_dict, "PORT": free_port()})
+    _, base_url = start_gunicorn(processes, child_env(DATABASE_URL=nowhere), workers=1)
+    status, _, body = raw_post(f"{base_url}/api/campaigns/1/participations", b'{"user_id": "hal"}', JSON)
+    assert (status, json.loads(body)) == (500, {"detail": "internal error", "code": "server_error"})
+    assert ingest_counts(base_url)["django"] == 1
