@@ -15,6 +15,21 @@ from streaming.embedded import EmbeddedBroker, free_port
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _no_check_carried_over():
+    """Each test's readiness starts its own checks. A check still in flight is waited on by the
+    next readiness call (by design: one probe at a time per process), so a hanging probe left
+    by one test would answer the next test with the previous test's settings."""
+    def settle():
+        for run in list(health._runs.values()):
+            assert run.done.wait(5), "a readiness check outlived its own timeout"
+        health._runs.clear()
+
+    settle()
+    yield
+    settle()
+
+
 @pytest.fixture
 def own_broker(settings, tmp_path):
     """A broker of this test's own, so stopping it leaves the session broker alone."""
