@@ -17,7 +17,7 @@ from campaigns.models import Participation
 from campaigns.partition_experiment import group_is_stable
 from campaigns.request_ids import new_request_id
 from campaigns.tests.factories import CampaignFactory
-from campaigns.tests.faults import (Published, StreamPublisher, TcpProxy, check_invariants,
+from campaigns.tests.faults import (Published, StreamPublisher, TcpProxy, check_invariants, committed_total,
                                     committed_offset_violations, dead_letters, publish_requests)
 from conftest import poll
 from streaming.processes import database_url, wait_until
@@ -56,12 +56,12 @@ def test_sigkill_at_random_points_of_a_20000_request_stream(processes, settings)
         consumer.process.wait(10)
         # Killed at any point, the committed offsets are still behind what the database holds.
         assert committed_offset_violations(settings.FIRSTCOME_GROUP_ID, settings.FIRSTCOME_TOPIC) == []
-        to_redo += decided(campaign) - sum(committed_offsets(settings.FIRSTCOME_GROUP_ID, settings.FIRSTCOME_TOPIC).values())
+        to_redo += decided(campaign) - committed_total()
 
     print(f"SIGKILL after {kill_at} decisions (seed {seed}); {to_redo} decided requests redelivered")
     survivor = processes("consume_firstcome", "--max-poll-records", "500")
     poll(all_decided(campaign, 20_000), timeout=120, message=f"all 20,000 decided (seed {seed}, kills {kill_at})")
-    poll(lambda: sum(committed_offsets(settings.FIRSTCOME_GROUP_ID, settings.FIRSTCOME_TOPIC).values()) == 20_000,
+    poll(lambda: committed_total() == 20_000,
          timeout=30, message="offsets committed to the end")
     assert survivor.stop() == 0, survivor.log_text()
 
@@ -97,7 +97,7 @@ def test_a_consumer_of_three_leaves_and_rejoins_the_group(processes, settings, t
     published = stream.join()
 
     poll(all_decided(campaign, 15_000), timeout=120, message="all 15,000 decided")
-    poll(lambda: sum(committed_offsets(settings.FIRSTCOME_GROUP_ID, settings.FIRSTCOME_TOPIC).values()) == 15_000,
+    poll(lambda: committed_total() == 15_000,
          timeout=30, message="offsets committed to the end")
     for consumer in consumers:
         assert consumer.stop() == 0, consumer.log_text()
@@ -158,7 +158,7 @@ def test_database_unreachable_for_10_seconds(processes, child_env, settings):
         while time.monotonic() - cut_at < 10:
             # Nothing can be decided, so nothing more may be committed.
             assert committed_offset_violations(settings.FIRSTCOME_GROUP_ID, settings.FIRSTCOME_TOPIC) == []
-            offsets_seen.add(sum(committed_offsets(settings.FIRSTCOME_GROUP_ID, settings.FIRSTCOME_TOPIC).values()))
+            offsets_seen.add(committed_total())
             assert consumer.alive(), consumer.log_text()
             time.sleep(0.5)
         assert decided(campaign) == rows_at_cut
@@ -166,7 +166,7 @@ def test_database_unreachable_for_10_seconds(processes, child_env, settings):
         proxy.restore()
 
         poll(all_decided(campaign, 8_000), timeout=90, message="recovery by itself")
-        poll(lambda: sum(committed_offsets(settings.FIRSTCOME_GROUP_ID, settings.FIRSTCOME_TOPIC).values()) == 8_000,
+        poll(lambda: committed_total() == 8_000,
              timeout=30, message="offsets committed to the end")
         assert consumer.stop() == 0
         delays = [float(d) for d in RETRY_LINE.findall(consumer.log_text())]

@@ -8,12 +8,12 @@ import pytest
 
 from campaigns.models import Participation
 from campaigns.tests.factories import CampaignFactory
-from campaigns.tests.faults import Published, check_invariants, publish_requests
+from campaigns.tests.faults import Published, check_invariants, committed_total, publish_requests
 from campaign_site.tests.web import call, start_gunicorn
 from conftest import poll
 from streaming.embedded import EmbeddedBroker
 from streaming.producer import reset_producer
-from streaming.topics import committed_offsets, ensure_topics
+from streaming.topics import ensure_topics
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -113,7 +113,7 @@ def test_broker_stopped_under_load_then_replaced(processes, child_env, settings,
         before = {a.request_id: a.user_id for a in answers if a.status == 202 and a.answered < stopped_at}
         poll(lambda: Participation.objects.filter(request_id__in=list(after.request_ids)).count() == len(after.request_ids),
              timeout=60, message="every 202 after the new broker decided")
-        poll(lambda: sum(committed_offsets(settings.FIRSTCOME_GROUP_ID, settings.FIRSTCOME_TOPIC).values())
+        poll(lambda: committed_total()
              >= len(after.request_ids), timeout=30, message="the new broker's offsets committed")
         assert consumer.alive() and web.alive()
         decided_before = Participation.objects.filter(request_id__in=list(before)).count()
