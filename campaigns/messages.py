@@ -46,6 +46,21 @@ def encode_participation(request_id, campaign_id, user_id, received_at) -> bytes
                          "user_id": user_id, "received_at": to_epoch_us(received_at)})
 
 
+def request_identity(data: dict, what=""):
+    """(request_id, campaign_id, user_id) of a message about a request (a participation, a
+    decision event), or PoisonMessage naming the first wrong one; KeyError for a missing one."""
+    try:
+        request_id = uuid.UUID(data["request_id"])
+    except (TypeError, ValueError, AttributeError):
+        raise PoisonMessage(f"{what}request_id is not a UUID") from None
+    campaign_id, user_id = data["campaign_id"], data["user_id"]
+    if type(campaign_id) is not int or campaign_id <= 0:
+        raise PoisonMessage(f"{what}campaign_id is not a positive integer")
+    if not isinstance(user_id, str) or not 0 < len(user_id) <= MAX_USER_ID_LENGTH:
+        raise PoisonMessage(f"{what}user_id is not a string of 1-{MAX_USER_ID_LENGTH} characters")
+    return request_id, campaign_id, user_id
+
+
 def decode_participation(record) -> ParticipationRequest:
     """ConsumerRecord → ParticipationRequest, or PoisonMessage naming what is wrong."""
     raw = record.value
@@ -60,18 +75,10 @@ def decode_participation(record) -> ParticipationRequest:
     if not isinstance(data, dict):
         raise PoisonMessage("not a JSON object")
     try:
-        request_id = uuid.UUID(data["request_id"])
-        campaign_id = data["campaign_id"]
-        user_id = data["user_id"]
+        request_id, campaign_id, user_id = request_identity(data)
         received_at = data["received_at"]
     except KeyError as exc:
         raise PoisonMessage(f"missing field {exc.args[0]!r}") from None
-    except (TypeError, ValueError, AttributeError):
-        raise PoisonMessage("request_id is not a UUID") from None
-    if type(campaign_id) is not int or campaign_id <= 0:
-        raise PoisonMessage("campaign_id is not a positive integer")
-    if not isinstance(user_id, str) or not 0 < len(user_id) <= MAX_USER_ID_LENGTH:
-        raise PoisonMessage(f"user_id is not a string of 1-{MAX_USER_ID_LENGTH} characters")
     if type(received_at) is not int or received_at <= 0:
         raise PoisonMessage("received_at is not epoch microseconds")
     try:

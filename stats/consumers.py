@@ -4,9 +4,7 @@ It reads the decisions topic under its own consumer group, so it never slows the
 if it stops, the decider keeps publishing, and when it comes back it resumes from the offsets it
 committed (the worker commits them only after the rows are in the database).
 """
-import uuid
-
-from campaigns.messages import MAX_USER_ID_LENGTH, decode_decision_events
+from campaigns.messages import decode_decision_events, request_identity
 from campaigns.models import Participation
 from stats import services
 from streaming.worker import BatchConsumerWorker, BatchResult, PoisonMessage
@@ -21,16 +19,8 @@ def stored_event(event: dict) -> dict:
     """A decision event from the topic → the values of its raw row (times stay epoch
     microseconds); PoisonMessage naming the first wrong field (the database would silently
     truncate what INSERT IGNORE lets by)."""
-    try:
-        request_id = uuid.UUID(event["request_id"])
-    except (TypeError, ValueError, AttributeError):
-        raise PoisonMessage("decision event: request_id is not a UUID") from None
-    campaign_id, user_id, status, topic = (event["campaign_id"], event["user_id"], event["status"],
-                                           event["topic"])
-    if type(campaign_id) is not int or campaign_id <= 0:
-        raise PoisonMessage("decision event: campaign_id is not a positive integer")
-    if not isinstance(user_id, str) or not 0 < len(user_id) <= MAX_USER_ID_LENGTH:
-        raise PoisonMessage(f"decision event: user_id is not a string of 1-{MAX_USER_ID_LENGTH} characters")
+    request_id, campaign_id, user_id = request_identity(event, "decision event: ")
+    status, topic = event["status"], event["topic"]
     if status not in _STATUSES:
         raise PoisonMessage(f"decision event: status {status!r} is not one of {', '.join(sorted(_STATUSES))}")
     if not isinstance(topic, str) or len(topic) > MAX_TOPIC_LENGTH:
