@@ -3,9 +3,9 @@
 Reloads without dropping a request: SIGHUP (`systemctl reload firstcome-web`) starts new workers
 from this file and stops the old ones gracefully; the listening socket stays with the master, so
 no connection is refused, and a stopping worker answers a request already arriving on a kept-alive
-connection with "Connection: close" instead of dropping it (campaign_site/server.py). A new release needs a restart (the
-master keeps its interpreter and code paths), which CodeDeploy does with the instance out of the
-load balancer (see docs/deploy.md).
+connection with "Connection: close" instead of dropping it (campaign_site/server.py). A new
+release needs a restart (the master keeps its interpreter and code paths), which CodeDeploy does
+with the instance out of the load balancer (see docs/deploy.md).
 """
 import multiprocessing
 import os

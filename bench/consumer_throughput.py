@@ -12,11 +12,9 @@ from _harness import empty_tables, peak_rss_mib, print_table, publish_requests, 
 
 def raw_poll_rate(topic, count):
     """kafka-python alone, polling the topic from the start: messages/s from first to last poll."""
-    import threading
-
     from campaigns.partition_experiment import probe_kafka_rate
 
-    seen, first, last = probe_kafka_rate(topic, count, timeout_s=600, ready=threading.Event())
+    seen, first, last = probe_kafka_rate(topic, count, timeout_s=600)
     if seen < count:
         raise SystemExit(f"the raw poll saw {seen} of {count} messages within 600 s")
     return seen / (last - first)

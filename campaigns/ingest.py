@@ -56,7 +56,8 @@ class ParticipationIngest:
     def __init__(self, django):
         self.django = django
         self._response_headers = {}  # is the request secure -> headers for a fast-path answer
-        self._throttle = None  # one for the loop: its check runs start to end without yielding
+        # One for the loop, not one per request: its check runs start to end without yielding.
+        self._throttle = ParticipationUserThrottle()
 
     async def __call__(self, scope, receive, send):
         match = (PARTICIPATION_PATH.fullmatch(scope["path"])
@@ -64,13 +65,13 @@ class ParticipationIngest:
         if match is None:
             return await self.django(scope, receive, send)
         headers = dict(scope["headers"])
-        body = await self._body_if_ours(scope, headers, receive)
+        secure = _is_secure(scope, headers)
+        body = await self._body_if_ours(headers, secure, receive)
         if body is None:
             return await self._to_django(scope, receive, send)
         submission = await self._submission(int(match[1]), body)
         if submission is None:
             return await self._to_django(scope, _replay(body, receive), send)
-        secure = _is_secure(scope, headers)
         started = time.perf_counter()
         try:
             request_id = await services.participation_publish_async(submission)
@@ -82,13 +83,13 @@ class ParticipationIngest:
         _answered_by["accepted"].inc()
         await self._answer(send, secure, 202, b'{"request_id":"%s","status":"PENDING"}' % str(request_id).encode())
 
-    async def _body_if_ours(self, scope, headers, receive):
+    async def _body_if_ours(self, headers, secure, receive):
         """The body, if the request is one Django would take as far as the view; None (nothing
         read) if Django must see it: its middleware refuses the host, redirects to HTTPS,
         refuses the size, or DRF answers 415."""
         if headers.get(b"content-type", b"").lower() not in JSON_TYPES or not _host_allowed(headers):
             return None
-        if settings.SECURE_SSL_REDIRECT and not _is_secure(scope, headers):
+        if settings.SECURE_SSL_REDIRECT and not secure:
             return None
         try:
             length = int(headers[b"content-length"])
@@ -121,8 +122,6 @@ class ParticipationIngest:
             return None
         # Last, as in the view (the throttle runs first there, but counts a refused request too):
         # one count per request whichever path answers it.
-        if self._throttle is None:
-            self._throttle = ParticipationUserThrottle()
         return submission if self._throttle.allow_user(user_id) else None
 
     async def _to_django(self, scope, receive, send):

@@ -122,7 +122,7 @@ def group_is_stable(assignment_files, partitions):
     return sorted(held) == list(range(partitions))
 
 
-def probe_kafka_rate(topic, expected, timeout_s, ready, stop=None):
+def probe_kafka_rate(topic, expected, timeout_s, ready=None, stop=None):
     """A consumer that only polls (Kafka alone): (messages seen, wall time of the first and of the
     last poll that returned any). Sets `ready` once it holds the topic; gives up at timeout_s or
     as soon as `stop` is set."""
@@ -137,7 +137,8 @@ def probe_kafka_rate(topic, expected, timeout_s, ready, stop=None):
     try:
         while not consumer.assignment() and time.monotonic() < deadline:
             consumer.poll(timeout_ms=100)
-        ready.set()
+        if ready:
+            ready.set()
         while seen < expected and time.monotonic() < deadline and not stop.is_set():
             for records in consumer.poll(timeout_ms=200).values():
                 first = first or time.time()
@@ -217,7 +218,6 @@ def run_one(partitions, config, log):
     by_campaign = {pk: selectors.decided_events(pk) for pk in campaign_ids}
     events = [e for campaign_events in by_campaign.values() for e in campaign_events]
     decided = [e.decided_at for e in events]
-    outcomes = [selectors.outcome_counts(pk) for pk in campaign_ids]
     result = RunResult(
         partitions=partitions, events=len(events),
         processing_tps=ordering.commit_rate(decided),
@@ -233,7 +233,7 @@ def run_one(partitions, config, log):
             [e.decided_at - e.received_at for e in events]).items()},
         total_seconds=max(decided) / 1_000_000 - published_at,
         publish_seconds=acked_at - published_at,
-        outcomes={status: sum(counts[status] for counts in outcomes) for status in ("SUCCESS", "SOLD_OUT", "DUPLICATE")},
+        outcomes={status: sum(e.status == status for e in events) for status in ("SUCCESS", "SOLD_OUT", "DUPLICATE")},
         decision_rate=ordering.rate_series(decided, bucket_s=0.5),
         cpu=cpu,
     )

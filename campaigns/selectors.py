@@ -38,28 +38,33 @@ def campaign_window(campaign_id) -> CampaignWindow:
     per process: the participation endpoint runs thousands of times a second for a handful of
     campaigns whose window rarely changes, and the stock is the consumer's business, not ours.
     A changed window is seen within that many seconds. Unknown ids are not cached."""
-    ttl = settings.FIRSTCOME_CAMPAIGN_CACHE_S
-    now = time.monotonic()
-    cached = _windows.get(campaign_id)
-    if cached and now - cached[0] < ttl:
-        return cached[1]
+    cached = _cached_window(campaign_id)
+    if cached:
+        return cached
     try:
         window = CampaignWindow(*Campaign.objects.values_list("pk", "starts_at", "ends_at").get(pk=campaign_id))
     except (Campaign.DoesNotExist, ValueError, TypeError, OverflowError):
         raise CampaignNotFound(f"campaign {campaign_id} does not exist") from None
-    if ttl > 0:
+    if settings.FIRSTCOME_CAMPAIGN_CACHE_S > 0:
         if len(_windows) > 10_000:  # a bound, not an LRU: campaigns are few
             _windows.clear()
-        _windows[campaign_id] = (now, window)
+        _windows[campaign_id] = (time.monotonic(), window)
     return window
+
+
+def _cached_window(campaign_id) -> CampaignWindow | None:
+    cached = _windows.get(campaign_id)
+    if cached and time.monotonic() - cached[0] < settings.FIRSTCOME_CAMPAIGN_CACHE_S:
+        return cached[1]
+    return None
 
 
 async def campaign_window_async(campaign_id) -> CampaignWindow:
     """campaign_window() on an event loop: from the cache, or read in the loop's executor (the
     database is synchronous), whose thread then gives its connection back like a request would."""
-    cached = _windows.get(campaign_id)
-    if cached and time.monotonic() - cached[0] < settings.FIRSTCOME_CAMPAIGN_CACHE_S:
-        return cached[1]
+    cached = _cached_window(campaign_id)
+    if cached:
+        return cached
     # One read per campaign at a time: when the entry expires, every request in flight misses at
     # once, and each reading for itself queued dozens of reads on the executor every second
     # (seen as the p99 of the ingest benchmark).

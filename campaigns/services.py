@@ -82,14 +82,8 @@ async def participation_publish_async(submission: Submission) -> uuid.UUID:
     return submission.request_id
 
 
-def _campaign_open_at(campaign_id, now) -> CampaignWindow:
-    """The campaign's window, if it takes participations at `now`; CampaignNotOpen if not."""
-    campaign = campaign_window(campaign_id)
-    _check_open(campaign, now)
-    return campaign
-
-
 def _check_open(campaign: CampaignWindow, now):
+    """CampaignNotOpen unless the campaign takes participations at `now`."""
     if campaign.starts_at and now < campaign.starts_at:
         raise CampaignNotOpen(f"campaign {campaign.pk} opens at {campaign.starts_at.isoformat()}")
     if campaign.ends_at and now >= campaign.ends_at:
@@ -331,7 +325,8 @@ def participation_decide_sync(*, campaign_id, user_id, strategy, now=None) -> De
         raise UnknownStrategy(f"unknown strategy {strategy!r}: use one of {choices}" if strategy
                               else f"strategy is required: one of {choices}")
     now = now or timezone.now()
-    campaign = _campaign_open_at(campaign_id, now)
+    campaign = campaign_window(campaign_id)
+    _check_open(campaign, now)
     request = ParticipationRequest(request_id=new_request_id(), campaign_id=campaign.pk,
                                    user_id=user_id, received_at=now)
     if strategy == "atomic":

@@ -49,8 +49,8 @@ def get_producer(timeout=None):
     thread that is creating it. While the broker is known to be down, only the circuit's probe
     makes a new one (against a down broker that takes the whole publish budget)."""
     global _producer, _producer_pid
-    if _producer is not None and _producer_pid == os.getpid():
-        return _producer
+    if (producer := _current_producer()) is not None:
+        return producer
     if not _lock.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
         raise PublishError("the Kafka producer is still connecting")
     try:
@@ -65,11 +65,15 @@ def get_producer(timeout=None):
         _lock.release()
 
 
+def _current_producer():
+    """This process's producer if it has one (a forked child has none of its own yet)."""
+    return _producer if _producer_pid == os.getpid() else None
+
+
 def _replace_producer(new):
     global _producer, _producer_pid
     with _lock:
         old, _producer, _producer_pid = _producer, new, os.getpid()
-        _topic_ready.clear()
     if old is not None:
         try:
             old.close(timeout=0)  # fails what it still holds: none of it was acknowledged
@@ -152,7 +156,6 @@ def reset_producer(timeout=2):
         producer, _producer = _producer, None
         owned = _producer_pid == os.getpid()
         _producer_pid = None
-        _topic_ready.clear()
     _circuit.close()
     if producer is not None and owned:
         try:
@@ -206,7 +209,7 @@ async def publish_async(topic, value, *, key=None, headers=None, timeout_ms=None
     deadline = loop.time() + timeout_ms / 1000
     _circuit.check()
     try:
-        producer = _producer if _producer_pid == os.getpid() and _producer is not None else None
+        producer = _current_producer()
         if producer is None:
             producer = await loop.run_in_executor(None, get_producer, timeout_ms / 1000)
         try:
@@ -240,9 +243,12 @@ async def _acknowledged_async(future, deadline, loop):
     def check():
         if settled.done():
             return
-        if _circuit.open:
-            settled.set_exception(PublishError("broker unavailable: a publish failed and it has not answered since"))
-        elif loop.time() >= deadline:
+        try:
+            _circuit.check()
+        except PublishError as exc:
+            settled.set_exception(exc)
+            return
+        if loop.time() >= deadline:
             settled.set_exception(KafkaTimeoutError("no acknowledgement within the publish budget"))
         else:
             timer[0] = loop.call_later(min(deadline - loop.time(), 0.05), check)

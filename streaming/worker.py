@@ -36,6 +36,10 @@ from streaming.producer import PublishError, publish_many
 
 log = logging.getLogger(__name__)
 
+# How long poll() waits while a batch is in flight, so that its offsets are committed soon after
+# it is done even when no new messages come.
+IN_FLIGHT_POLL_MS = 10
+
 
 class PoisonMessage(Exception):
     """A record that can never be processed; it goes to the dead-letter topic with this reason."""
@@ -127,9 +131,6 @@ class BatchConsumerWorker:
         # The batch whose database work runs on the second thread: (Batch, Future), or None.
         self._in_flight = None
         self._db_thread = None
-        # How long poll() waits while a batch is in flight, so that its offsets are committed soon
-        # after it is done even when no new messages come.
-        self.in_flight_poll_ms = 10
 
     # --- what a subclass says ------------------------------------------------------------
     def decode(self, record):
@@ -188,7 +189,7 @@ class BatchConsumerWorker:
         self._db_thread = ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-db")
         try:
             while not self.stopping:
-                polled = self.poll(self.in_flight_poll_ms if self._in_flight else self.poll_timeout_ms)
+                polled = self.poll(IN_FLIGHT_POLL_MS if self._in_flight else self.poll_timeout_ms)
                 batch = self.prepare(polled) if polled else None
                 previous = None
                 if self._in_flight and (batch or self._in_flight[1].done()):
@@ -211,11 +212,10 @@ class BatchConsumerWorker:
                      self.batches_committed)
         return 0
 
-    def poll(self, timeout_ms=None):
+    def poll(self, timeout_ms):
         """consumer.poll(), waiting out a broker outage with backoff instead of exiting: nothing
         is lost meanwhile, since offsets are only committed after a batch is done."""
         delay, max_delay = self.retry_backoff_s
-        timeout_ms = self.poll_timeout_ms if timeout_ms is None else timeout_ms
         while True:
             try:
                 return self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_poll_records)
