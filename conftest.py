@@ -128,6 +128,14 @@ def poll(predicate, timeout=60, message="condition"):
     return wait_until(predicate, timeout=timeout, message=message)
 
 
+def committed_total(group_id=None, topic=None):
+    """Offsets a group (the deciders' by default) has committed on a topic (the participations by
+    default), summed over its partitions."""
+    from streaming.topics import committed_offsets
+
+    return sum(committed_offsets(group_id or settings.FIRSTCOME_GROUP_ID, topic or settings.FIRSTCOME_TOPIC).values())
+
+
 def read_topic(topic, *, expected=None, until=None, timeout=20):
     """Messages of a topic (all partitions, from the start), polled until `expected` have arrived
     or until(messages) is true. Messages are counted, not offsets: the embedded broker's end

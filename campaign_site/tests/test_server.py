@@ -5,7 +5,7 @@ import signal
 import psutil
 import pytest
 
-from campaign_site.tests.web import call, start_gunicorn
+from campaign_site.tests.web import call, start_gunicorn, workers
 from conftest import poll
 
 pytestmark = pytest.mark.slow
@@ -13,10 +13,10 @@ pytestmark = pytest.mark.slow
 
 def test_workers_leave_when_their_master_is_killed(processes, child_env):
     web, _ = start_gunicorn(processes, child_env(), workers=2)
-    workers = psutil.Process(web.pid).children()
-    assert len(workers) == 2
+    children = workers(web)
+    assert len(children) == 2
     web.send(signal.SIGKILL)
-    poll(lambda: not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers),
+    poll(lambda: not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in children),
          timeout=15, message="orphaned workers gone")
 
 

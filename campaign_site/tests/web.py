@@ -1,16 +1,14 @@
 """gunicorn, started the way production starts it (gunicorn.conf.py), as a test's child process."""
 import json
-import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 
-from django.conf import settings
+import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
+from campaigns.stack import gunicorn_command
 from conftest import poll
 from streaming.embedded import free_port
-
-BIN = Path(sys.executable).parent
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -45,8 +43,7 @@ def start_gunicorn(processes, env, *, workers=1):
     """Start gunicorn with the project's gunicorn.conf.py; return (process, base_url) once /healthz answers."""
     port = free_port()
     env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers)}
-    web = processes(name="gunicorn", env=env,
-                    args=[str(BIN / "python"), "-m", "gunicorn", "-c", str(settings.BASE_DIR / "gunicorn.conf.py")])
+    web = processes(name="gunicorn", env=env, args=gunicorn_command())
     base_url = f"http://127.0.0.1:{port}"
 
     def healthy():
@@ -58,3 +55,20 @@ def start_gunicorn(processes, env, *, workers=1):
 
     poll(healthy, timeout=30, message="gunicorn /healthz")
     return web, base_url
+
+
+def workers(web):
+    """The gunicorn master's worker processes."""
+    return psutil.Process(web.pid).children()
+
+
+def scrape_metrics(base_url):
+    """A Prometheus /metrics page as {(sample name, sorted labels): value}."""
+    text = urllib.request.urlopen(f"{base_url}/metrics", timeout=5).read().decode()
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def metric_value(samples, name, **labels):
+    """The sample with exactly these labels, None if the page has none."""
+    return samples.get((name, tuple(sorted(labels.items()))))

@@ -111,11 +111,6 @@ class InvariantReport:
                 f"violations: {self.violations or 'none'}")
 
 
-def committed_total(group_id=None, topic=None):
-    """Offsets the decision consumers' group has committed, summed over the topic's partitions."""
-    return sum(committed_offsets(group_id or settings.FIRSTCOME_GROUP_ID, topic or settings.FIRSTCOME_TOPIC).values())
-
-
 def committed_offset_violations(group_id, topic, dead_lettered=()):
     """Partitions whose committed offset runs ahead of the database: for a committed offset c,
     every record below c must have its participation row (or be in the dead-letter topic)."""

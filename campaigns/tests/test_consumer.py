@@ -10,8 +10,7 @@ from campaigns import selectors
 from campaigns.messages import decode_decision_events
 from campaigns.models import Participation
 from campaigns.tests.factories import CampaignFactory
-from conftest import poll, read_topic
-from streaming.topics import committed_offsets
+from conftest import committed_total, poll, read_topic
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -24,11 +23,6 @@ def submit(api, campaign, user_id):
 
 def decided(count):
     return lambda: Participation.objects.count() >= count
-
-
-def offsets_committed(settings, expected_total, group_id=None):
-    group_id = group_id or settings.FIRSTCOME_GROUP_ID
-    return lambda: sum(committed_offsets(group_id, settings.FIRSTCOME_TOPIC).values()) >= expected_total
 
 
 @pytest.mark.parametrize("mode", ["batch", "per-event"])
@@ -53,7 +47,7 @@ def test_burst_of_100_for_stock_50_and_a_user_who_sends_five_times(processes, ka
     # Kafka coordinates are recorded for every request, in offset order.
     offsets = list(Participation.objects.order_by("offset").values_list("offset", flat=True))
     assert offsets == list(range(104))
-    poll(offsets_committed(settings, 104), message="offsets committed")
+    poll(lambda: committed_total() >= 104, message="offsets committed")
 
     # One decision event per request, published after the DB commit, for the statistics.
     def events_in(messages):
@@ -88,7 +82,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_stream_goes_on(proc
     assert {dict(m.headers)["source_topic"].decode() for m in dead} == {settings.FIRSTCOME_TOPIC}
     poll(decided(1))
     assert APIClient().get(f"/api/participations/{good}").json()["status"] == "SUCCESS"
-    poll(offsets_committed(settings, 4), message="offsets committed past the poison")
+    poll(lambda: committed_total() >= 4, message="offsets committed past the poison")
     assert consumer.stop() == 0
 
 
@@ -99,14 +93,14 @@ def test_redelivering_every_message_changes_nothing(processes, kafka_topics, set
         submit(api, campaign, f"u{i % 20}")  # 20 users, 10 of them twice
     first = processes("consume_firstcome")
     poll(decided(30))
-    poll(offsets_committed(settings, 30))
+    poll(lambda: committed_total() >= 30)
     first.stop()
     before = sorted(Participation.objects.values_list("request_id", "status", "offset"))
 
     # A second group starts from offset 0: the whole stream is delivered again.
     replay = processes("consume_firstcome", "--group-id", "replay",
                        env=child_env(FIRSTCOME_GROUP_ID="replay"))
-    poll(offsets_committed(settings, 30, group_id="replay"), message="replay consumed everything")
+    poll(lambda: committed_total("replay") >= 30, message="replay consumed everything")
     assert replay.stop() == 0
 
     assert sorted(Participation.objects.values_list("request_id", "status", "offset")) == before

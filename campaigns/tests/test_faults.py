@@ -17,9 +17,9 @@ from campaigns.models import Participation
 from campaigns.partition_experiment import group_is_stable
 from campaigns.request_ids import new_request_id
 from campaigns.tests.factories import CampaignFactory
-from campaigns.tests.faults import (Published, StreamPublisher, TcpProxy, check_invariants, committed_total,
+from campaigns.tests.faults import (Published, StreamPublisher, TcpProxy, check_invariants,
                                     committed_offset_violations, dead_letters, publish_requests)
-from conftest import poll
+from conftest import committed_total, poll
 from streaming.processes import database_url, wait_until
 from streaming.topics import committed_offsets, ensure_topics
 

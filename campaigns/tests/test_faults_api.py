@@ -8,9 +8,9 @@ import pytest
 
 from campaigns.models import Participation
 from campaigns.tests.factories import CampaignFactory
-from campaigns.tests.faults import Published, check_invariants, committed_total, publish_requests
+from campaigns.tests.faults import Published, check_invariants, publish_requests
 from campaign_site.tests.web import call, start_gunicorn
-from conftest import poll
+from conftest import committed_total, poll
 from streaming.embedded import EmbeddedBroker
 from streaming.producer import reset_producer
 from streaming.topics import ensure_topics

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from campaigns import selectors
 from campaigns.tests.factories import CampaignFactory
-from conftest import poll, read_topic
+from conftest import committed_total, poll, read_topic
 from monitoring import cpu
 from streaming.embedded import free_port
 from streaming.topics import committed_offsets, end_offsets
@@ -131,7 +131,7 @@ def test_snapshot_after_a_known_burst_equals_the_database_and_the_broker(process
     assert before["stream"]["consumed"] == 0
 
     consumer = processes("consume_firstcome")
-    poll(lambda: sum(committed_offsets(settings.FIRSTCOME_GROUP_ID, settings.FIRSTCOME_TOPIC).values()) == 110,
+    poll(lambda: committed_total() == 110,
          message="the burst consumed and committed")
     snapshot = api.get(f"/api/monitoring/snapshot?campaign_id={campaign.pk}").json()
 

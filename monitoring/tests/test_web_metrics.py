@@ -3,9 +3,8 @@ import urllib.error
 import urllib.request
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from campaign_site.tests.web import start_gunicorn
+from campaign_site.tests.web import metric_value, scrape_metrics, start_gunicorn
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -20,9 +19,7 @@ def bad_request(base_url):
 
 
 def responses_400(base_url):
-    text = urllib.request.urlopen(f"{base_url}/metrics", timeout=5).read().decode()
-    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
-               if sample.name == "django_http_responses_total_by_status_total" and sample.labels["status"] == "400")
+    return metric_value(scrape_metrics(base_url), "django_http_responses_total_by_status_total", status="400")
 
 
 def test_every_scrape_counts_the_requests_of_all_gunicorn_workers(processes, child_env):

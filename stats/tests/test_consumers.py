@@ -15,11 +15,10 @@ from campaigns.messages import DECISION_EVENT_FIELDS, DECISION_EVENTS_PER_MESSAG
 from campaigns.models import Participation
 from campaigns.services import Decision
 from campaigns.tests.factories import CampaignFactory, participation_request
-from conftest import poll, read_topic
+from conftest import committed_total, poll, read_topic
 from stats.consumers import StatsConsumer, stored_event
 from stats.days import today, yesterday
 from stats.models import CampaignStats, DecisionEvent
-from streaming.topics import committed_offsets
 from streaming.worker import PoisonMessage
 
 GOOD = {"request_id": "6f1c8a52-3f0e-4c1a-9a57-0d8c4b7e9a10", "campaign_id": 3, "user_id": "u",
@@ -65,7 +64,7 @@ def submit(api, campaign, user_id):
 
 
 def stats_offsets(settings, group_id=None):
-    return sum(committed_offsets(group_id or settings.STATS_GROUP_ID, settings.FIRSTCOME_DECISIONS_TOPIC).values())
+    return committed_total(group_id or settings.STATS_GROUP_ID, settings.FIRSTCOME_DECISIONS_TOPIC)
 
 
 def slow_with_processes(test):

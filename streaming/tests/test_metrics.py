@@ -1,27 +1,16 @@
 """A consumer process's own Prometheus metrics on --metrics-port, after a known burst."""
 import socket
-import urllib.request
 
 import pytest
 from kafka import KafkaProducer
-from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
+from campaign_site.tests.web import metric_value, scrape_metrics
 from campaigns.tests.factories import CampaignFactory
 from conftest import poll
 from streaming.embedded import free_port, port_open
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def scrape(port):
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
-
-
-def value(samples, name, **labels):
-    return samples.get((name, tuple(sorted(labels.items()))))
 
 
 def test_consumer_metrics_after_a_burst(processes, kafka_topics, settings):
@@ -34,25 +23,26 @@ def test_consumer_metrics_after_a_burst(processes, kafka_topics, settings):
     producer.close()
 
     port = free_port()
+    metrics_url = f"http://127.0.0.1:{port}"
     processes("consume_firstcome", "--metrics-port", str(port), "--metrics-addr", "127.0.0.1")
     labels = {"consumer": "consume_firstcome", "topic": settings.FIRSTCOME_TOPIC}
     consumed = "firstcome_consumer_messages_consumed_total"
-    poll(lambda: port_open("127.0.0.1", port) and value(scrape(port), consumed, **labels) == 61,
+    poll(lambda: port_open("127.0.0.1", port) and metric_value(scrape_metrics(metrics_url), consumed, **labels) == 61,
          message="61 messages consumed in the metrics")
 
-    samples = scrape(port)
-    assert value(samples, "firstcome_decisions_total", outcome="SUCCESS") == 30
-    assert value(samples, "firstcome_decisions_total", outcome="SOLD_OUT") == 20
-    assert value(samples, "firstcome_decisions_total", outcome="DUPLICATE") == 10
-    assert value(samples, "firstcome_consumer_dead_lettered_total", **labels) == 1
-    batches = value(samples, "firstcome_consumer_batch_size_count", **labels)
+    samples = scrape_metrics(metrics_url)
+    assert metric_value(samples, "firstcome_decisions_total", outcome="SUCCESS") == 30
+    assert metric_value(samples, "firstcome_decisions_total", outcome="SOLD_OUT") == 20
+    assert metric_value(samples, "firstcome_decisions_total", outcome="DUPLICATE") == 10
+    assert metric_value(samples, "firstcome_consumer_dead_lettered_total", **labels) == 1
+    batches = metric_value(samples, "firstcome_consumer_batch_size_count", **labels)
     assert batches >= 1
-    assert value(samples, "firstcome_consumer_batch_size_sum", **labels) == 61
-    assert value(samples, "firstcome_consumer_batch_seconds_count", **labels) == batches
-    assert value(samples, "firstcome_consumer_db_commit_seconds_count", **labels) == batches
-    assert value(samples, "firstcome_consumer_db_commit_seconds_sum", **labels) > 0
-    assert value(samples, "firstcome_consumer_lag_messages", partition="0", **labels) == 0
-    assert value(samples, "process_cpu_seconds_total") > 0  # what the consumer costs, too
+    assert metric_value(samples, "firstcome_consumer_batch_size_sum", **labels) == 61
+    assert metric_value(samples, "firstcome_consumer_batch_seconds_count", **labels) == batches
+    assert metric_value(samples, "firstcome_consumer_db_commit_seconds_count", **labels) == batches
+    assert metric_value(samples, "firstcome_consumer_db_commit_seconds_sum", **labels) > 0
+    assert metric_value(samples, "firstcome_consumer_lag_messages", partition="0", **labels) == 0
+    assert metric_value(samples, "process_cpu_seconds_total") > 0  # what the consumer costs, too
 
 
 def test_a_metrics_port_in_use_stops_the_command_with_a_message(processes, kafka_topics):
