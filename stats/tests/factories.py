@@ -22,18 +22,3 @@ def decision_events(campaign, counts: dict, *, received_at: datetime | None = No
     """{status: n} → that many events for the campaign, all received at received_at."""
     return [decision_event(campaign, status, received_at=received_at, offset=i)
             for status, n in counts.items() for i in range(n)]
-
-
-def upsert_failing_for(campaign_id, error):
-    """patch.object(services, "campaign_stats_upsert", side_effect=…): the real upsert for every
-    campaign but one, which raises `error` — one campaign's aggregation made to fail."""
-    from stats import services
-
-    real_upsert = services.campaign_stats_upsert
-
-    def failing_upsert(run, failing_id, *args):
-        if failing_id == campaign_id:
-            raise error
-        return real_upsert(run, failing_id, *args)
-
-    return failing_upsert
