@@ -25,9 +25,8 @@ wsgi_app = "campaign_site.asgi:application"
 worker_class = "campaign_site.server.Worker"
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
 # Threads per worker for the Django application (not gunicorn's own setting under this worker
-# class: campaign_site/asgi.py reads it from the environment the workers inherit).
+# class: pre_fork hands it to campaign_site/asgi.py through the workers' environment).
 threads = int(os.environ.get("GUNICORN_THREADS", 24))
-os.environ["GUNICORN_THREADS"] = str(threads)
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 # How long stopping workers may finish their requests (SIGTERM, SIGHUP, a restart). A request
 # waits for the broker at most KAFKA_PUBLISH_TIMEOUT_MS (1.5 s), so 20 s is ample; the systemd
@@ -85,6 +84,11 @@ def on_starting(server):
     metrics_dir.mkdir(parents=True, exist_ok=True)
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
+
+
+def pre_fork(server, worker):
+    # The value this configuration (re)loaded, for the worker about to start.
+    os.environ["GUNICORN_THREADS"] = str(server.cfg.threads)
 
 
 def child_exit(server, worker):

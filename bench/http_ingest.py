@@ -56,14 +56,14 @@ def measure(base_url, script, variables, name, logs, accounted):
     seconds = summary["state"]["testRunDurationMs"] / 1000
     ok = m.get("accepted", m.get("checks", {})).get("values", {})
     ok_count = ok.get("count", ok.get("passes", 0))
-    failed = m["http_reqs"]["values"]["count"] - ok_count
-    k6_after, requests = os.times(), max(m["http_reqs"]["values"]["count"], 1)
-    cpu_ms = {party: (cpu_seconds(procs) - before[party]) * 1000 / requests for party, procs in accounted.items()}
+    k6_after, requests = os.times(), m["http_reqs"]["values"]["count"]
+    per_request = 1000 / max(requests, 1)  # seconds of CPU -> ms per request
+    cpu_ms = {party: (cpu_seconds(procs) - before[party]) * per_request for party, procs in accounted.items()}
     cpu_ms["k6"] = ((k6_after.children_user + k6_after.children_system)
-                    - (k6_before.children_user + k6_before.children_system)) * 1000 / requests
-    return {"cpu_ms": cpu_ms, "name": name, "ok_per_s": ok_count / seconds, "p50": duration["med"], "p95": duration["p(95)"],
-            "p99": duration["p(99)"], "errors": failed / max(m["http_reqs"]["values"]["count"], 1),
-            "requests": m["http_reqs"]["values"]["count"]}
+                    - (k6_before.children_user + k6_before.children_system)) * per_request
+    return {"cpu_ms": cpu_ms, "name": name, "ok_per_s": ok_count / seconds, "p50": duration["med"],
+            "p95": duration["p(95)"], "p99": duration["p(99)"], "errors": (requests - ok_count) / max(requests, 1),
+            "requests": requests}
 
 
 def main():
@@ -77,6 +77,7 @@ def main():
 
     from django.core.management import call_command
 
+    from campaigns.partition_experiment import local_servers
     from campaigns.services import campaign_create
     from campaigns.stack import LocalStack
     from streaming.embedded import free_port
@@ -94,9 +95,9 @@ def main():
                    "GUNICORN_WORKERS": args.workers, "GUNICORN_THREADS": args.threads}
         base_url = stack.start_web(free_port(), **web_env)
         campaign = campaign_create(name="http ingest bench", total_stock=1_000_000)
-        web = psutil.Process(next(child.process.pid for child in stack.children if child.name == "web"))
-        accounted = {"web": [web, *web.children()],
-                     "broker": [p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("tansu")]}
+        web = psutil.Process(next(child.pid for child in stack.children if child.name == "web"))
+        broker = local_servers().get("broker")  # the broker this run talks to, if it runs here
+        accounted = {"web": [web, *web.children()], "broker": [psutil.Process(broker)] if broker else []}
         k6 = {"VUS": args.vus, "DURATION": args.duration}
         measure(base_url, "bulk.js", {**k6, "DURATION": "3s", "CAMPAIGN_ID": campaign.pk, "USER_PREFIX": "warm"},
                 "warm-up", logs, accounted)

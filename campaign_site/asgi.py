@@ -14,7 +14,8 @@ from campaign_site.access_log import AccessLog
 from campaign_site.wsgi import application as django_application
 from campaigns.ingest import ParticipationIngest
 
-DJANGO_THREADS = int(os.environ.get("GUNICORN_THREADS", 24))  # gunicorn.conf.py sets it
+# Set by gunicorn.conf.py's on_starting; the default is for a server started without it.
+DJANGO_THREADS = int(os.environ.get("GUNICORN_THREADS", 24))
 
 application = ParticipationIngest(WSGIMiddleware(django_application, workers=DJANGO_THREADS))
 if os.environ.get("GUNICORN_ACCESS_LOG"):

@@ -56,5 +56,16 @@ class Worker(UvicornWorker):
         # did not, and kept the port's connections and a producer alive as orphans.
         if os.getppid() != self.ppid:
             self.log.warning("gunicorn master %s is gone: worker %s stopping", self.ppid, self.pid)
-            os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful stop
+            self._stop()
         self.notify()
+
+    def handle_exit(self, sig, frame):
+        # The master's quick stop (its SIGINT or SIGQUIT) sends SIGQUIT, which uvicorn-worker
+        # routes here; gunicorn's handler only marks the worker not alive, uvicorn went on serving
+        # and the master killed it after graceful_timeout (20 s).
+        super().handle_exit(sig, frame)
+        self._stop()
+
+    @staticmethod
+    def _stop():
+        os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's own graceful stop

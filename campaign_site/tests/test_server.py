@@ -11,13 +11,27 @@ from conftest import poll
 pytestmark = pytest.mark.slow
 
 
+def all_gone(processes):
+    return not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in processes)
+
+
 def test_workers_leave_when_their_master_is_killed(processes, child_env):
     web, _ = start_gunicorn(processes, child_env(), workers=2)
     children = workers(web)
     assert len(children) == 2
     web.send(signal.SIGKILL)
-    poll(lambda: not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in children),
+    poll(lambda: all_gone(children),
          timeout=15, message="orphaned workers gone")
+
+
+def test_a_quick_stop_of_the_master_stops_its_workers_at_once(processes, child_env):
+    web, _ = start_gunicorn(processes, child_env(), workers=2)
+    children = workers(web)
+    web.send(signal.SIGINT)  # gunicorn's quick stop: SIGQUIT to the workers
+    # Well inside graceful_timeout (20 s), after which the master would kill them anyway.
+    poll(lambda: all_gone(children),
+         timeout=8, message="workers stopped")
+    poll(lambda: not web.alive(), timeout=5, message="the master gone")
 
 
 @pytest.mark.django_db(transaction=True)
