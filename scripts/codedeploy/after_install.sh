@@ -50,10 +50,7 @@ set_setting() {
 # What an operator keeps on the host (lowest precedence) ...
 if [ -f "$SITE_ENV_FILE" ]; then
   log "settings from $SITE_ENV_FILE"
-  while IFS= read -r line || [ -n "$line" ]; do
-    parse_env_line "site settings $SITE_ENV_FILE" "$line" || continue
-    set_setting "$ENV_NAME" "$ENV_VALUE"
-  done < "$SITE_ENV_FILE"
+  each_env_line "$SITE_ENV_FILE" "site settings $SITE_ENV_FILE" set_setting
 fi
 # ... then every variable .env.example names that this hook's environment sets ...
 while IFS= read -r name; do

@@ -70,14 +70,20 @@ parse_env_line() {
   [[ $line == *=* && $ENV_NAME =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "$file: not a NAME=value line: $line"
 }
 
-# Read NAME=value lines (comments and blanks skipped) into the environment.
-load_env_file() {
-  local file=$1 where=$1 line
+# CALLBACK NAME VALUE for each NAME=value line of FILE (comments and blanks skipped); WHERE
+# names the file in errors.
+each_env_line() {
+  local file=$1 where=$2 callback=$3 line
   while IFS= read -r line || [ -n "$line" ]; do
     parse_env_line "$where" "$line" || continue
-    export "$ENV_NAME=$ENV_VALUE"
+    "$callback" "$ENV_NAME" "$ENV_VALUE"
   done < "$file"
 }
+
+export_setting() { export "$1=$2"; }
+
+# Read NAME=value lines into the environment.
+load_env_file() { each_env_line "$1" "$1" export_setting; }
 
 host_services() {
   local services=${FIRSTCOME_SERVICES:-web,consume,consume-stats,cron}
@@ -216,13 +222,11 @@ stop_units() {  # in parallel, and wait for all
 }
 
 retire_units() {  # units no longer wanted here: stopped, and under systemd no longer started at boot
-  [ "$#" -gt 0 ] || return 0
-  if [ "$MANAGER" = systemd ]; then
-    log "systemctl disable --now $*"
-    systemctl disable --now --quiet "$@"
-  else
-    direct_stop "$@"
+  if [ "$MANAGER" = systemd ] && [ "$#" -gt 0 ]; then
+    log "systemctl disable $*"
+    systemctl disable --quiet "$@"
   fi
+  stop_units "$@"
 }
 
 unit_active() {
