@@ -61,7 +61,7 @@ def measure(base_url, script, variables, name, logs, accounted):
     cpu_ms = {party: (cpu_seconds(procs) - before[party]) * per_request for party, procs in accounted.items()}
     cpu_ms["k6"] = ((k6_after.children_user + k6_after.children_system)
                     - (k6_before.children_user + k6_before.children_system)) * per_request
-    return {"cpu_ms": cpu_ms, "name": name, "ok_per_s": ok_count / seconds, "p50": duration["med"],
+    return {"cpu_ms": cpu_ms, "name": name, "ok": ok_count, "ok_per_s": ok_count / seconds, "p50": duration["med"],
             "p95": duration["p(95)"], "p99": duration["p(99)"], "errors": (requests - ok_count) / max(requests, 1),
             "requests": requests}
 
@@ -77,7 +77,9 @@ def main():
 
     from django.core.management import call_command
 
-    from campaigns.partition_experiment import local_servers
+    from django.conf import settings
+
+    from campaigns.partition_experiment import local_servers, probe_kafka_rate
     from campaigns.services import campaign_create
     from campaigns.stack import LocalStack
     from streaming.embedded import free_port
@@ -99,13 +101,18 @@ def main():
         broker = local_servers().get("broker")  # the broker this run talks to, if it runs here
         accounted = {"web": [web, *web.children()], "broker": [psutil.Process(broker)] if broker else []}
         k6 = {"VUS": args.vus, "DURATION": args.duration}
-        measure(base_url, "bulk.js", {**k6, "DURATION": "3s", "CAMPAIGN_ID": campaign.pk, "USER_PREFIX": "warm"},
-                "warm-up", logs, accounted)
+        warm_up = measure(base_url, "bulk.js", {**k6, "DURATION": "3s", "CAMPAIGN_ID": campaign.pk,
+                                                "USER_PREFIX": "warm"}, "warm-up", logs, accounted)
         floor = measure(base_url, str(floor_script), k6, "floor", logs, accounted)
         ingest = measure(base_url, "bulk.js", {**k6, "CAMPAIGN_ID": campaign.pk}, "participation", logs, accounted)
         at_rate = measure(base_url, "steady.js", {"RATE": args.rate, "DURATION": args.duration,
                                                   "CAMPAIGN_ID": campaign.pk}, "at-rate", logs, accounted)
         at_rate["name"] = f"participation at {args.rate:,}/s"
+        # Every 202 stands for a message the broker holds: read the topic until it has them all.
+        accepted = sum(r["ok"] for r in (warm_up, ingest, at_rate))
+        held, _, _ = probe_kafka_rate(settings.FIRSTCOME_TOPIC, accepted, timeout_s=120)
+        if held < accepted:
+            raise SystemExit(f"the topic holds {held:,} messages for {accepted:,} requests answered 202")
     finally:
         stack.stop()
     rows = [[r["name"], f"{r['requests']:,}", f"{r['ok_per_s']:,.0f}", f"{r['p50']:.1f}", f"{r['p95']:.1f}",
@@ -116,7 +123,8 @@ def main():
           f"(workers={args.workers or 'default'}, threads={args.threads or 'default'}), {os.cpu_count()} cores")
     print_table(["endpoint", "requests", "accepted/s", "p50 ms", "p95 ms", "p99 ms", "errors", "vs floor",
                  "CPU ms/req k6", "web", "broker"], rows)
-    print(f"\nlogs: {logs}")
+    print(f"\nthe topic holds all {accepted:,} requests answered 202")
+    print(f"logs: {logs}")
 
 
 if __name__ == "__main__":

@@ -133,17 +133,24 @@ def probe_kafka_rate(topic, expected, timeout_s, ready=None, stop=None):
                              max_poll_records=5000, session_timeout_ms=settings.KAFKA_SESSION_TIMEOUT_MS,
                              heartbeat_interval_ms=settings.KAFKA_HEARTBEAT_INTERVAL_MS)
     seen, first, last = 0, None, None
+
+    def take(polled):
+        nonlocal seen, first, last
+        for records in polled.values():
+            first = first or time.time()
+            seen += len(records)
+            last = time.time()
+
     deadline = time.monotonic() + timeout_s
     try:
+        # The poll that completes the group join can already return records (on a topic that
+        # has some): counted, not dropped.
         while not consumer.assignment() and time.monotonic() < deadline:
-            consumer.poll(timeout_ms=100)
+            take(consumer.poll(timeout_ms=100))
         if ready:
             ready.set()
         while seen < expected and time.monotonic() < deadline and not stop.is_set():
-            for records in consumer.poll(timeout_ms=200).values():
-                first = first or time.time()
-                seen += len(records)
-                last = time.time()
+            take(consumer.poll(timeout_ms=200))
     finally:
         consumer.close()
     return seen, first, last

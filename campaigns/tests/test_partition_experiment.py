@@ -53,3 +53,12 @@ def test_campaign_key_with_several_campaigns_keeps_each_campaign_fair(kafka_brok
 def test_bad_arguments_are_refused(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("partition_experiment", *args)
+
+
+def test_the_kafka_probe_counts_every_message_of_a_topic_filled_before_it_joined(kafka_topics, settings):
+    from campaigns.partition_experiment import probe_kafka_rate
+    from streaming.producer import publish_many
+
+    publish_many(settings.FIRSTCOME_TOPIC, [(None, b"x", None)] * 12_000)
+    seen, first, last = probe_kafka_rate(settings.FIRSTCOME_TOPIC, 12_000, timeout_s=60)
+    assert seen == 12_000 and first <= last
