@@ -73,6 +73,17 @@ class BurstPlan:
             variables.update(N=self.requests, USERS=self.users)
         return variables
 
+    @property
+    def name(self):
+        """The scenario in a folder name, so a saved report says which burst it holds."""
+        shape = ("at-once" if self.script == "burst.js" else f"{self.concurrency}-at-a-time")
+        name = f"{self.users}-users-{shape}-stock-{self.stock}"
+        if self.requests_per_user > 1:
+            name += f"-{self.requests_per_user}-requests-each"
+        if self.modes != MODES:
+            name += "-" + "-".join(self.modes)
+        return name
+
     def describe(self):
         shape = ("all at once, one request each" if self.script == "burst.js"
                  else f"{self.requests} requests ({self.requests_per_user} per user) from {self.concurrency} "

@@ -33,7 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--web-threads", type=int, help="threads per gunicorn worker (default: gunicorn.conf.py)")
         parser.add_argument("--decision-timeout", type=float, default=120,
                             help="seconds to wait for the consumer to decide every accepted request")
-        parser.add_argument("--out", type=Path, help="output folder (default: results/<date>_<time>/)")
+        parser.add_argument("--out", type=Path, help="output folder (default: results/<scenario>_<date>_<time>/)")
 
     def handle(self, *args, **options):
         try:
@@ -50,7 +50,8 @@ class Command(BaseCommand):
                 raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
         if options["decision_timeout"] <= 0:
             raise CommandError("--decision-timeout must be positive")
-        out_dir = options["out"] or Path(settings.BASE_DIR) / "results" / f"{timezone.localtime():%Y-%m-%d_%H-%M-%S}"
+        out_dir = options["out"] or (Path(settings.BASE_DIR) / "results"
+                                        / f"{plan.name}_{timezone.localtime():%Y-%m-%d_%H-%M-%S}")
 
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the children are stopped
         experiment = BurstExperiment(plan, out_dir=out_dir, base_url=base_url, web_workers=options["web_workers"],
