@@ -38,6 +38,12 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 75))
 # The ALB's address varies; only the ALB can reach the port (security group), so trust its
 # X-Forwarded-* headers from anywhere there ("*"). Default: gunicorn's own (loopback only).
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# A request's head (gunicorn's defaults; 0 is no limit): over them a JSON 414 (the request line)
+# or 431 (header fields), answered by the worker class (campaign_site/server.py) before Django.
+# The ALB in front refuses a request line over 16 KB and headers over 64 KB on its own.
+limit_request_line = int(os.environ.get("GUNICORN_LIMIT_REQUEST_LINE", 4094))
+limit_request_fields = int(os.environ.get("GUNICORN_LIMIT_REQUEST_FIELDS", 100))
+limit_request_field_size = int(os.environ.get("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 8190))
 proc_name = "firstcome-web"
 # The worker heartbeat file: on tmpfs, so a slow disk cannot stall a worker into a timeout kill.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None

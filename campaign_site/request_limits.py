@@ -1,3 +1,7 @@
+import json
+from dataclasses import dataclass
+from http import HTTPStatus
+
 from django.conf import settings
 from django.http import JsonResponse
 
@@ -34,3 +38,60 @@ class RequestSizeLimitMiddleware:
             return JsonResponse({"detail": f"request body too large: {length} bytes (limit {limit})",
                                  "code": "request_too_large"}, status=413)
         return self.get_response(request)
+
+
+@dataclass(frozen=True)
+class HeadLimits:
+    """gunicorn's limits on a request's head (gunicorn.conf.py: limit_request_line,
+    limit_request_fields, limit_request_field_size; 0 is no limit, as in gunicorn). gunicorn's
+    own parser enforces them; under uvicorn's workers campaign_site/server.py does."""
+
+    line: int = 4094
+    fields: int = 100
+    field_size: int = 8190
+
+    @classmethod
+    def from_gunicorn(cls, cfg) -> "HeadLimits":
+        return cls(line=cfg.limit_request_line, fields=cfg.limit_request_fields,
+                   field_size=cfg.limit_request_field_size)
+
+    def line_refusal(self, *, length: int) -> "HeadRefusal | None":
+        if self.line and length > self.line:
+            return HeadRefusal(414, "request_line_too_long",
+                               f"request line too long: over {self.line} bytes")
+        return None
+
+    def field_refusal(self, *, count: int, size: int) -> "HeadRefusal | None":
+        if self.fields and count > self.fields:
+            return HeadRefusal(431, "too_many_header_fields",
+                               f"too many header fields: over {self.fields}")
+        if self.field_size and size > self.field_size:
+            return HeadRefusal(431, "header_field_too_large",
+                               f"header field too large: over {self.field_size} bytes")
+        return None
+
+    def head_refusal(self, *, received: int) -> "HeadRefusal | None":
+        """For a head still incomplete after `received` bytes: the parser holds a field until it
+        ends, so one endless field is refused on the bytes it has taken."""
+        if self.line and self.fields and self.field_size:
+            if received > self.line + self.fields * (self.field_size + 2) + 4:
+                return HeadRefusal(431, "header_fields_too_large",
+                                   "header fields too large: over "
+                                   f"{self.fields} fields of {self.field_size} bytes")
+        return None
+
+
+@dataclass(frozen=True)
+class HeadRefusal:
+    status: int
+    code: str
+    detail: str
+
+    def response(self, extra_headers=()) -> bytes:
+        """The whole HTTP answer, sent before any application sees the request."""
+        body = json.dumps({"detail": self.detail, "code": self.code}).encode()
+        head = [f"HTTP/1.1 {self.status} {HTTPStatus(self.status).phrase}".encode(),
+                *(name + b": " + value for name, value in extra_headers),
+                b"content-type: application/json", b"content-length: %d" % len(body),
+                b"connection: close"]
+        return b"\r\n".join(head) + b"\r\n\r\n" + body

@@ -10,9 +10,10 @@ service and a send whose acknowledgement wakes the loop; nothing waits on a thre
 It answers only what it can answer exactly as Django would: the request Django would accept
 (202, once the broker has acknowledged it) and the broker being down (503, the same error body).
 Everything else goes to the Django application unchanged, its body replayed: another path or
-method, a body that is not a JSON object with a valid user_id, an unknown or closed campaign, a
-throttled user, a host Django would refuse, a plain-HTTP request that production redirects, a
-body without Content-Length or over the size limit. So DRF's view (ParticipationCreateView,
+method, a body that is not a JSON object with a valid user_id or that may nest deeper than the
+parser's limit, an unknown or closed campaign or an id no campaign can have, a throttled user, a
+host Django would refuse, a plain-HTTP request that production redirects, a body without
+Content-Length or over the size limit, a header sent twice (Django reads the values joined). So DRF's view (ParticipationCreateView,
 also what runserver and Django's test client reach) stays the one definition of every error;
 campaigns/tests/test_ingest.py checks that both answer alike.
 """
@@ -30,6 +31,7 @@ from prometheus_client import Counter, Histogram
 from rest_framework.exceptions import ValidationError
 
 from campaign_site.exceptions import error_body
+from campaign_site.parsers import may_be_too_deep
 from campaigns import selectors, services
 from campaigns.errors import BrokerUnavailable, DomainError
 from campaigns.serializers import USER_ID_FIELD
@@ -39,6 +41,9 @@ log = logging.getLogger(__name__)
 
 # Django's <int:campaign_id> converter is [0-9]+.
 PARTICIPATION_PATH = re.compile(r"/api/campaigns/([0-9]+)/participations")
+# A campaign id is a BIGINT: a longer one is no campaign (or has leading zeros), which Django
+# answers; int() of over 4,300 digits would raise.
+MAX_ID_DIGITS = len(str(2**63 - 1))
 JSON_TYPES = {b"application/json", b"application/json; charset=utf-8", b"application/json;charset=utf-8"}
 
 ANSWERS = Counter("firstcome_ingest_requests_total",
@@ -65,6 +70,9 @@ class ParticipationIngest:
         if match is None:
             return await self.django(scope, receive, send)
         headers = dict(scope["headers"])
+        if len(headers) != len(scope["headers"]) or len(match[1]) > MAX_ID_DIGITS:
+            # A repeated header: Django sees its values joined by commas (a2wsgi), not the last.
+            return await self._to_django(scope, receive, send)
         secure = _is_secure(scope, headers)
         body = await self._body_if_ours(headers, secure, receive)
         if body is None:
@@ -110,6 +118,8 @@ class ParticipationIngest:
     async def _submission(self, campaign_id, body):
         """The request ready to publish, or None if Django's view would not accept it: it then
         answers it (and counts it against the user's rate) itself."""
+        if may_be_too_deep(body):  # the parser's nesting limit decides; orjson's is another
+            return None
         try:
             data = orjson.loads(body)
             user_id = USER_ID_FIELD.run_validation(data["user_id"])
