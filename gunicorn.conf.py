@@ -20,7 +20,7 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # graceful reloads, worker restarts, this file. Measured with bench/http_ingest.py (k6, 100 VUs,
 # 2 cores shared with k6, the broker and MariaDB): gthread 2 x 24, the best of the thread
 # layouts tried, 806-918 accepted/s with p99 204-240 ms (each waiting request held a thread, and
-# a request cost ~1.6 ms of CPU through Django); see the README for this layout's numbers.
+# a request cost ~1.6 ms of CPU through Django); see docs/benchmarks.md for this layout's numbers.
 wsgi_app = "campaign_site.asgi:application"
 worker_class = "campaign_site.server.Worker"
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))

@@ -79,7 +79,7 @@ def describe():
     extend_schema_view(
         get=extend_schema(summary="Monitoring snapshot of a campaign (staff)",
                           parameters=[OpenApiParameter("campaign_id", int, required=True)],
-                          responses={200: OpenApiResponse(description="cumulative counters, see the README"),
+                          responses={200: OpenApiResponse(description="cumulative counters, see docs/operations.md"),
                                      400: error("campaign_id missing or not a positive integer"),
                                      404: error("no such campaign"), **STAFF_ONLY}),
     )(SnapshotView)

@@ -180,7 +180,7 @@ def check_invariants(campaign, published, *, group_id=None, topic=None, dead_let
                              remaining_stock=campaign.remaining_stock, decided=len(decided),
                              outcomes=outcomes, committed=committed_offsets(group_id, topic),
                              violations=violations)
-    print(f"invariants: {report.summary()}")  # shown with -s, and in the README's table
+    print(f"invariants: {report.summary()}")  # shown with -s, and in docs/guarantees.md's table
     assert not violations, report.summary()
     return report
 
