@@ -21,7 +21,7 @@ def stored_event(event: dict) -> dict:
     truncate what INSERT IGNORE lets by)."""
     request_id, campaign_id, user_id = request_identity(event, "decision event: ")
     status, topic = event["status"], event["topic"]
-    if status not in _STATUSES:
+    if not isinstance(status, str) or status not in _STATUSES:
         raise PoisonMessage(f"decision event: status {status!r} is not one of {', '.join(sorted(_STATUSES))}")
     if not isinstance(topic, str) or len(topic) > MAX_TOPIC_LENGTH:
         raise PoisonMessage("decision event: topic is not a Kafka topic name")
@@ -41,7 +41,14 @@ class StatsConsumer(BatchConsumerWorker):
 
     def decode(self, record):
         """One Kafka message carries a chunk of events; a bad one dead-letters its whole chunk."""
-        return [stored_event(event) for event in decode_decision_events(record)]
+        try:
+            events = decode_decision_events(record)
+        except TypeError:  # a field name that is a list or an object: not a name at all
+            raise PoisonMessage("decision events: fields are not all names") from None
+        return [stored_event(event) for event in events]
 
     def process_batch(self, chunks):
         return BatchResult(value=services.decision_events_store(e for chunk in chunks for e in chunk))
+
+    def merge_values(self, values):
+        return sum(values)  # rows stored by each part

@@ -15,7 +15,20 @@ MESSAGES_CONSUMED = Counter(
     "Records taken from Kafka and committed: processed or dead-lettered.", LABELS)
 DEAD_LETTERED = Counter(
     "firstcome_consumer_dead_lettered_total",
-    "Records sent to the dead-letter topic (malformed, unknown campaign).", LABELS)
+    "Records sent to the dead-letter topic (malformed, unknown campaign, isolated).", LABELS)
+DEAD_LETTERED_BY_KIND = Counter(
+    "firstcome_consumer_dead_lettered_by_kind_total",
+    "Records sent to the dead-letter topic, by why: malformed (decode refused it), rejected (the "
+    "consumer's rule, e.g. unknown campaign), isolated (processing it failed: the batch was split "
+    "down to it).", (*LABELS, "kind"))
+BATCH_SPLITS = Counter(
+    "firstcome_consumer_batch_splits_total",
+    "Times a set of records failed together and was split in two to isolate the failing record.",
+    LABELS)
+STALLED_PARTITIONS = Gauge(
+    "firstcome_consumer_stalled_partitions",
+    "Assigned partitions stopped at a hole in their offsets that has not filled for the gap "
+    "patience; nothing past the hole is committed until it fills.", LABELS)
 BATCH_SIZE = Histogram(
     "firstcome_consumer_batch_size", "Records per polled batch.", LABELS, buckets=BATCH_SIZE_BUCKETS)
 BATCH_SECONDS = Histogram(
@@ -43,20 +56,31 @@ class ConsumerMetrics:
         self.batch_size = BATCH_SIZE.labels(*labels)
         self.batch_seconds = BATCH_SECONDS.labels(*labels)
         self.db_commit_seconds = DB_COMMIT_SECONDS.labels(*labels)
+        self.splits = BATCH_SPLITS.labels(*labels)
+        self.stalled_partitions = STALLED_PARTITIONS.labels(*labels)
+        self.stalled_partitions.set(0)
 
     def batch_handled(self, kafka_consumer, polled, *, dead_lettered, seconds, db_seconds):
+        """dead_lettered: {kind: records} of the batch."""
         size = sum(len(records) for records in polled.values())
         self.consumed.inc(size)
         self.batch_size.observe(size)
         self.batch_seconds.observe(seconds)
         if db_seconds is not None:
             self.db_commit_seconds.observe(db_seconds)
-        if dead_lettered:
-            self.dead_lettered.inc(dead_lettered)
+        for kind, count in dead_lettered.items():
+            self.dead_lettered.inc(count)
+            DEAD_LETTERED_BY_KIND.labels(*self.labels, kind).inc(count)
         for tp, records in polled.items():
             highwater = _highwater(kafka_consumer, tp)
             if highwater is not None:
                 LAG.labels(*self.labels, str(tp.partition)).set(max(highwater - records[-1].offset - 1, 0))
+
+    def batch_split(self):
+        self.splits.inc()
+
+    def stalled(self, partitions):
+        self.stalled_partitions.set(partitions)
 
 
 def _highwater(kafka_consumer, tp):

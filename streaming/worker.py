@@ -15,6 +15,13 @@ Batches reach the database one at a time and in order, follow-ups are sent in ba
 the main thread alone touches the KafkaConsumer; a stop finishes the batch in flight. A batch in
 flight during a rebalance is redelivered to the partitions' new owner when its commit is refused,
 as any batch caught by a rebalance is.
+
+A batch whose transaction fails on something other than the database itself (a record the
+database refuses, a value the code cannot handle) is split in two and each half decided in its
+own transaction, first half first, down to the record(s) that cause the failure: those go to the
+dead-letter topic with the error as their reason, the rest are decided as if one at a time in
+Kafka order, and the stream goes on (`process_isolating`). Only a failure of the database itself
+(`is_systemic`) waits and retries the batch whole.
 """
 import heapq
 import json
@@ -22,6 +29,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +47,32 @@ log = logging.getLogger(__name__)
 # How long poll() waits while a batch is in flight, so that its offsets are committed soon after
 # it is done even when no new messages come.
 IN_FLIGHT_POLL_MS = 10
+# A hole in a partition's offsets older than this (by the broker timestamp of the first record
+# after it) is a stall: reported as one (error log, metric, dashboard), still never skipped.
+GAP_PATIENCE_S = 30
+# MySQL/MariaDB errors of the database itself rather than of the batch's records: lost or refused
+# connection (client errors 2000-2999, too many connections, shutdown, killed, idle disconnect),
+# deadlock and lock wait timeout, a read-only server (a failover in progress).
+_SYSTEMIC_DB_ERRORS = frozenset({1040, 1053, 1205, 1213, 1290, 1836, 1927, 4031})
+MAX_REASON_LENGTH = 500
+# Kinds of dead letter, as counted in the metrics: set aside by decode, rejected by the
+# consumer's own rule (unknown campaign), isolated because processing it failed.
+MALFORMED, REJECTED, ISOLATED = "malformed", "rejected", "isolated"
+
+
+def is_systemic(exc) -> bool:
+    """True for a failure of the database itself (wait, then retry the batch whole); False for
+    anything a record can cause, which the batch is split to isolate."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if isinstance(exc, OperationalError):
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        return code is None or 2000 <= code < 3000 or code in _SYSTEMIC_DB_ERRORS
+    return False
+
+
+def failure_reason(exc) -> str:
+    return f"processing failed: {type(exc).__name__}: {exc}"[:MAX_REASON_LENGTH]
 
 
 class PoisonMessage(Exception):
@@ -57,6 +91,8 @@ class StoppedBeforeCommit(Exception):
 class BatchResult:
     # index into the batch's items → reason; these go to the dead-letter topic.
     rejected: dict = field(default_factory=dict)
+    # the indices among them that were isolated because processing them failed.
+    isolated: frozenset = frozenset()
     # whatever after_commit needs (e.g. the outcomes to publish).
     value: Any = None
 
@@ -68,7 +104,7 @@ class Batch:
     started: float
     records: list = field(default_factory=list)  # decodable records, in Kafka order
     items: list = field(default_factory=list)  # their decoded items, same order
-    poison: list = field(default_factory=list)  # (record, reason) for the dead-letter topic
+    poison: list = field(default_factory=list)  # (record, reason, kind) for the dead-letter topic
     db_seconds: float = None
 
 
@@ -123,11 +159,12 @@ class BatchConsumerWorker:
         self.messages_dead_lettered = 0
         self.batches_committed = 0
         self.metrics = None  # a streaming.metrics.ConsumerMetrics when the process exports them
-        # Offset each assigned partition must continue from (see without_gaps), and since when a
-        # gap has been waited for.
+        # Offset each assigned partition must continue from (see without_gaps), and the
+        # partitions stalled at a hole: {TopicPartition: offset of the hole}.
         self._next_offsets = {}
-        self._gaps = {}
-        self.gap_patience_s = 30
+        self.stalled = {}
+        self._stall_logged = {}
+        self.gap_patience_s = GAP_PATIENCE_S
         # The batch whose database work runs on the second thread: (Batch, Future), or None.
         self._in_flight = None
         self._db_thread = None
@@ -144,6 +181,11 @@ class BatchConsumerWorker:
     def after_commit(self, items, result):
         """Runs after the DB commit and before the offset commit (e.g. publish follow-ups);
         must not return before what it sends is acknowledged."""
+
+    def merge_values(self, values):
+        """The value of a batch that was split to isolate a failing record, from its parts'
+        values in order (lists by default: concatenated)."""
+        return [v for value in values if value for v in value]
 
     # --- the loop ------------------------------------------------------------------------
     def request_stop(self):
@@ -175,6 +217,8 @@ class BatchConsumerWorker:
     def on_assignment(self, partitions):
         log.info("%s: assigned partitions %s of %s", self.name, partitions, self.topic)
         self._next_offsets.clear()  # another member may have moved them on meanwhile
+        self.stalled.clear()
+        self.stalls_changed()
         if self.assignment_file:
             tmp = f"{self.assignment_file}.tmp"
             with open(tmp, "w") as out:
@@ -191,6 +235,8 @@ class BatchConsumerWorker:
             while not self.stopping:
                 polled = self.poll(IN_FLIGHT_POLL_MS if self._in_flight else self.poll_timeout_ms)
                 batch = self.prepare(polled) if polled else None
+                if polled and not batch and self.stalled:
+                    self._stop.wait(self.poll_timeout_ms / 1000)  # not a busy loop on the hole
                 previous = None
                 if self._in_flight and (batch or self._in_flight[1].done()):
                     previous = self.take_in_flight()
@@ -228,41 +274,86 @@ class BatchConsumerWorker:
 
     def without_gaps(self, polled):
         """The polled records up to the first hole in a partition's offsets; the consumer is sent
-        back to the hole, so the next poll reads it again.
+        back to the hole, so the next poll reads it again. Never committed over: a hole that does
+        not fill stalls its partition, loudly (error log, metric, dashboard), until it does.
 
-        Our topics are neither compacted nor transactional, so a partition's offsets are
-        contiguous. The embedded broker, with several producers writing to one partition, can
+        Our topics are neither compacted nor written in transactions (the producer is idempotent,
+        no transactional id), so a partition's offsets are contiguous and a jump is a record not
+        yet readable. The embedded broker, with several producers writing to one partition, can
         hand a tailing consumer a batch before an earlier one is readable (measured with a plain
         kafka-python consumer: 8 records jumped over, 4 times in 280,000 requests from two
         producer processes); kafka-python takes the later batch and moves on, and committing it
-        would skip requests that got a 202. A hole that stays for
-        gap_patience_s is given up on, loudly, rather than stalling the partition forever.
+        would skip requests that got a 202. The first poll after an assignment is checked against
+        the group's committed offset (the position the consumer starts from), not trusted.
         """
         kept = {}
         for tp, records in polled.items():
-            expected = self._next_offsets.get(tp, records[0].offset)
+            expected = self._next_offsets.get(tp)
+            if expected is None:
+                expected = self._start_offset(tp)
+                if expected is None:  # the broker did not say: read the same records again
+                    self.consumer.seek(tp, records[0].offset)
+                    continue
+                self._next_offsets[tp] = expected
             if records[0].offset != expected or records[-1].offset - expected != len(records) - 1:
                 records = self._up_to_gap(tp, records, expected)
+            elif tp in self.stalled:
+                self._stall_over(tp)
             if records:
                 kept[tp] = records
                 self._next_offsets[tp] = records[-1].offset + 1
         return kept
 
+    def _start_offset(self, tp):
+        """Where a newly assigned partition starts: the group's committed offset, or the log's
+        first offset when the group has committed none (auto_offset_reset=earliest)."""
+        try:
+            committed = self.consumer.committed(tp, timeout_ms=5000)
+            if committed is None:
+                committed = self.consumer.beginning_offsets([tp], timeout_ms=5000)[tp]
+        except KafkaError as exc:
+            log.warning("%s: start offset of %s[%d] unknown (%s); reading again", self.name,
+                        tp.topic, tp.partition, exc)
+            return None
+        return committed
+
     def _up_to_gap(self, tp, records, expected):
         for index, record in enumerate(records):
             if record.offset > expected:
-                now = time.monotonic()
-                waiting = now - self._gaps.setdefault((tp, expected), now)
-                if waiting < self.gap_patience_s:
-                    log.warning("%s: %s[%d] jumped from offset %d to %d; reading again from %d",
-                                self.name, tp.topic, tp.partition, expected, record.offset, expected)
-                    self.consumer.seek(tp, expected)
-                    return records[:index]
-                log.error("%s: offsets %d-%d of %s[%d] not readable after %.0fs; going on without them",
-                          self.name, expected, record.offset - 1, tp.topic, tp.partition, waiting)
-            self._gaps.pop((tp, expected), None)
-            expected = record.offset + 1
+                self._hole(tp, expected, record)
+                self.consumer.seek(tp, expected)
+                return records[:index]
+            expected = max(expected, record.offset + 1)
+        if tp in self.stalled:
+            self._stall_over(tp)
         return records
+
+    def _hole(self, tp, expected, record):
+        age = time.time() - record.timestamp / 1000
+        if age < self.gap_patience_s:
+            log.warning("%s: %s[%d] jumped from offset %d to %d; reading again from %d",
+                        self.name, tp.topic, tp.partition, expected, record.offset, expected)
+            return
+        now = time.monotonic()
+        if self.stalled.get(tp) == expected and now - self._stall_logged.get(tp, 0) < self.gap_patience_s:
+            return
+        if self.stalled.get(tp) != expected:
+            self.stalled[tp] = expected
+            self.stalls_changed()
+        self._stall_logged[tp] = now
+        log.error("%s: %s[%d] STALLED: offsets %d-%d not readable for %.0fs; not committing past "
+                  "them (they are requests that got a 202)", self.name, tp.topic, tp.partition,
+                  expected, record.offset - 1, age)
+
+    def _stall_over(self, tp):
+        self._stall_logged.pop(tp, None)
+        log.warning("%s: %s[%d] hole at offset %d filled; going on", self.name, tp.topic,
+                    tp.partition, self.stalled.pop(tp))
+        self.stalls_changed()
+
+    def stalls_changed(self):
+        if self.metrics:
+            self.metrics.stalled(len(self.stalled))
 
     def prepare(self, polled):
         """Main thread: drop what follows an offset hole, decode, set poison aside."""
@@ -275,7 +366,11 @@ class BatchConsumerWorker:
                 batch.items.append(self.decode(record))
                 batch.records.append(record)
             except PoisonMessage as exc:
-                batch.poison.append((record, exc.reason))
+                batch.poison.append((record, exc.reason, MALFORMED))
+            except Exception as exc:  # a value decode did not foresee: poison, not a crash loop
+                log.exception("%s: decoding %s[%d]@%d failed", self.name, record.topic,
+                              record.partition, record.offset)
+                batch.poison.append((record, failure_reason(exc), MALFORMED))
         return batch
 
     def process_prepared(self, batch):
@@ -284,21 +379,55 @@ class BatchConsumerWorker:
         if not items:
             return BatchResult()
         db_started = time.perf_counter()
-        result = self.process_with_retry(items) or BatchResult()
+        result = self.process_isolating(items)
         batch.db_seconds = time.perf_counter() - db_started
         return result
+
+    def process_isolating(self, items):
+        """Database thread: the batch in one transaction; if that fails on anything but the
+        database itself, each half in its own transaction, first half first (Kafka order: the
+        outcomes are those of deciding the records one at a time), recursively, down to the
+        single records that fail alone: those are rejected with the error as their reason."""
+        parts, isolated = [], {}
+        pending = [(0, len(items))]  # a stack: the earlier half is on top
+        while pending:
+            lo, hi = pending.pop()
+            try:
+                parts.append((lo, self.process_with_retry(items[lo:hi]) or BatchResult()))
+            except StoppedBeforeCommit:
+                raise
+            except Exception as exc:
+                if hi - lo == 1:
+                    log.error("%s: isolated record %d of the batch: %s", self.name, lo,
+                              failure_reason(exc), exc_info=True)
+                    isolated[lo] = failure_reason(exc)
+                    continue
+                mid = (lo + hi) // 2
+                log.warning("%s: %d records failed together (%s: %s); deciding %d and %d apart",
+                            self.name, hi - lo, type(exc).__name__, exc, mid - lo, hi - mid)
+                if self.metrics:
+                    self.metrics.batch_split()
+                pending += [(mid, hi), (lo, mid)]
+        if not isolated and len(parts) == 1:
+            return parts[0][1]
+        rejected = dict(isolated)
+        for lo, result in parts:
+            rejected.update((lo + index, reason) for index, reason in result.rejected.items())
+        return BatchResult(rejected=dict(sorted(rejected.items())), isolated=frozenset(isolated),
+                           value=self.merge_values([result.value for _, result in parts]))
 
     def finish(self, batch, result):
         """Main thread, once the batch's transaction has committed: dead letters and follow-ups,
         acknowledged, then the batch's offsets; count it."""
-        batch.poison.extend((batch.records[index], reason) for index, reason in result.rejected.items())
+        batch.poison.extend((batch.records[index], reason, ISOLATED if index in result.isolated else REJECTED)
+                            for index, reason in result.rejected.items())
         self.with_kafka_retry(self.dead_letter, batch.poison)
         self.with_kafka_retry(self.after_commit, batch.items, result.value)
         self.commit_offsets(batch.polled)
         self.messages_processed += len(batch.items) - len(result.rejected)
         self.messages_dead_lettered += len(batch.poison)
         self.batches_committed += 1
-        self.batch_handled(batch.polled, result, dead_lettered=len(batch.poison),
+        self.batch_handled(batch.polled, result, dead_lettered=Counter(kind for _, _, kind in batch.poison),
                            seconds=time.perf_counter() - batch.started, db_seconds=batch.db_seconds)
 
     def take_in_flight(self):
@@ -319,8 +448,9 @@ class BatchConsumerWorker:
                                        seconds=seconds, db_seconds=db_seconds)
 
     def process_with_retry(self, items):
-        """Run the batch until its DB transaction commits. A lost connection or a deadlock is
-        retried with backoff on a fresh connection; the batch is never skipped."""
+        """Run the batch until its DB transaction commits. A failure of the database itself (a
+        lost connection, a deadlock: is_systemic) is retried with backoff on a fresh connection;
+        the batch is never skipped. Any other error is raised (process_isolating splits on it)."""
         delay, max_delay = self.retry_backoff_s
         give_up_at = None
         while True:
@@ -330,6 +460,8 @@ class BatchConsumerWorker:
                         return self.process_batch(items)
                 return self.process_batch(items)
             except (OperationalError, InterfaceError) as exc:
+                if not is_systemic(exc):
+                    raise
                 log.warning("%s: database error, retrying the batch of %d in %.1fs: %s",
                             self.name, len(items), delay, exc)
                 for conn in connections.all():
@@ -365,7 +497,7 @@ class BatchConsumerWorker:
         if not self.dead_letter_topic:
             raise RuntimeError(f"{self.name} has poison messages and no dead-letter topic")
         messages = []
-        for record, reason in poison:
+        for record, reason, _kind in poison:
             log.warning("%s: dead-lettering %s[%d]@%d: %s", self.name, record.topic,
                         record.partition, record.offset, reason)
             headers = [

@@ -1,7 +1,9 @@
 """BatchConsumerWorker.without_gaps: a hole in a partition's offsets is read again, not skipped.
 
 The embedded broker produces such holes only now and then under concurrent producers (the
-stress test in campaigns/tests/test_faults.py runs into them); here the worker is handed one."""
+stress test in campaigns/tests/test_faults.py runs into them); here the worker is handed one.
+test_worker_isolation.py holds the same rules against the real broker."""
+import time
 from types import SimpleNamespace
 
 from kafka import TopicPartition
@@ -12,11 +14,17 @@ TP = TopicPartition("t", 0)
 
 
 class SeekRecorder:
+    """The consumer as without_gaps sees it: seeks recorded, the group's committed offset known."""
+
     def __init__(self):
         self.seeks = []
+        self.committed_offset = 0
 
     def seek(self, tp, offset):
         self.seeks.append((tp.partition, offset))
+
+    def committed(self, tp, timeout_ms=None):
+        return self.committed_offset
 
 
 def worker():
@@ -25,8 +33,9 @@ def worker():
     return w
 
 
-def records(*offsets):
-    return [SimpleNamespace(offset=o) for o in offsets]
+def records(*offsets, age_s=0):
+    timestamp = (time.time() - age_s) * 1000
+    return [SimpleNamespace(offset=o, timestamp=timestamp) for o in offsets]
 
 
 def offsets(polled):
@@ -61,16 +70,31 @@ def test_redelivered_records_are_taken():
     assert w.consumer.seeks == []
 
 
-def test_after_a_new_assignment_the_first_batch_sets_the_start():
+def test_after_a_new_assignment_the_first_batch_starts_at_the_committed_offset():
     w = worker()
     w.without_gaps({TP: records(0, 1)})
-    w.on_assignment([0])  # another member may have committed up to 500 meanwhile
+    w.on_assignment([0])
+    w.consumer.committed_offset = 500  # another member committed up to 500 meanwhile
     assert offsets(w.without_gaps({TP: records(500, 501)})) == {0: [500, 501]}
     assert w.consumer.seeks == []
 
 
-def test_a_hole_that_never_fills_is_given_up_on_after_the_patience():
+def test_the_first_batch_after_an_assignment_is_checked_for_a_hole_too():
     w = worker()
-    w.gap_patience_s = 0
+    w.on_assignment([0])
+    w.consumer.committed_offset = 500
+    assert w.without_gaps({TP: records(508, 509)}) == {}
+    assert w.consumer.seeks == [(0, 500)]
+    assert offsets(w.without_gaps({TP: records(500, 501)})) == {0: [500, 501]}
+
+
+def test_a_hole_that_never_fills_stalls_the_partition_and_is_never_skipped():
+    w = worker()
+    w.gap_patience_s = 5
     w.without_gaps({TP: records(0)})
-    assert offsets(w.without_gaps({TP: records(4, 5)})) == {0: [4, 5]}
+    for _ in range(3):
+        assert w.without_gaps({TP: records(4, 5, age_s=10)}) == {}
+    assert w.consumer.seeks == [(0, 1)] * 3
+    assert w.stalled == {TP: 1}
+    assert offsets(w.without_gaps({TP: records(1, 2)})) == {0: [1, 2]}  # filled at last
+    assert w.stalled == {}
