@@ -2,16 +2,21 @@
 same request is sent to gunicorn (where the fast path answers it or hands it to Django) and to
 the view through Django's test client, and the answers are compared; the server's own metrics
 tell which path answered."""
+import http.client
+import itertools
 import json
 import re
 import urllib.error
 import urllib.request
 from datetime import timedelta
 
+import hypothesis
 import pytest
 from django.utils import timezone
+from hypothesis import HealthCheck, Phase, given, strategies as st
 from rest_framework.test import APIClient
 
+from campaign_site.parsers import MAX_JSON_DEPTH, TOO_DEEP
 from campaign_site.tests.web import metric_value, scrape_metrics, start_gunicorn
 from campaigns.tests.factories import CampaignFactory
 from conftest import read_topic
@@ -21,6 +26,34 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 JSON = "application/json"
 COMPARED_HEADERS = ("x-frame-options", "x-content-type-options", "referrer-policy",
                     "cross-origin-opener-policy", "strict-transport-security", "allow", "vary", "retry-after")
+
+
+def post_with_headers(base_url, path, body, headers):
+    """POST through gunicorn with exactly these header lines, repeated ones included."""
+    host, port = base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        connection.putrequest("POST", path, skip_host=True, skip_accept_encoding=True)
+        for name, value in [*headers, ("Content-Length", str(len(body)))]:
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, dict(response.headers.items()), response.read()
+    finally:
+        connection.close()
+
+
+def view_post(path, body, headers):
+    """The same request to the DRF view through Django's test client: a repeated header arrives
+    joined by commas, as the ASGI-to-WSGI adapter in front of Django joins it."""
+    joined = {}
+    for name, value in headers:
+        key = name.upper().replace("-", "_")
+        key = key if key == "CONTENT_TYPE" else f"HTTP_{key}"
+        joined[key] = f"{joined[key]},{value}" if key in joined else value
+    content_type = joined.pop("CONTENT_TYPE", None)
+    response = APIClient().generic("POST", path, body, content_type=content_type, **joined)
+    return response.status_code, response.headers, response.content
 
 
 def raw_post(url, body, content_type):
@@ -68,6 +101,24 @@ CASES = [  # (name, campaign, body, content type, status)
     ("unknown campaign", "unknown", b'{"user_id": "dave"}', JSON, 404),
     ("closed campaign", "closed", b'{"user_id": "erin"}', JSON, 409),
     ("not open yet", "future", b'{"user_id": "frank"}', JSON, 409),
+    ("a giant number as user_id", "open", b'{"user_id": %s}' % (b"9" * 5000), JSON, 400),
+    ("a giant number beside user_id", "open", b'{"user_id": "ivan", "n": %s}' % (b"9" * 5000), JSON, 400),
+    ("a number past a double", "open", b'{"user_id": "judy", "n": %s}' % (b"9" * 400), JSON, 202),
+    ("a float past a double", "open", b'{"user_id": "ken", "n": 1e400}', JSON, 202),
+    ("a 23-digit user_id", "open", b'{"user_id": 12345678901234567890123}', JSON, 400),
+    ("a campaign id past BIGINT", "bigint", b'{"user_id": "lena"}', JSON, 404),
+    ("a campaign id of 4,300 digits", "4300 digits", b'{"user_id": "mike"}', JSON, 404),
+    ("a campaign id of 5,000 digits", "5000 digits", b'{"user_id": "nina"}', JSON, 404),
+    ("leading zeros", "leading zeros", b'{"user_id": "olga"}', JSON, 202),
+]
+# Accepted by Django, not the fast path: orjson refuses a number past a double where Python's
+# parser takes it, and an id with leading zeros is not the fast path's to read.
+DJANGOS_202 = {"a number past a double", "a float past a double", "leading zeros"}
+# (name, header lines, status): the body is a valid request to the open campaign.
+HEADER_CASES = [
+    ("Host twice", [("Host", "localhost"), ("Host", "localhost"), ("Content-Type", JSON)], 400),
+    ("Content-Type twice", [("Host", "localhost"), ("Content-Type", JSON), ("Content-Type", JSON)], 415),
+    ("another header twice", [("Host", "localhost"), ("Content-Type", JSON), ("X-Note", "a"), ("X-Note", "b")], 202),
 ]
 
 
@@ -75,8 +126,12 @@ def test_every_answer_is_the_drf_views_and_only_acceptances_skip_django(processe
     now = timezone.now()
     campaigns = {"open": CampaignFactory().pk, "unknown": 999_999,
                  "closed": CampaignFactory(starts_at=now - timedelta(days=2), ends_at=now - timedelta(days=1)).pk,
-                 "future": CampaignFactory(starts_at=now + timedelta(days=1)).pk}
-    _, base_url = start_gunicorn(processes, child_env(), workers=1)
+                 "future": CampaignFactory(starts_at=now + timedelta(days=1)).pk,
+                 "bigint": 2**63, "4300 digits": "9" * 4300, "5000 digits": "9" * 5000}
+    campaigns["leading zeros"] = f"{campaigns['open']:0>25}"
+    # The ALB's request line limit rather than gunicorn's, so that the longest ids reach the fast
+    # path (gunicorn's own answer to a long line: campaign_site/tests/test_request_limits.py).
+    _, base_url = start_gunicorn(processes, child_env(GUNICORN_LIMIT_REQUEST_LINE="16384"), workers=1)
     api = APIClient()
 
     for name, campaign, body, content_type, status in CASES:
@@ -86,10 +141,17 @@ def test_every_answer_is_the_drf_views_and_only_acceptances_skip_django(processe
         expected = comparable(response.status_code, response.headers, response.content)
         assert served[0] == status, (name, served)
         assert served == expected, name
+    path = f"/api/campaigns/{campaigns['open']}/participations"
+    for index, (name, headers, status) in enumerate(HEADER_CASES):
+        body = b'{"user_id": "header-%d"}' % index
+        served = comparable(*post_with_headers(base_url, path, body, headers))
+        assert served[0] == status, (name, served)
+        assert served == comparable(*view_post(path, body, headers)), name
 
-    accepted = sum(status == 202 for *_, status in CASES)
-    assert ingest_counts(base_url) == {"accepted": accepted, "broker_unavailable": 0,
-                                       "django": len(CASES) - accepted}
+    by_fast_path = sum(status == 202 and name not in DJANGOS_202 for name, *_, status in CASES)
+    accepted = sum(status == 202 for *_, status in [*CASES, *HEADER_CASES])
+    assert ingest_counts(base_url) == {"accepted": by_fast_path, "broker_unavailable": 0,
+                                       "django": len(CASES) + len(HEADER_CASES) - by_fast_path}
     # One message per 202 from each side: nothing handed to Django was published on the way. A
     # marker sent last is read for: anything a refused request had published stands before it.
     raw_post(f"{base_url}/api/campaigns/{campaigns['open']}/participations", b'{"user_id": "marker"}', JSON)
