@@ -1,0 +1,125 @@
+"""A record the database refuses does not stop the stream, and an offset hole is never committed
+over: the real broker, the real MariaDB, the consumers' own classes in this process.
+
+The database failure is real: a BEFORE INSERT trigger on the participation table refuses two user
+ids, one with the error a look-alike user id gets from the unique key (1062, IntegrityError), one
+with a plain SIGNAL (1644, which the driver reports as an OperationalError: not a lost database).
+"""
+import uuid
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from prometheus_client import REGISTRY
+
+from campaigns.consumers import FirstComeConsumer
+from campaigns.messages import encode_participation
+from campaigns.models import Participation
+from campaigns.tests.factories import CampaignFactory
+from conftest import committed_total, poll, read_topic
+from streaming.metrics import ConsumerMetrics
+from streaming.producer import publish_many
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REFUSED = {"poison-1062": "SIGNAL SQLSTATE '23000' SET MYSQL_ERRNO = 1062, "
+                          "MESSAGE_TEXT = 'Duplicate entry (look-alike user id)'",
+           "poison-signal": "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused by the test trigger'"}
+
+
+@pytest.fixture
+def refusing_trigger(db):
+    conditions = " ".join(f"IF NEW.user_id = '{user}' THEN {signal}; END IF;" for user, signal in REFUSED.items())
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER IF EXISTS participation_refuses")
+        cursor.execute(f"CREATE TRIGGER participation_refuses BEFORE INSERT ON participation "
+                       f"FOR EACH ROW BEGIN {conditions} END")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER IF EXISTS participation_refuses")
+
+
+class StopsWhenAllHandled(FirstComeConsumer):
+    """Stops once `expected` records are committed (decided or dead-lettered)."""
+
+    def __init__(self, *, expected, **kwargs):
+        super().__init__(**kwargs)
+        self.expected = expected
+
+    def batch_handled(self, polled, result, **kwargs):
+        super().batch_handled(polled, result, **kwargs)
+        if self.messages_processed + self.messages_dead_lettered >= self.expected:
+            self.request_stop()
+
+
+def first_come_worker(settings, **kwargs):
+    worker = StopsWhenAllHandled(topic=settings.FIRSTCOME_TOPIC, group_id=settings.FIRSTCOME_GROUP_ID,
+                                 dead_letter_topic=settings.FIRSTCOME_DLQ_TOPIC, **kwargs)
+    worker.metrics = ConsumerMetrics(worker.name, worker.topic)
+    return worker
+
+
+def publish_requests(settings, campaign, users):
+    now = timezone.now()
+    publish_many(settings.FIRSTCOME_TOPIC, [
+        (None, encode_participation(uuid.uuid4(), campaign.pk, user, now), None) for user in users])
+
+
+def metric(name, settings, **labels):
+    return REGISTRY.get_sample_value(name, {"consumer": "consume_firstcome",
+                                            "topic": settings.FIRSTCOME_TOPIC, **labels}) or 0
+
+
+def test_a_batch_with_records_the_database_refuses_dead_letters_exactly_those(kafka_topics, settings, refusing_trigger):
+    campaign = CampaignFactory(total_stock=3)
+    users = ["u0", "u1", "poison-1062", "u2", "u3", "u4", "poison-signal", "u5", "u6", "u7"]
+    publish_requests(settings, campaign, users)
+
+    worker = first_come_worker(settings, expected=len(users), max_poll_records=100)
+    assert worker.run() == 0  # a fresh consumer on the poisoned batch: it does not exit
+
+    dead = read_topic(settings.FIRSTCOME_DLQ_TOPIC, expected=2)
+    headers = [dict(m.headers) for m in dead]
+    assert sorted(int(h["source_offset"]) for h in headers) == [2, 6]
+    assert {h["source_topic"].decode() for h in headers} == {settings.FIRSTCOME_TOPIC}
+    assert {h["source_partition"] for h in headers} == {b"0"}
+    reasons = {int(h["source_offset"]): h["reason"].decode() for h in headers}
+    assert "IntegrityError" in reasons[2] and "look-alike user id" in reasons[2]
+    assert "OperationalError" in reasons[6] and "refused by the test trigger" in reasons[6]
+
+    # The rest decided as one at a time in Kafka order: the first three good users win.
+    outcomes = dict(Participation.objects.values_list("user_id", "status"))
+    assert outcomes == {"u0": "SUCCESS", "u1": "SUCCESS", "u2": "SUCCESS", **{
+        u: "SOLD_OUT" for u in ("u3", "u4", "u5", "u6", "u7")}}
+    campaign.refresh_from_db()
+    assert campaign.remaining_stock == 0
+    assert committed_total() == len(users)
+
+    assert metric("firstcome_consumer_dead_lettered_by_kind_total", settings, kind="isolated") == 2
+    assert metric("firstcome_consumer_dead_lettered_total", settings) == 2
+    assert metric("firstcome_consumer_batch_splits_total", settings) >= 2
+
+
+def test_a_lost_database_is_still_waited_for_not_split(kafka_topics, settings):
+    """Only records are isolated: a connection error retries the whole batch."""
+    campaign = CampaignFactory(total_stock=5)
+    publish_requests(settings, campaign, ["a", "b", "c"])
+    worker = first_come_worker(settings, expected=3, max_poll_records=100, retry_backoff_s=(0.01, 0.01))
+    failures = iter([True, True])
+    original = worker.process_batch
+
+    def killed_twice(items):
+        if next(failures, False):  # the server kills the transaction's connection: 2013 / 4031
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT CONNECTION_ID()")
+                (connection_id,) = cursor.fetchone()
+            killer = connection.get_new_connection(connection.get_connection_params())
+            killer.cursor().execute(f"KILL {connection_id}")
+            killer.close()
+        return original(items)
+
+    worker.process_batch = killed_twice
+    assert worker.run() == 0
+    assert Participation.objects.count() == 3
+    assert metric("firstcome_consumer_batch_splits_total", settings) == 0
+    assert metric("firstcome_consumer_dead_lettered_total", settings) == 0
