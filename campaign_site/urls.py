@@ -2,12 +2,16 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from campaign_site.authentication import ThrottledAdminAuthenticationForm
+
+# A sign-in refused by the failed sign-in throttle shows as a form error on the login page.
+admin.site.login_form = ThrottledAdminAuthenticationForm
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("campaigns.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("", include("monitoring.urls")),  # /dashboard/ and /api/monitoring/snapshot
-    path("", include("django_prometheus.urls")),
 ]
 
 handler404 = "campaign_site.errors.not_found"

@@ -2,10 +2,12 @@
 the environment; see .env.example for the full list."""
 import contextlib
 import os
+import re
 import shlex
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from stats.schedule import daily_schedule, host_time_zone
 
@@ -58,6 +60,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "campaign_site.middleware.HealthCheckMiddleware",  # before host validation and the HTTPS redirect
+    "campaign_site.authentication.MetricsMiddleware",  # /metrics, token-checked: idem
     "campaign_site.request_limits.RequestSizeLimitMiddleware",  # before anything reads the body
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -89,6 +92,54 @@ TEMPLATES = [
 ]
 
 
+# DATABASE_URL query options for MySQL/MariaDB → mysqlclient's connect() arguments. TLS comes in
+# the MySQL client's spelling (ssl-mode, ssl-ca, ...; "_" or "-") and lands where mysqlclient
+# reads it: ssl_mode, and the ssl dict for the files. Any other key must be one mysqlclient or
+# Django takes: an unknown one (a typo such as "sslca") stops start-up instead of being dropped,
+# because a dropped TLS option means an unencrypted connection nobody notices.
+MYSQL_SSL_MODES = ("DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY")
+MYSQL_SSL_FILES = ("ca", "capath", "cert", "key", "cipher")
+MYSQL_PASSTHROUGH_OPTIONS = frozenset({
+    "charset", "collation", "connect_timeout", "read_timeout", "write_timeout", "init_command",
+    "sql_mode", "unix_socket", "compress", "local_infile", "auth_plugin", "server_public_key_path",
+    "read_default_file", "read_default_group", "isolation_level",
+})
+
+
+def mysql_options(query):
+    """{"ssl-mode": "verify-identity", "ssl-ca": path, "connect_timeout": 5, ...} → connect() kwargs."""
+    options, ssl_files = {}, {}
+    for key, value in query.items():
+        name = key.replace("-", "_").lower()
+        if name == "ssl" and isinstance(value, dict):  # dj_database_url turns ssl-ca into {"ca": ...}
+            ssl_files.update(value)
+        elif name == "ssl":  # mysqlclient's own alias: ssl=true is REQUIRED, ssl=false DISABLED
+            if not isinstance(value, bool):
+                raise ImproperlyConfigured(f"DATABASE_URL option ssl={value!r}: use true or false")
+            options.setdefault("ssl_mode", "REQUIRED" if value else "DISABLED")
+        elif name in ("ssl_mode", "sslmode"):
+            mode = str(value).replace("-", "_").upper()
+            if mode not in MYSQL_SSL_MODES:
+                raise ImproperlyConfigured(f"DATABASE_URL option {key}={value!r}: use one of "
+                                           f"{', '.join(MYSQL_SSL_MODES)}")
+            options["ssl_mode"] = mode
+        elif name.startswith("ssl_") and name[4:] in MYSQL_SSL_FILES:
+            ssl_files[name[4:]] = str(value)
+        elif name in MYSQL_PASSTHROUGH_OPTIONS:
+            options[name] = value
+        else:
+            raise ImproperlyConfigured(
+                f"unknown DATABASE_URL option {key!r}; accepted: ssl-mode, "
+                f"{', '.join('ssl-' + f for f in MYSQL_SSL_FILES)}, ssl, "
+                f"{', '.join(sorted(MYSQL_PASSTHROUGH_OPTIONS))}")
+    if ssl_files:
+        options["ssl"] = ssl_files
+        # As the mysql client does: a CA given without a mode means verify the server against it.
+        if "ca" in ssl_files or "capath" in ssl_files:
+            options.setdefault("ssl_mode", "VERIFY_CA")
+    return options
+
+
 def database_from_url(url):
     """DATABASE_URL → Django DATABASES entry, tuned per engine.
 
@@ -96,16 +147,19 @@ def database_from_url(url):
     lock sees every decision committed before it (REPEATABLE READ would pin an older snapshot).
     SQLite (the embedded default): WAL so the web workers read while the consumer writes, and
     IMMEDIATE transactions so two writers queue instead of failing with 'database is locked'.
+    Options in the URL's query string are added to these and win over them (mysql_options).
     """
     config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
     if config["ENGINE"] == "django.db.backends.mysql":
-        config["OPTIONS"] = {"charset": "utf8mb4", "isolation_level": "read committed"}
+        config["OPTIONS"] = {"charset": "utf8mb4", "isolation_level": "read committed",
+                             **mysql_options(config.get("OPTIONS", {}))}
         config["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_bin"}
     elif config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
+            **config.get("OPTIONS", {}),
         }
     return config
 
@@ -116,6 +170,29 @@ if not DATABASE_URL:  # the embedded default: a SQLite file under var/
     DATABASE_URL = f"sqlite:///{VAR_DIR / 'firstcome.sqlite3'}"
 DATABASES = {"default": database_from_url(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Every sign-in (HTTP Basic on the API, the admin login form) runs a slow password hash, even for
+# an unknown username: failed ones are counted and, past these limits, refused before hashing
+# (campaign_site/authentication.py). "N/<period>" (10/5m, 30/m, 100/h) or "off".
+def failure_limit(name, default):
+    rate = env(name, default)
+    if rate in ("", "off"):
+        return None
+    match = re.fullmatch(r"(\d+)/(\d*)([smhd])", rate)
+    if match is None:
+        raise ImproperlyConfigured(f"{name}={rate!r}: use N/<period> such as 10/5m, 30/m or 100/h, or off")
+    count, multiplier, unit = match.groups()
+    return int(count), int(multiplier or 1) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+AUTHENTICATION_BACKENDS = ["campaign_site.authentication.ThrottledModelBackend"]
+FIRSTCOME_LOGIN_FAILURE_LIMITS = {  # scope → (failures, window seconds) or None
+    "client": failure_limit("FIRSTCOME_LOGIN_FAILURES_PER_CLIENT", "10/5m"),  # REMOTE_ADDR
+    "username": failure_limit("FIRSTCOME_LOGIN_FAILURES_PER_USERNAME", "10/5m"),
+    # Whatever addresses and usernames a flood uses: caps the hashes it costs each web process.
+    "process": failure_limit("FIRSTCOME_LOGIN_FAILURES_PER_PROCESS", "30/m"),
+}
+FIRSTCOME_LOGIN_THROTTLE_CACHE = "login"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -145,6 +222,8 @@ CACHES = {
     # Keys live one rate period: this holds the users of the last second of a 50,000 req/s burst.
     "throttle": {"BACKEND": "campaigns.throttles.ThrottleCache", "LOCATION": "throttle",
                  "OPTIONS": {"MAX_ENTRIES": 50_000}},
+    # Failed sign-in counts: apart from the participation counts, which a burst could cull.
+    "login": {"BACKEND": "campaigns.throttles.ThrottleCache", "LOCATION": "login"},
 }
 
 REST_FRAMEWORK = {
@@ -159,6 +238,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
+
+# /metrics (Prometheus): with a token, only requests carrying "Authorization: Bearer <token>".
+# Without one it is open unless FIRSTCOME_METRICS_REQUIRE_TOKEN (production: refused).
+FIRSTCOME_METRICS_TOKEN = env("FIRSTCOME_METRICS_TOKEN", "")
+FIRSTCOME_METRICS_REQUIRE_TOKEN = False
 
 # GET /api/schema/: the API's OpenAPI document (campaigns/schema.py).
 SPECTACULAR_SETTINGS = {

@@ -79,6 +79,11 @@ FIRSTCOME_ENV_FILE = env("FIRSTCOME_ENV_FILE", "/etc/firstcome/firstcome.env")
 CRONTAB_COMMAND_PREFIX = f"set -a; . '{FIRSTCOME_ENV_FILE}'; set +a;"
 CRONTAB_EXECUTABLE = env("CRONTAB_EXECUTABLE", "/usr/bin/crontab")
 
+# --- /metrics: only for the scraper's bearer token; without a token it answers 403 -------------
+FIRSTCOME_METRICS_REQUIRE_TOKEN = True
+if FIRSTCOME_METRICS_TOKEN and len(FIRSTCOME_METRICS_TOKEN) < 32:  # noqa: F405
+    raise ImproperlyConfigured("FIRSTCOME_METRICS_TOKEN must be at least 32 characters (see .env.example)")
+
 if FIRSTCOME_EXPERIMENT_ENDPOINTS:  # noqa: F405
     raise ImproperlyConfigured("FIRSTCOME_EXPERIMENT_ENDPOINTS must stay off in production: the "
                                "synchronous experiment endpoints bypass Kafka and can oversell")

@@ -66,3 +66,19 @@ def test_env_example_lists_every_variable_the_application_reads():
     assert read - listed == set(), "add these to .env.example, with a comment"
     for name in listed:  # and each with a comment right above it (or above its group)
         assert re.search(rf"#[^\n]*\n(?:#?\s?[A-Z_]+=[^\n]*\n)*#? ?{name}=", ENV_EXAMPLE.read_text()), name
+
+
+def test_production_refuses_to_start_with_a_malformed_sign_in_failure_limit():
+    run = manage("check", env={**example_env(), "FIRSTCOME_LOGIN_FAILURES_PER_CLIENT": "ten a minute"})
+    assert run.returncode != 0
+    assert "FIRSTCOME_LOGIN_FAILURES_PER_CLIENT='ten a minute': use N/<period>" in run.stderr, run.stderr
+
+
+def test_production_connects_to_the_database_with_the_tls_options_of_database_url():
+    run = manage("shell", "-v", "0", "-c", "from django.conf import settings; "
+                 "import json; print(json.dumps(settings.DATABASES['default']['OPTIONS'], sort_keys=True))",
+                 env=example_env())
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"charset": "utf8mb4", "isolation_level": "read committed",
+                                      "ssl": {"ca": "/etc/firstcome/rds-global-bundle.pem"},
+                                      "ssl_mode": "VERIFY_IDENTITY"}
