@@ -201,3 +201,51 @@ def test_with_the_database_down_django_answers_for_the_fast_path(processes, chil
     status, _, body = raw_post(f"{base_url}/api/campaigns/1/participations", b'{"user_id": "hal"}', JSON)
     assert (status, json.loads(body)) == (500, {"detail": "internal error", "code": "server_error"})
     assert ingest_counts(base_url)["django"] == 1
+
+
+def nested(depth, shape, leaf):
+    """`leaf` inside `depth` levels of lists, objects or both, alternating."""
+    for level in range(depth):
+        as_list = shape == "lists" or (shape == "mixed" and level % 2)
+        leaf = b"[" + leaf + b"]" if as_list else b'{"k": ' + leaf + b"}"
+    return leaf
+
+
+# Around the parser's limit, and around where Python's decoder used to run out of stack.
+DEPTHS = st.one_of(st.integers(MAX_JSON_DEPTH - 3, MAX_JSON_DEPTH + 3), st.integers(980, 1030),
+                   st.integers(1, 5000))
+
+
+def test_nesting_gets_the_same_answer_from_both_paths(processes, child_env, kafka_topics, settings):
+    campaign = CampaignFactory()
+    _, base_url = start_gunicorn(processes, child_env(), workers=1)
+    path = f"/api/campaigns/{campaign.pk}/participations"
+    users, accepted = itertools.count(), []
+
+    @given(depth=DEPTHS, shape=st.sampled_from(["lists", "objects", "mixed"]),
+           where=st.sampled_from(["beside user_id", "as user_id"]))
+    @hypothesis.example(depth=MAX_JSON_DEPTH, shape="mixed", where="beside user_id")
+    @hypothesis.example(depth=MAX_JSON_DEPTH + 1, shape="mixed", where="beside user_id")
+    @hypothesis.example(depth=1000, shape="lists", where="beside user_id")
+    @hypothesis.settings(max_examples=30, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
+                         suppress_health_check=list(HealthCheck))
+    def run(depth, shape, where):
+        user = b'"nest-%d"' % next(users)
+        # The whole body's depth: the object holding user_id is level 1.
+        body = (b'{"user_id": %s, "n": %s}' % (user, nested(depth - 1, shape, b"0")) if where == "beside user_id"
+                else b'{"user_id": %s}' % nested(depth - 1, shape, user))
+        served = comparable(*raw_post(base_url + path, body, JSON))
+        response = APIClient().generic("POST", path, body, content_type=JSON)
+        assert served == comparable(response.status_code, response.headers, response.content), (depth, shape, where)
+        if depth > MAX_JSON_DEPTH:
+            assert served[:2] == (400, {"detail": TOO_DEEP}), (depth, shape, where)
+        elif where == "beside user_id" or depth == 1:
+            assert served[0] == 202
+            accepted.append(depth)
+        else:
+            assert served[0] == 400 and "user_id" in served[1]["errors"]
+
+    run()
+    raw_post(base_url + path, b'{"user_id": "marker"}', JSON)
+    messages = read_topic(settings.FIRSTCOME_TOPIC, until=lambda got: any(b'"marker"' in m.value for m in got))
+    assert len(messages) == 2 * len(accepted) + 1
