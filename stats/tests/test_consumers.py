@@ -1,6 +1,7 @@
 """consume_stats with real processes: API → broker → consume_firstcome → decisions topic →
 consume_stats → MariaDB → run_stats_batch."""
 import json
+import uuid
 import signal
 from collections import Counter
 from types import SimpleNamespace
@@ -150,3 +151,51 @@ def test_redelivered_events_add_no_rows_and_a_malformed_message_is_dead_lettered
     poll(lambda: stats_offsets(settings, f"{settings.STATS_GROUP_ID}-replay") >= 4, message="the replay group consumed everything")
     assert DecisionEvent.objects.count() == DECISION_EVENTS_PER_MESSAGE + 100
     assert Counter(DecisionEvent.objects.values_list("status", flat=True)) == {"SUCCESS": DECISION_EVENTS_PER_MESSAGE, "SOLD_OUT": 100}
+
+
+@pytest.mark.parametrize("change", [{"status": ["SUCCESS"]}, {"status": {"a": 1}}, {"partition": [1]}])
+def test_an_event_with_an_unhashable_or_odd_typed_value_is_poison(change):
+    with pytest.raises(PoisonMessage):
+        StatsConsumer(topic="t", group_id="g").decode(
+            SimpleNamespace(value=decision_events_message(GOOD, {**GOOD, **change})))
+
+
+def test_fields_that_are_not_names_are_poison():
+    value = json.dumps({"fields": [*DECISION_EVENT_FIELDS, ["x"]], "rows": []}).encode()
+    with pytest.raises(PoisonMessage, match="fields are not all names"):
+        StatsConsumer(topic="t", group_id="g").decode(SimpleNamespace(value=value))
+
+
+class StatsUntilAllHandled(StatsConsumer):
+    def batch_handled(self, polled, result, **kwargs):
+        super().batch_handled(polled, result, **kwargs)
+        if self.messages_processed + self.messages_dead_lettered >= 4:
+            self.request_stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unhashable_status_and_fields_go_to_the_dead_letter_topic_not_a_crash_loop(kafka_topics, settings):
+    from prometheus_client import REGISTRY
+
+    from streaming.metrics import ConsumerMetrics
+    from streaming.producer import publish_many
+
+    good = [{**GOOD, "request_id": str(uuid.uuid4())} for _ in range(2)]
+    unhashable_status = decision_events_message({**GOOD, "status": ["SUCCESS"]})
+    unhashable_fields = json.dumps({"fields": [*DECISION_EVENT_FIELDS, {"a": 1}],
+                                    "rows": [[GOOD[f] for f in DECISION_EVENT_FIELDS] + [0]]}).encode()
+    publish_many(settings.FIRSTCOME_DECISIONS_TOPIC, [(None, value, None) for value in [
+        decision_events_message(good[0]), unhashable_status, unhashable_fields, decision_events_message(good[1])]])
+
+    worker = StatsUntilAllHandled(topic=settings.FIRSTCOME_DECISIONS_TOPIC, group_id=settings.STATS_GROUP_ID,
+                                  dead_letter_topic=settings.STATS_DLQ_TOPIC)
+    worker.metrics = ConsumerMetrics(worker.name, worker.topic)
+    assert worker.run() == 0
+
+    dead = read_topic(settings.STATS_DLQ_TOPIC, expected=2)
+    assert sorted(int(dict(m.headers)["source_offset"]) for m in dead) == [1, 2]
+    assert {str(rid) for rid in DecisionEvent.objects.values_list("request_id", flat=True)} == {
+        e["request_id"] for e in good}
+    assert stats_offsets(settings) == 4
+    assert REGISTRY.get_sample_value("firstcome_consumer_dead_lettered_by_kind_total", {
+        "consumer": "consume_stats", "topic": settings.FIRSTCOME_DECISIONS_TOPIC, "kind": "malformed"}) == 2
