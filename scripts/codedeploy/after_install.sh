@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # CodeDeploy AfterInstall: turn the revision CodeDeploy copied into incoming/ into a release.
 #
+#   settings                    from SSM Parameter Store on AWS, from site.env + the environment
+#                               otherwise; every name and value checked, and the required ones
+#                               present, before anything is built or installed
 #   releases/<deployment id>/   the code and its own virtualenv (nothing shared with the last one)
-#   environment file            from SSM Parameter Store on AWS, from site.env + the environment
-#                               otherwise; refuses to go on without the required settings
-#   check --deploy, migrate, collectstatic, create_topics, crontab add
+#   check --deploy, migrate, collectstatic, create_topics, crontab add: as the service account,
+#                               with the new settings and nothing of them in root's environment
 #   systemd units               rendered for this host and installed
+#   environment file            moved into place only now: a failure before leaves the old one
 #   current -> the new release  switched atomically; the last FIRSTCOME_KEEP_RELEASES are kept
 #
 # Idempotent: a retried deployment rebuilds its release from scratch and switches again.
@@ -18,6 +21,9 @@ RELEASE_ID=${DEPLOYMENT_ID:-$(date -u +%Y%m%d%H%M%S)}
 RELEASE=$RELEASES_DIR/$RELEASE_ID
 BUILD=$RELEASES_DIR/.$RELEASE_ID.partial
 [ -f "$REVISION/manage.py" ] || die "no revision in $REVISION (manage.py missing)"
+python=${FIRSTCOME_PYTHON:-python3}
+scratch=()
+trap 'rm -f ${scratch[@]+"${scratch[@]}"}' EXIT
 
 # --- 1. code ----------------------------------------------------------------------------------------
 log "building release $RELEASE_ID from $REVISION"
@@ -41,9 +47,11 @@ esac
 
 declare -A settings=()
 order=()
-set_setting() {
-  local name=$1 value=$2
-  [[ $value != *$'\n'* && $value != *"'"* ]] || die "$name: a value with a newline or a single quote cannot go into an environment file"
+set_setting() {  # set_setting NAME VALUE [WHERE]: refuses what an environment file cannot carry
+  local name=$1 value=$2 where=${3:-$1}
+  valid_env_name "$name" || die "$where: '$name' is not a valid variable name (letters, digits and _, not starting with a digit)"
+  [[ $value != *[$'\n\r']* ]] || die "$name (from $where): a multi-line value cannot go into an environment file"
+  [[ $value != *"'"* ]] || die "$name (from $where): a value with a single quote cannot go into an environment file"
   [ -n "${settings[$name]+set}" ] || order+=("$name")
   settings[$name]=$value
 }
@@ -54,17 +62,24 @@ if [ -f "$SITE_ENV_FILE" ]; then
 fi
 # ... then every variable .env.example names that this hook's environment sets ...
 while IFS= read -r name; do
-  if [ -n "${!name+set}" ]; then set_setting "$name" "${!name}"; fi
+  if [ -n "${!name+set}" ]; then set_setting "$name" "${!name}" "the hook's environment"; fi
 done < <(sed -nE 's/^#? ?([A-Z][A-Z0-9_]*)=.*/\1/p' "$BUILD/.env.example" | sort -u)
 # ... then SSM Parameter Store: /firstcome/prod/DATABASE_URL -> DATABASE_URL (highest).
 if [ "$source_kind" = ssm ]; then
   ssm_path=${FIRSTCOME_SSM_PATH:-/firstcome/prod}
   log "settings from SSM Parameter Store under $ssm_path"
+  # JSON, not text: a text line per parameter would split a multi-line value into lines that
+  # look like further parameters.
   parameters=$(aws ssm get-parameters-by-path --path "$ssm_path" --recursive --with-decryption \
-    --query 'Parameters[].[Name,Value]' --output text) || die "could not read SSM parameters under $ssm_path"
-  while IFS=$'\t' read -r name value; do
-    [ -n "$name" ] && set_setting "${name##*/}" "$value"
-  done <<< "$parameters"
+    --query 'Parameters[].[Name,Value]' --output json) || die "could not read SSM parameters under $ssm_path"
+  pairs=$(mktemp)
+  scratch+=("$pairs")
+  "$python" -c 'import json, sys
+for name, value in json.load(sys.stdin) or []:
+    sys.stdout.write(f"{name}\0{value}\0")' <<< "$parameters" > "$pairs" || die "unreadable answer from SSM under $ssm_path"
+  while IFS= read -r -d '' name && IFS= read -r -d '' value; do
+    set_setting "${name##*/}" "$value" "SSM parameter $name"
+  done < "$pairs"
 fi
 [ -n "${settings[DJANGO_SETTINGS_MODULE]+set}" ] || set_setting DJANGO_SETTINGS_MODULE campaign_site.settings.production
 set_setting FIRSTCOME_ENV_FILE "$ENV_FILE"  # cron jobs load this very file
@@ -77,18 +92,19 @@ done
 example_key=$(sed -n 's/^DJANGO_SECRET_KEY=//p' "$BUILD/.env.example")
 [ "${settings[DJANGO_SECRET_KEY]}" != "$example_key" ] || die "DJANGO_SECRET_KEY is the example value from .env.example"
 
+# The new settings, beside the file in use until the release is complete.
 mkdir -p "$(dirname "$ENV_FILE")"
 tmp=$(mktemp "$ENV_FILE.XXXXXX")
-trap 'rm -f "$tmp"' EXIT
+scratch+=("$tmp")
 {
   echo "# Written by the AfterInstall hook of release $RELEASE_ID; edit $SITE_ENV_FILE or SSM instead."
   for name in "${order[@]}"; do printf "%s='%s'\n" "$name" "${settings[$name]}"; done
 } > "$tmp"
 chmod 640 "$tmp"
 chgrp "$RUN_GROUP" "$tmp"
+load_hook_settings "$tmp"
 
 # --- 3. virtualenv -----------------------------------------------------------------------------------
-python=${FIRSTCOME_PYTHON:-python3}
 log "creating the virtualenv with $("$python" --version 2>&1)"
 if [ -n "${FIRSTCOME_VENV_SHARED_SITE_PACKAGES:-}" ]; then
   [ -d "$FIRSTCOME_VENV_SHARED_SITE_PACKAGES" ] || die "FIRSTCOME_VENV_SHARED_SITE_PACKAGES=$FIRSTCOME_VENV_SHARED_SITE_PACKAGES is not a directory"
@@ -103,24 +119,23 @@ log "installing requirements.txt"
 # shellcheck disable=SC2086  # extra pip arguments are a word list
 "$BUILD/venv/bin/python" -m pip install --disable-pip-version-check -q -r "$BUILD/requirements.txt" ${FIRSTCOME_PIP_ARGS:-}
 
-# --- 4. the release and its settings in place --------------------------------------------------------
+# --- 4. the release ---------------------------------------------------------------------------------
 rm -rf "$RELEASE"
 mv "$BUILD" "$RELEASE"
 PY=$RELEASE/venv/bin/python
-log "writing $ENV_FILE (${#order[@]} settings, source: $source_kind)"
-mv -f "$tmp" "$ENV_FILE"
-load_env_file "$ENV_FILE"
-# Where the services and the cron job write, owned by the account they run as: the manage.py
-# steps below run as root and would otherwise create these directories root-owned.
-for dir in "${FIRSTCOME_VAR_DIR:-}" "$(dirname "${STATS_BATCH_LOG:-}")"; do
-  if [ -n "$dir" ] && [ "$dir" != . ]; then
-    mkdir -p "$dir"
-    chown "$RUN_USER:$RUN_GROUP" "$dir"
-  fi
+# Where the services, the cron job and collectstatic write, owned by the account they run as;
+# the rest of the release stays root's.
+var_dir=${FIRSTCOME_VAR_DIR:-$RELEASE/var}  # the settings' defaults
+for dir in "$RELEASE/staticfiles" "$var_dir" "$(dirname "${STATS_BATCH_LOG:-$var_dir/stats_batch.log}")"; do
+  mkdir -p "$dir"
+  chown "$RUN_USER:$RUN_GROUP" "$dir"
 done
 
 # --- 5. database, static files, topics, cron ------------------------------------------------------
-manage() { (cd "$RELEASE" && "$PY" manage.py "$@"); }
+# As the service account, with the new settings: the hook's own (root's) environment never
+# holds them, so a PYTHONPATH or LD_PRELOAD among them runs nothing as root.
+manage() { run_with_env_file "$tmp" "$RELEASE" "$PY" manage.py "$@"; }
+log "manage.py runs as $RUN_USER"
 log "manage.py check --deploy"
 manage check --deploy --fail-level WARNING
 # Migrations are expand-only while the previous release still runs (docs/deploy.md).
@@ -133,11 +148,11 @@ manage create_topics
 # The cron jobs (the daily statistics batch) run on one host of the fleet: the one whose
 # FIRSTCOME_SERVICES says cron. Elsewhere this release's jobs are removed, if a role changed.
 if [[ " $(host_services) " == *" cron "* ]]; then
-  log "manage.py crontab add (as $RUN_USER)"
-  (cd "$RELEASE" && as_app_user "$PY" manage.py crontab add)
+  log "manage.py crontab add"
+  manage crontab add
 else
-  log "manage.py crontab remove (as $RUN_USER): this host does not run the cron jobs"
-  (cd "$RELEASE" && as_app_user "$PY" manage.py crontab remove)
+  log "manage.py crontab remove: this host does not run the cron jobs"
+  manage crontab remove
 fi
 
 # --- 6. units and the switch ------------------------------------------------------------------------
@@ -154,6 +169,8 @@ if [ "$MANAGER" = systemd ]; then
   systemctl enable --quiet firstcome.target
 fi
 
+log "writing $ENV_FILE (${#order[@]} settings, source: $source_kind)"
+mv -f "$tmp" "$ENV_FILE"
 ln -sfn "$RELEASE" "$APP_ROOT/.current.tmp"
 mv -Tf "$APP_ROOT/.current.tmp" "$CURRENT"
 log "current -> $RELEASE"

@@ -9,7 +9,7 @@ set -euo pipefail
 
 [ -L "$CURRENT" ] || die "no current release at $CURRENT (AfterInstall did not run)"
 [ -f "$ENV_FILE" ] || die "no environment file $ENV_FILE (AfterInstall did not run)"
-load_env_file "$ENV_FILE"
+load_hook_settings "$ENV_FILE"
 
 wanted_units >/dev/null  # a bad FIRSTCOME_SERVICES or FIRSTCOME_CONSUMERS stops here, loudly
 mapfile -t wanted < <(wanted_units)

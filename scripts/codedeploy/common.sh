@@ -58,6 +58,9 @@ else
   UNIT_DIR=${FIRSTCOME_UNIT_DIR:-$APP_ROOT/run/units}
 fi
 
+# A name an environment file (systemd, sh) can carry.
+valid_env_name() { [[ $1 =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; }
+
 # One line of an environment file: sets ENV_NAME and ENV_VALUE; returns 1 for a blank line or a
 # comment; dies naming the file on anything that is not NAME=value.
 parse_env_line() {
@@ -67,7 +70,7 @@ parse_env_line() {
   ENV_VALUE=${line#*=}
   # the files we write quote values in single quotes (systemd and sh read them alike)
   if [[ $ENV_VALUE == \'*\' ]]; then ENV_VALUE=${ENV_VALUE:1:${#ENV_VALUE}-2}; fi
-  [[ $line == *=* && $ENV_NAME =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "$file: not a NAME=value line: $line"
+  if [[ $line != *=* ]] || ! valid_env_name "$ENV_NAME"; then die "$file: not a NAME=value line: $line"; fi
 }
 
 # CALLBACK NAME VALUE for each NAME=value line of FILE (comments and blanks skipped); WHERE
@@ -82,8 +85,17 @@ each_env_line() {
 
 export_setting() { export "$1=$2"; }
 
-# Read NAME=value lines into the environment.
+# Read NAME=value lines into the environment. Only ever in a process that runs as the service
+# account (run_with_env_file) or as the service itself (direct mode): the file may set PYTHONPATH
+# or LD_PRELOAD, which must never reach a process running as root.
 load_env_file() { each_env_line "$1" "$1" export_setting; }
+
+# The few settings the hooks act on themselves, read as plain shell variables (an env file value
+# wins over the hook's environment, as it would for the services); nothing else of the file
+# enters the hook's environment.
+HOOK_SETTINGS=" FIRSTCOME_SERVICES FIRSTCOME_CONSUMERS FIRSTCOME_PARTITIONS GUNICORN_BIND FIRSTCOME_VAR_DIR STATS_BATCH_LOG "
+hook_setting() { if [[ $HOOK_SETTINGS == *" $1 "* ]]; then printf -v "$1" '%s' "$2"; fi; }
+load_hook_settings() { each_env_line "$1" "$1" hook_setting; }
 
 host_services() {
   local services=${FIRSTCOME_SERVICES:-web,consume,consume-stats,cron}
@@ -235,5 +247,21 @@ unit_active() {
 
 # Run a command as the service account (the hooks run as root under CodeDeploy).
 as_app_user() {
-  if [ "$(id -un)" = "$RUN_USER" ]; then "$@"; else runuser -u "$RUN_USER" -- "$@"; fi
+  if [ "$(id -un)" = "$RUN_USER" ]; then "$@"; else runuser -u "$RUN_USER" -g "$RUN_GROUP" -- "$@"; fi
+}
+
+# run_with_env_file ENV_FILE DIR COMMAND...: COMMAND in DIR as the service account, with what a
+# unit would get: a minimal PATH, HOME and LANG, then ENV_FILE's settings. The file is read by a
+# shell that already runs as the service account (it can: the file is group-readable), so no
+# root process, runuser included, ever has the file's variables in its environment, and no
+# secret is passed on a command line.
+run_with_env_file() {
+  local file=$1 dir=$2 home reader
+  shift 2
+  home=$(getent passwd "$RUN_USER" | cut -d: -f6) || home=$APP_ROOT
+  reader="$(declare -f log die valid_env_name parse_env_line each_env_line export_setting load_env_file)
+set -euo pipefail
+HOOK=\$1; load_env_file \"\$2\"; cd \"\$3\"; shift 3; exec \"\$@\""
+  as_app_user env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" LANG=C.UTF-8 \
+    bash -c "$reader" run_with_env_file "$HOOK" "$file" "$dir" "$@"
 }

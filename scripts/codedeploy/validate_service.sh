@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 [ -f "$ENV_FILE" ] || die "no environment file $ENV_FILE (AfterInstall did not run)"
-load_env_file "$ENV_FILE"
+load_hook_settings "$ENV_FILE"
 bind=${GUNICORN_BIND:-127.0.0.1:8000}
 url="http://127.0.0.1:${bind##*:}/readyz"
 timeout=${FIRSTCOME_VALIDATE_TIMEOUT_S:-120}
