@@ -1,0 +1,35 @@
+"""Who is the same user: the one whose user id is the same string, byte for byte.
+
+User ids are opaque identifiers from the gateway. No trimming, case folding or Unicode
+normalisation anywhere: "alice", "alice ", "Alice", "ａｌｉｃｅ" and "e\u0301" vs "\u00e9" are
+different users. Python compares str that way already; the database must too, for the unique
+decision key and every lookup, or the batch decider (which groups users in Python) and the
+database disagree about who has a decision.
+"""
+
+
+def byte_exact_collation(connection) -> str | None:
+    """The utf8mb4 collation that compares code points (so the bytes) and pads nothing, on a
+    MySQL-family server; None elsewhere: SQLite's default BINARY collation is already that.
+
+    utf8mb4_bin is PAD SPACE: it compares "alice " equal to "alice". MariaDB's NO PAD twin is
+    utf8mb4_nopad_bin; MySQL 8 has no such name, its binary NO PAD collation is utf8mb4_0900_bin.
+    """
+    if connection.vendor != "mysql":
+        return None
+    return "utf8mb4_nopad_bin" if connection.mysql_is_mariadb else "utf8mb4_0900_bin"
+
+
+def make_user_id_byte_exact(schema_editor, model) -> None:
+    """ALTER the model's user_id column to the byte-exact collation (its indexes follow); a no-op
+    on engines that compare bytes already. Never fails on existing rows: the new collation only
+    tells apart values the old one called equal, so a unique key that held still holds."""
+    connection = schema_editor.connection
+    collation = byte_exact_collation(connection)
+    if collation is None:
+        return
+    field = model._meta.get_field("user_id")
+    schema_editor.execute(
+        f"ALTER TABLE {schema_editor.quote_name(model._meta.db_table)} "
+        f"MODIFY {schema_editor.quote_name(field.column)} {field.db_type(connection)} "
+        f"CHARACTER SET utf8mb4 COLLATE {collation} {'NULL' if field.null else 'NOT NULL'}")
