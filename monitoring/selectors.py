@@ -7,7 +7,8 @@ processes thus keep no state, any gunicorn worker can answer, and any number of 
 - published / consumed / lag: the participation topic's end offsets and the deciders' committed
   offsets (a metadata probe, then one admin client's handful of requests, whatever the volume);
 - decisions: the counters on the campaign row (one primary-key read, see Campaign.sold_out_count);
-- CPU: cumulative CPU seconds of the host and of the consumer processes on it.
+- CPU: cumulative CPU seconds of the host and of the consumer processes on it;
+- holes: a lagging partition whose committed offset is not readable (a stalled consumer).
 """
 import time
 
@@ -19,6 +20,7 @@ from campaigns.selectors import campaign_get, outcome_counters
 from monitoring import cpu
 from streaming import topics
 from streaming.health import BrokerUnavailable, broker_ping
+from streaming.worker import offset_holes
 
 
 def monitoring_snapshot(campaign_id) -> dict:
@@ -66,4 +68,21 @@ def stream_progress(topic, group_id) -> dict:
                                        "committed_offset": consumed, "lag": end - consumed})
     for total, key in (("published", "end_offset"), ("consumed", "committed_offset"), ("lag", "lag")):
         progress[total] = sum(p[key] for p in progress["partitions"])
+    _add_offset_holes(progress, timeout_ms)
     return progress
+
+
+def _add_offset_holes(progress, timeout_ms):
+    """Each lagging partition's `hole`: None, or the unreadable offset the group's consumer is
+    stopped at (stalled: true once it has not filled for the worker's gap patience)."""
+    lagging = {p["partition"]: p["committed_offset"] for p in progress["partitions"] if p["lag"]}
+    holes = {}
+    if lagging:
+        try:
+            holes = offset_holes(progress["topic"], lagging, bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
+                                 timeout_ms=timeout_ms)
+        except KafkaError as exc:
+            progress["error"] = f"offset holes unknown: {exc}"
+    for partition in progress["partitions"]:
+        partition["hole"] = holes.get(partition["partition"])
+    progress["stalled_partitions"] = sorted(p for p, hole in holes.items() if hole["stalled"])

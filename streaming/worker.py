@@ -36,7 +36,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections, transaction
-from kafka import ConsumerRebalanceListener, KafkaConsumer
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
@@ -114,6 +114,35 @@ def in_kafka_order(polled):
     if len(polled) == 1:
         return next(iter(polled.values()))
     return list(heapq.merge(*polled.values(), key=lambda record: record.timestamp))
+
+
+def offset_holes(topic, committed, *, bootstrap_servers, timeout_ms) -> dict:
+    """The dashboard's view of without_gaps' rule: {partition: hole} for the partitions whose
+    committed offset is not readable, i.e. the first record a fetch from it returns lies past it.
+    hole = {"offset", "next_offset", "age_s" (since the record after it was written), "stalled"
+    (older than GAP_PATIENCE_S)}. `committed`: {partition: offset} of the partitions to look at."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
+                             request_timeout_ms=max(timeout_ms, 1000), bootstrap_timeout_ms=timeout_ms,
+                             fetch_max_wait_ms=10)
+    try:
+        starts = {TopicPartition(topic, p): offset for p, offset in committed.items()}
+        consumer.assign(list(starts))
+        for tp, offset in starts.items():
+            consumer.seek(tp, offset)
+        first = {}
+        deadline = time.monotonic() + timeout_ms / 1000
+        while len(first) < len(starts) and time.monotonic() < deadline:
+            for tp, records in consumer.poll(timeout_ms=20, max_records=len(starts)).items():
+                first.setdefault(tp, records[0])
+    finally:
+        consumer.close(autocommit=False)
+    holes = {}
+    for tp, record in first.items():
+        if record.offset > starts[tp]:
+            age = max(time.time() - record.timestamp / 1000, 0)
+            holes[tp.partition] = {"offset": starts[tp], "next_offset": record.offset,
+                                   "age_s": round(age, 1), "stalled": age >= GAP_PATIENCE_S}
+    return holes
 
 
 class _AssignmentListener(ConsumerRebalanceListener):

@@ -5,11 +5,15 @@ The database failure is real: a BEFORE INSERT trigger on the participation table
 ids, one with the error a look-alike user id gets from the unique key (1062, IntegrityError), one
 with a plain SIGNAL (1644, which the driver reports as an OperationalError: not a lost database).
 """
+import logging
+import threading
+import time
 import uuid
 
 import pytest
 from django.db import connection
 from django.utils import timezone
+from kafka import KafkaProducer
 from prometheus_client import REGISTRY
 
 from campaigns.consumers import FirstComeConsumer
@@ -17,6 +21,7 @@ from campaigns.messages import encode_participation
 from campaigns.models import Participation
 from campaigns.tests.factories import CampaignFactory
 from conftest import committed_total, poll, read_topic
+from monitoring.selectors import monitoring_snapshot
 from streaming.metrics import ConsumerMetrics
 from streaming.producer import publish_many
 
@@ -123,3 +128,46 @@ def test_a_lost_database_is_still_waited_for_not_split(kafka_topics, settings):
     assert Participation.objects.count() == 3
     assert metric("firstcome_consumer_batch_splits_total", settings) == 0
     assert metric("firstcome_consumer_dead_lettered_total", settings) == 0
+
+
+def test_a_hole_at_the_first_poll_after_an_assignment_stalls_visibly_and_is_never_committed_over(
+        kafka_topics, settings, caplog):
+    """The hole is a transaction's commit marker, on the real broker: an offset no record will
+    ever fill. This product never writes transactions, so for its consumer such an offset is
+    indistinguishable from a request not readable yet: it waits, loudly, instead of skipping."""
+    campaign = CampaignFactory(total_stock=10)
+    publish_requests(settings, campaign, ["a", "b", "c"])  # offsets 0-2
+    transactional = KafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
+                                  transactional_id=f"tx-{uuid.uuid4().hex}")
+    transactional.init_transactions()
+    transactional.begin_transaction()
+    transactional.send(settings.FIRSTCOME_TOPIC, encode_participation(uuid.uuid4(), campaign.pk, "d", timezone.now()))
+    transactional.commit_transaction()  # "d" at offset 3, the commit marker at 4
+    transactional.close()
+    assert first_come_worker(settings, expected=4).run() == 0
+    assert committed_total() == 4
+
+    # The record after the hole, written a minute ago: past the gap patience at once.
+    producer = KafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS)
+    written = producer.send(settings.FIRSTCOME_TOPIC, timestamp_ms=int((time.time() - 60) * 1000),
+                            value=encode_participation(uuid.uuid4(), campaign.pk, "e", timezone.now()))
+    assert written.get(10).offset == 5
+    producer.close()
+
+    caplog.set_level(logging.ERROR, logger="streaming.worker")
+    restarted = first_come_worker(settings, expected=5)  # its first poll starts past offset 4
+    thread = threading.Thread(target=restarted.run)
+    thread.start()
+    try:
+        poll(lambda: restarted.stalled, timeout=30, message="the partition reported stalled")
+        assert metric("firstcome_consumer_stalled_partitions", settings) == 1
+        assert any("STALLED" in r.getMessage() and "offsets 4-4" in r.getMessage() for r in caplog.records)
+        stream = monitoring_snapshot(campaign.pk)["stream"]
+        assert stream["stalled_partitions"] == [0]
+        assert stream["partitions"][0]["hole"]["offset"] == 4 and stream["partitions"][0]["hole"]["stalled"]
+        time.sleep(1)  # it keeps polling meanwhile: still nothing committed past the hole
+        assert committed_total() == 4
+        assert not Participation.objects.filter(user_id="e").exists()
+    finally:
+        restarted.request_stop()
+        thread.join(30)
