@@ -11,6 +11,7 @@ from campaigns.messages import decode_decision_events
 from campaigns.models import Participation
 from campaigns.tests.factories import CampaignFactory
 from conftest import committed_total, poll, read_topic
+from streaming.tests.test_worker_isolation import refusing_trigger  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -107,3 +108,25 @@ def test_redelivering_every_message_changes_nothing(processes, kafka_topics, set
     campaign.refresh_from_db()
     assert campaign.remaining_stock == 0
     assert selectors.outcome_counts(campaign.pk) == {"SUCCESS": 10, "SOLD_OUT": 10, "DUPLICATE": 10}
+
+
+def test_a_request_the_database_refuses_is_dead_lettered_and_the_rest_decided(processes, kafka_topics, settings,
+                                                                              refusing_trigger):
+    """A consumer (re)started on a batch holding a record the database refuses (a real trigger,
+    streaming/tests/test_worker_isolation.py) keeps running: that one record is dead-lettered."""
+    campaign = CampaignFactory(total_stock=2)
+    api = APIClient()
+    good = [submit(api, campaign, user) for user in ("first", "second")]
+    refused = submit(api, campaign, "poison-1062")
+    good.append(submit(api, campaign, "third"))
+
+    consumer = processes("consume_firstcome")
+    dead = read_topic(settings.FIRSTCOME_DLQ_TOPIC, expected=1, timeout=30)
+    assert json.loads(dead[0].value)["request_id"] == refused
+    assert dict(dead[0].headers)["source_offset"] == b"2"
+    assert "IntegrityError" in dict(dead[0].headers)["reason"].decode()
+    poll(decided(3))
+    assert [api.get(f"/api/participations/{rid}").json()["status"] for rid in good] == [
+        "SUCCESS", "SUCCESS", "SOLD_OUT"]
+    poll(lambda: committed_total() >= 4, message="offsets committed past the refused request")
+    assert consumer.stop() == 0
