@@ -76,8 +76,8 @@ usernames = st.text(st.characters(exclude_categories=("Cs",), exclude_characters
 
 
 # The fixture's user and hasher serve every example; the test empties the counts itself.
-@hypothesis_settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(attempts=st.lists(st.tuples(st.ip_addresses(v=4).map(str), usernames), min_size=6, max_size=12, unique=True))
+@hypothesis_settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(attempts=st.lists(st.tuples(st.ip_addresses(v=4).map(str), usernames), min_size=6, max_size=9, unique=True))
 def test_a_flood_spread_over_addresses_and_usernames_costs_at_most_the_process_limit(counted, settings, attempts):
     caches[settings.FIRSTCOME_LOGIN_THROTTLE_CACHE].clear()
     settings.FIRSTCOME_LOGIN_FAILURE_LIMITS = limits(client=(10, 300), username=(10, 300), process=(5, 60))
