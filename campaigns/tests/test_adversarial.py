@@ -8,7 +8,6 @@ waiting for every 202 to be decided and running the shared invariant checker plu
 below; refused requests must have published nothing."""
 import http.client
 import json
-import re
 import signal
 import threading
 import unicodedata
