@@ -5,6 +5,38 @@ from django.db import models
 from django.db.models import F, Q
 
 
+class CampaignQuerySet(models.QuerySet):
+    """Campaign.objects. Bulk writes refuse Campaign.DECISION_FIELDS unless the queryset came from
+    for_decision(), which only the decision in campaigns.services uses."""
+
+    _decision = False
+
+    def for_decision(self):
+        clone = self._chain()
+        clone._decision = True
+        return clone
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._decision = self._decision
+        return clone
+
+    def update(self, **kwargs):
+        if not self._decision:
+            Campaign.refuse_decision_fields(kwargs, "QuerySet.update()")
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        Campaign.refuse_decision_fields(fields, "bulk_update()")
+        return super().bulk_update(objs, fields, batch_size=batch_size)
+
+    def bulk_create(self, objs, *args, update_conflicts=False, update_fields=None, **kwargs):
+        if update_conflicts:  # an upsert would overwrite an existing campaign's stock
+            Campaign.refuse_decision_fields(update_fields or (), "bulk_create(update_conflicts=True)")
+        return super().bulk_create(objs, *args, update_conflicts=update_conflicts,
+                                   update_fields=update_fields, **kwargs)
+
+
 class Campaign(models.Model):
     class Status(models.TextChoices):
         SCHEDULED = "SCHEDULED"
@@ -24,6 +56,15 @@ class Campaign(models.Model):
     # total_stock - remaining_stock.
     sold_out_count = models.PositiveBigIntegerField(default=0, editable=False)
     duplicate_count = models.PositiveBigIntegerField(default=0, editable=False)
+
+    # Once the row exists these move only through the decision's guarded UPDATEs: a save that
+    # wrote back values it had read earlier would undo a batch committed in between (coupons
+    # issued beyond the stock). total_stock is among them because SUCCESS is total - remaining:
+    # it is fixed at creation.
+    DECISION_FIELDS = frozenset({"total_stock", "remaining_stock", "sold_out_count", "duplicate_count"})
+
+    objects = CampaignQuerySet.as_manager()
+    _decision_values = {}  # replaced per instance by _remember_decision_values(), never mutated
 
     class Meta:
         db_table = "campaign"
@@ -46,6 +87,48 @@ class Campaign(models.Model):
 
     def __str__(self):
         return f"{self.name} (#{self.pk})"
+
+    @classmethod
+    def refuse_decision_fields(cls, names, how):
+        if refused := sorted(cls.DECISION_FIELDS.intersection(names)):
+            raise ValueError(f"{how} cannot write {', '.join(refused)} of a campaign: after creation "
+                             f"only the decision in campaigns.services moves the stock and counters")
+
+    def save(self, *, force_insert=False, force_update=False, using=None, update_fields=None):
+        """A new instance inserts its row; an existing one writes only the other columns."""
+        if self._state.adding:
+            if force_update or update_fields is not None:
+                raise ValueError("a new Campaign instance inserts a row; it does not update one")
+            # Never Django's UPDATE-then-INSERT for an instance built with an existing pk.
+            super().save(force_insert=force_insert or True, using=using)
+        else:
+            if update_fields is None:
+                changed = [name for name, value in self._decision_values.items() if getattr(self, name) != value]
+                self.refuse_decision_fields(changed, "Campaign.save()")
+                update_fields = [f.attname for f in self._meta.concrete_fields
+                                 if not f.primary_key and f.name not in self.DECISION_FIELDS
+                                 and f.attname in self.__dict__]
+            self.refuse_decision_fields(update_fields, "Campaign.save(update_fields=...)")
+            super().save(force_update=force_update, using=using, update_fields=update_fields)
+        self._remember_decision_values()
+
+    save.alters_data = True
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._remember_decision_values()
+        return instance
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._remember_decision_values()
+
+    def _remember_decision_values(self):
+        """The stock and counters as read, so save() can tell an edit of them (refused) from a
+        stale copy (left alone)."""
+        self._decision_values = {name: self.__dict__[name] for name in self.DECISION_FIELDS
+                                 if name in self.__dict__}
 
     def clean(self):
         errors = {name: "must be between the years 2000 and 2999" for name in ("starts_at", "ends_at")

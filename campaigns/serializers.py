@@ -43,15 +43,24 @@ class CampaignSerializer(serializers.ModelSerializer):
     class Meta:
         model = Campaign
         fields = ["id", "name", "total_stock", "remaining_stock", "starts_at", "ends_at", "status"]
+        # Output only: campaigns are created by CampaignCreateSerializer + campaign_create, and
+        # stock moves only through the decision, so nothing here can be written back.
+        read_only_fields = fields
 
     def get_status(self, campaign):
         return campaign.status_at(timezone.now())
 
 
 def validate_user_id(value):
-    # isprintable(): no control, format or separator characters (the plain space excepted).
+    """User ids are kept as sent and compared byte for byte (campaigns/identity.py). isprintable()
+    refuses control (NUL, tab, newline), format (zero-width, direction marks), separator (the plain
+    space excepted), private-use, surrogate and unassigned characters: they break log lines and
+    terminals, and most cannot be seen in the id a support person reads back."""
     if not value.isprintable():
-        raise serializers.ValidationError("must not contain control, format or line-separator characters")
+        position, char = next((i, c) for i, c in enumerate(value) if not c.isprintable())
+        raise serializers.ValidationError(
+            "must not contain control, format, separator (other than the space), private-use or "
+            f"unassigned characters: U+{ord(char):04X} at position {position}")
     return value
 
 

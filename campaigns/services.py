@@ -4,6 +4,8 @@ Kafka decides the *order*; the database decides the *outcome*, with the conditio
     UPDATE campaign SET remaining_stock = remaining_stock - 1
      WHERE id = ? AND remaining_stock > 0       -- 1 row: issued, 0 rows: sold out
 inside a transaction that also records the outcome under a unique (campaign, user) decision key.
+These UPDATEs, through Campaign.objects.for_decision(), are the only writes of an existing
+campaign's stock and counters: every other save path refuses them (Campaign.DECISION_FIELDS).
 """
 import logging
 import time
@@ -130,7 +132,7 @@ def _decide_one(request: ParticipationRequest) -> Decision:
                                     is_decision=True).exists():
         status = Status.DUPLICATE
     else:
-        issued = (Campaign.objects.filter(pk=request.campaign_id, remaining_stock__gt=0)
+        issued = (Campaign.objects.for_decision().filter(pk=request.campaign_id, remaining_stock__gt=0)
                   .update(remaining_stock=F("remaining_stock") - 1))
         status = Status.SUCCESS if issued else Status.SOLD_OUT
     decision = Decision(request, status, timezone.now())
@@ -215,7 +217,7 @@ def _decide_batch(requests, stock, recorded):
         decisions.append(decision)
 
     for campaign_id, count in issued.items():
-        if count and not (Campaign.objects.filter(pk=campaign_id, remaining_stock__gte=count)
+        if count and not (Campaign.objects.for_decision().filter(pk=campaign_id, remaining_stock__gte=count)
                           .update(remaining_stock=F("remaining_stock") - count)):
             # Cannot happen while the row lock is held; if it does, roll the batch back.
             raise RuntimeError(f"campaign {campaign_id}: stock moved under the row lock")
@@ -233,7 +235,7 @@ def _count_outcomes(decisions):
         if d.status != Status.SUCCESS:
             counts.setdefault(d.request.campaign_id, Counter())[d.status] += 1
     for campaign_id, by_status in counts.items():
-        Campaign.objects.filter(pk=campaign_id).update(
+        Campaign.objects.for_decision().filter(pk=campaign_id).update(
             sold_out_count=F("sold_out_count") + by_status[Status.SOLD_OUT],
             duplicate_count=F("duplicate_count") + by_status[Status.DUPLICATE])
 
@@ -343,7 +345,7 @@ def participation_decide_sync(*, campaign_id, user_id, strategy, now=None) -> De
 
 
 def _decide_read_then_write(request: ParticipationRequest, *, lock: bool) -> Decision:
-    campaign = Campaign.objects.filter(pk=request.campaign_id)
+    campaign = Campaign.objects.for_decision().filter(pk=request.campaign_id)
     remaining = (campaign.select_for_update() if lock else campaign).values_list(
         "remaining_stock", flat=True).get()
     if Participation.objects.filter(campaign_id=request.campaign_id, user_id=request.user_id,
