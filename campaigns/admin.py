@@ -8,11 +8,18 @@ from campaigns.models import Campaign, Participation
 class CampaignAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "total_stock", "remaining_stock", "starts_at", "ends_at", "created_at"]
     search_fields = ["name"]
-    fields = ["name", "total_stock", "remaining_stock", "starts_at", "ends_at"]
+    fields = ["name", "total_stock", "remaining_stock", "sold_out_count", "duplicate_count",
+              "starts_at", "ends_at"]
+
+    def get_fields(self, request, obj=None):
+        # A new campaign starts full with zero counters: only its total stock is asked for.
+        decided = Campaign.DECISION_FIELDS - {"total_stock"}
+        return self.fields if obj else [name for name in self.fields if name not in decided]
 
     def get_readonly_fields(self, request, obj=None):
-        # Stock only moves through the decision; once a campaign exists it is not edited by hand.
-        return ["remaining_stock"] if obj is None else ["total_stock", "remaining_stock"]
+        # Stock and counters move only through the decision (Campaign.DECISION_FIELDS): shown,
+        # never edited; Campaign.save() on the change below writes the other columns only.
+        return sorted(Campaign.DECISION_FIELDS) if obj else []
 
     def save_model(self, request, obj, form, change):
         if change:

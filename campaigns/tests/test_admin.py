@@ -1,0 +1,105 @@
+"""The admin edits a campaign's name and window; stock and counters move only through the decision."""
+import re
+import threading
+
+import pytest
+from django.db import connection, transaction
+from django.db.models.signals import pre_save
+
+from campaigns import services
+from campaigns.models import Campaign
+from campaigns.tests.factories import CampaignFactory, participation_request
+
+DECISION_FIELDS = ("total_stock", "remaining_stock", "sold_out_count", "duplicate_count")
+
+
+def change_url(campaign):
+    return f"/admin/campaigns/campaign/{campaign.pk}/change/"
+
+
+def decide_committed(campaign, users):
+    """Decide one batch for these users in another thread's connection and commit it."""
+    requests = [participation_request(campaign, user, offset=i) for i, user in enumerate(users)]
+
+    def run():
+        try:
+            with transaction.atomic():
+                services.participations_decide_batch(requests)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+
+
+def stock_and_counters(campaign_id):
+    return Campaign.objects.values("remaining_stock", "sold_out_count", "duplicate_count").get(pk=campaign_id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_decision_committed_between_the_admins_read_and_write_is_kept(admin_client):
+    campaign = CampaignFactory(name="Spring", total_stock=3)
+    decided = []
+
+    def decide_after_the_admin_read_the_row(sender, instance, **kwargs):
+        # The admin's change view has loaded the row and is about to write it: a consumer
+        # commits a batch right now, from its own connection.
+        if not decided:
+            decided.append(True)
+            decide_committed(campaign, ["a", "b", "a", "c", "d", "e"])
+
+    pre_save.connect(decide_after_the_admin_read_the_row, sender=Campaign)
+    try:
+        response = admin_client.post(change_url(campaign), {
+            "name": "Spring sale", "starts_at_0": "", "starts_at_1": "", "ends_at_0": "", "ends_at_1": ""})
+    finally:
+        pre_save.disconnect(decide_after_the_admin_read_the_row, sender=Campaign)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert decided
+    campaign.refresh_from_db()
+    assert campaign.name == "Spring sale"
+    # a, b, c won the 3 coupons; the second "a" is a DUPLICATE; d and e are SOLD_OUT.
+    assert stock_and_counters(campaign.pk) == {"remaining_stock": 0, "sold_out_count": 2, "duplicate_count": 1}
+
+
+@pytest.mark.django_db
+def test_the_change_page_shows_stock_and_counters_read_only(admin_client):
+    campaign = CampaignFactory(total_stock=40)
+    services.participations_decide_batch(
+        [participation_request(campaign, u, offset=i) for i, u in enumerate(["a", "a", "b"])])
+
+    page = admin_client.get(change_url(campaign)).content.decode()
+
+    assert re.search(r'<input[^>]+name="name"', page)
+    for field in DECISION_FIELDS:
+        assert not re.search(rf'<(input|select|textarea)[^>]+name="{field}"', page), field
+    readonly = re.findall(r'<div class="readonly">([^<]*)</div>', page)
+    assert readonly == ["40", "38", "0", "1"]  # total, remaining, sold out, duplicates
+
+
+@pytest.mark.django_db
+def test_a_change_post_carrying_stock_and_counters_changes_only_the_name(admin_client):
+    campaign = CampaignFactory(total_stock=5)
+    response = admin_client.post(change_url(campaign), {
+        "name": "renamed", "total_stock": "500", "remaining_stock": "500", "sold_out_count": "7",
+        "duplicate_count": "7", "starts_at_0": "", "starts_at_1": "", "ends_at_0": "", "ends_at_1": ""})
+
+    assert response.status_code == 302
+    assert Campaign.objects.values("name", *DECISION_FIELDS).get(pk=campaign.pk) == {
+        "name": "renamed", "total_stock": 5, "remaining_stock": 5, "sold_out_count": 0, "duplicate_count": 0}
+
+
+@pytest.mark.django_db
+def test_the_add_page_takes_the_total_stock_and_starts_it_full(admin_client):
+    page = admin_client.get("/admin/campaigns/campaign/add/").content.decode()
+    assert re.search(r'<input[^>]+name="total_stock"', page)
+    assert not re.search(r'<input[^>]+name="remaining_stock"', page)
+
+    response = admin_client.post("/admin/campaigns/campaign/add/", {
+        "name": "new", "total_stock": "12", "starts_at_0": "", "starts_at_1": "", "ends_at_0": "", "ends_at_1": ""})
+
+    assert response.status_code == 302
+    assert Campaign.objects.values("total_stock", "remaining_stock").get(name="new") == {
+        "total_stock": 12, "remaining_stock": 12}
