@@ -2,15 +2,21 @@
 broker of the test's own, processes started from the rendered systemd units (no systemd here)."""
 import json
 import os
+import pwd
 import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from django.conf import settings
 from django.db import connection
 
@@ -26,9 +32,23 @@ HOOKS = ["ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart",
 HAS_STATS_CONSUMER = (BASE_DIR / "stats/management/commands/consume_stats.py").exists()
 CRONTAB_DOUBLE = """#!/bin/sh
 # crontab(1) over one file: `-l` lists it, `crontab FILE` installs FILE (the machine's own crontab
-# is not the test's to change).
-if [ "$1" = -l ]; then cat "$CRONTAB_FILE" 2>/dev/null || { echo "no crontab" >&2; exit 1; }
-else cp "$1" "$CRONTAB_FILE"; fi
+# is not the test's to change). The path is written in: manage.py gets the env file's settings only.
+if [ "$1" = -l ]; then cat '{crontab_file}' 2>/dev/null || {{ echo "no crontab" >&2; exit 1; }}
+else cp "$1" '{crontab_file}'; fi
+"""
+# aws(1) answering `ssm get-parameters-by-path` from a JSON file {name under the path: value}, in
+# the --output format asked for.
+AWS_DOUBLE = """#!/usr/bin/env python3
+import json, os, sys
+args = sys.argv[1:]
+assert args[:2] == ["ssm", "get-parameters-by-path"], args
+path = args[args.index("--path") + 1]
+with open(os.environ["FAKE_SSM_PARAMETERS"]) as file:
+    pairs = [[f"{path}/{name}", value] for name, value in json.load(file).items()]
+if args[args.index("--output") + 1] == "text":
+    print("\\n".join("\\t".join(pair) for pair in pairs))
+else:
+    json.dump(pairs, sys.stdout)
 """
 
 
@@ -140,10 +160,14 @@ class Host:
         self.env_file = root / "etc/firstcome/firstcome.env"
         self.port = free_port()
         (root / "etc").mkdir(parents=True)
+        # what the service account may write to, whichever account the test makes it
+        self.spool = root / "spool"
+        self.spool.mkdir(mode=0o1777)
+        self.spool.chmod(0o1777)
+        self.crontab_file = self.spool / "crontab.txt"
         crontab = root / "crontab"
-        crontab.write_text(CRONTAB_DOUBLE)
+        crontab.write_text(CRONTAB_DOUBLE.format(crontab_file=self.crontab_file))
         crontab.chmod(0o755)
-        self.crontab_file = root / "crontab.txt"
         self.env = {
             "PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8",
             # where and how: no systemd, no AWS, no apt here
@@ -169,7 +193,6 @@ class Host:
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "GUNICORN_WORKERS": "1",
             "CRONTAB_EXECUTABLE": str(crontab),
-            "CRONTAB_FILE": str(self.crontab_file),
         }
 
     def run_hook(self, hook, revision, **env):
@@ -179,20 +202,30 @@ class Host:
 
     def deploy(self, deployment_id, **env):
         """The lifecycle of one deployment; CodeDeploy's own step (Install) copies the revision."""
-        incoming = self.app_root / "incoming"
         revision = Path(os.readlink(self.app_root / "current")) if (self.app_root / "current").exists() else BASE_DIR
         outputs = []
         for hook in HOOKS:
             if hook == "AfterInstall":
-                shutil.copytree(BASE_DIR, incoming, dirs_exist_ok=True, symlinks=True,
-                                ignore=shutil.ignore_patterns(".git", ".venv", "var", "staticfiles",
-                                                              "__pycache__", "test-artifacts"))
-                revision = incoming
+                revision = self.copy_revision()
             run = self.run_hook(hook, revision, DEPLOYMENT_ID=deployment_id, **env)
             outputs.append(f"--- {hook} ({run.returncode})\n{run.stdout}{run.stderr}")
             if run.returncode:
                 return run.returncode, "\n".join(outputs)
         return 0, "\n".join(outputs)
+
+    def copy_revision(self):
+        """CodeDeploy's own step (Install): this revision into incoming/."""
+        incoming = self.app_root / "incoming"
+        shutil.copytree(BASE_DIR, incoming, dirs_exist_ok=True, symlinks=True,
+                        ignore=shutil.ignore_patterns(".git", ".venv", "var", "staticfiles", "__pycache__",
+                                                      "test-artifacts"))
+        return incoming
+
+    def stage_revision(self):
+        """BeforeInstall, then the few files of a revision AfterInstall reads before it builds."""
+        assert self.run_hook("BeforeInstall", BASE_DIR).returncode == 0
+        for name in ("manage.py", ".env.example", "requirements.txt"):
+            shutil.copy(BASE_DIR / name, self.app_root / "incoming")
 
     def pids(self):
         return {p.stem: int(p.read_text()) for p in (self.app_root / "run").glob("*.pid")}
@@ -232,18 +265,47 @@ def alive(pid):
 
 
 @pytest.fixture
-def host(tmp_path, deploy_database):
+def host_root():
+    """A host's / that any account can traverse (pytest's own temporary directories are private),
+    so that the hooks can run manage.py as an unprivileged service account."""
+    root = Path(tempfile.mkdtemp(prefix="firstcome-host-"))
+    root.chmod(0o755)
+    yield root / "host"
+    shutil.rmtree(root)
+
+
+@pytest.fixture
+def host(tmp_path, host_root, deploy_database):
     broker = EmbeddedBroker(log_path=tmp_path / "tansu.log").start()
     try:
-        host = Host(tmp_path / "host", broker, deploy_database)
+        host = Host(host_root, broker, deploy_database)
         host.broker = broker
         yield host
         host.run_hook("ApplicationStop", BASE_DIR)
     finally:
-        for pid in host.pids().values() if (tmp_path / "host/opt/firstcome/run").exists() else ():
+        for pid in host.pids().values() if (host_root / "opt/firstcome/run").exists() else ():
             if alive(pid):  # a backstop, when the hook itself failed
                 os.killpg(pid, 9)
         broker.stop()
+
+
+@pytest.fixture
+def offline_host(host_root):
+    """A host whose database and broker are never reached: for the checks that must stop a
+    deployment before anything is built. It has an environment file from an earlier release and
+    reads its settings from SSM (a double of the aws cli)."""
+    host = Host(host_root, SimpleNamespace(bootstrap_servers="127.0.0.1:9"), "mysql://nobody@127.0.0.1:9/none")
+    host.stage_revision()
+    host.previous_env = "# the release before\nDATABASE_URL='mysql://old@db/old'\n"
+    host.env_file.write_text(host.previous_env)
+    bin_dir = host.root / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "aws").write_text(AWS_DOUBLE)
+    (bin_dir / "aws").chmod(0o755)
+    host.ssm_parameters = host.root / "ssm.json"
+    host.env.update(FIRSTCOME_SECRETS_SOURCE="ssm", FAKE_SSM_PARAMETERS=str(host.ssm_parameters),
+                    PATH=f"{bin_dir}:{host.env['PATH']}")
+    return host
 
 
 @pytest.mark.slow
@@ -322,9 +384,7 @@ def test_deploy_redeploy_and_a_failed_validation(host):
     ({"DJANGO_SECRET_KEY": "from .env.example"}, "DJANGO_SECRET_KEY is the example value from .env.example"),
 ])
 def test_after_install_refuses_bad_settings_before_building_anything(host, change, reason):
-    assert host.run_hook("BeforeInstall", BASE_DIR).returncode == 0
-    for name in ("manage.py", ".env.example", "requirements.txt"):
-        shutil.copy(BASE_DIR / name, host.app_root / "incoming")
+    host.stage_revision()
     example_key = next(line.split("=", 1)[1] for line in (BASE_DIR / ".env.example").read_text().splitlines()
                        if line.startswith("DJANGO_SECRET_KEY="))
     env = {**host.env, "DEPLOYMENT_ID": "d-bad"}
@@ -338,3 +398,90 @@ def test_after_install_refuses_bad_settings_before_building_anything(host, chang
     assert f"FAILED: {reason}" in run.stderr
     assert not host.env_file.exists()
     assert not (host.app_root / "releases/d-bad").exists() and "creating the virtualenv" not in run.stdout
+
+
+def after_install_with_ssm(host, parameters):
+    host.ssm_parameters.write_text(json.dumps(parameters))
+    return host.run_hook("AfterInstall", BASE_DIR, DEPLOYMENT_ID="d-refused")
+
+
+def assert_refused_before_anything_changed(host, run, reason):
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert f"FAILED: {reason}" in run.stderr, run.stderr
+    assert host.env_file.read_text() == host.previous_env  # the running release's settings stay
+    assert [path.name for path in host.env_file.parent.iterdir()] == [host.env_file.name]
+    assert "creating the virtualenv" not in run.stdout
+    assert not (host.app_root / "releases/d-refused").exists() and not (host.app_root / "current").exists()
+
+
+HOOK_TEST_SETTINGS = hypothesis_settings(max_examples=5, deadline=None, database=None,
+                                         suppress_health_check=[HealthCheck.function_scoped_fixture])
+# What SSM allows in a parameter name (letters, digits, _ . -) that an environment file does not.
+BAD_NAMES = st.from_regex(r"[A-Za-z0-9_.\-]{1,20}", fullmatch=True).filter(
+    lambda name: not (name[0].isalpha() or name[0] == "_") or not name.replace("_", "a").isalnum())
+
+
+@HOOK_TEST_SETTINGS
+@given(name=BAD_NAMES)
+def test_after_install_refuses_an_ssm_parameter_name_no_env_file_can_carry(offline_host, name):
+    run = after_install_with_ssm(offline_host, {"LOG_LEVEL": "INFO", name: "value"})
+    assert_refused_before_anything_changed(
+        offline_host, run, f"SSM parameter /firstcome/prod/{name}: '{name}' is not a valid variable name")
+
+
+SAFE_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\n\r'\0"), max_size=10)
+
+
+@HOOK_TEST_SETTINGS
+@given(value=st.tuples(SAFE_TEXT, st.sampled_from(["\n", "\r\n", "\r", "\n\n"]), SAFE_TEXT).map("".join))
+def test_after_install_refuses_a_multi_line_value_naming_the_variable(offline_host, value):
+    run = after_install_with_ssm(offline_host, {"DATABASE_URL": value})
+    assert_refused_before_anything_changed(
+        offline_host, run,
+        "DATABASE_URL (from SSM parameter /firstcome/prod/DATABASE_URL): a multi-line value cannot go into an environment file")
+
+
+def test_hook_settings_are_read_without_the_rest_of_the_env_file_reaching_the_hook(tmp_path):
+    env_file = tmp_path / "firstcome.env"
+    env_file.write_text(f"FIRSTCOME_SERVICES='web'\nPYTHONPATH='{tmp_path}'\nLD_PRELOAD='{tmp_path}/evil.so'\n")
+    run = common_sh(f'load_hook_settings "{env_file}"; echo "$FIRSTCOME_SERVICES"; env', tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "web"
+    assert str(tmp_path) not in run.stdout.replace(f"FIRSTCOME_APP_ROOT={tmp_path}", "")
+
+
+def interpreter_for(account):
+    """The test's Python, or the system's of the same version, whichever ACCOUNT can run (a pyenv
+    interpreter under /root is out of an unprivileged account's reach)."""
+    for candidate in (sys._base_executable, "/usr/bin/python3"):
+        run = subprocess.run(["runuser", "-u", account, "--", candidate, "-c", "import sys; print(sys.version_info[:2])"],
+                             capture_output=True, text=True)
+        if run.returncode == 0 and run.stdout.strip() == str(sys.version_info[:2]):
+            return candidate
+    pytest.skip(f"no Python {sys.version_info[:2]} that {account} can run")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_after_install_runs_manage_py_as_the_service_account_and_keeps_the_env_file_from_root(host):
+    # The env file carries a PYTHONPATH whose sitecustomize reports every Python process that
+    # imports it: the manage.py steps, and nothing that runs as root.
+    service = pwd.getpwnam("nobody")
+    inject = host.root / "inject"
+    inject.mkdir()
+    marker = host.spool / "imported-by"
+    (inject / "sitecustomize.py").write_text(
+        "import os, sys\n"
+        f"with open({str(marker)!r}, 'a') as f: f.write(f'{{os.getuid()}} {{\" \".join(sys.argv[1:2])}}\\n')\n")
+    host.env.update(FIRSTCOME_USER=service.pw_name, FIRSTCOME_GROUP="nogroup",
+                    FIRSTCOME_PYTHON=interpreter_for(service.pw_name))
+    assert host.run_hook("BeforeInstall", BASE_DIR).returncode == 0
+    (host.root / "etc/firstcome/site.env").write_text(f"PYTHONPATH={inject}\n")
+    run = host.run_hook("AfterInstall", host.copy_revision(), DEPLOYMENT_ID="d-1")
+    assert run.returncode == 0, run.stdout + run.stderr
+    imported = [line.split(" ", 1) for line in marker.read_text().splitlines()]
+    assert {uid for uid, _ in imported} == {str(service.pw_uid)}, imported
+    assert "manage.py runs as nobody" in run.stdout
+    assert {"check", "migrate", "collectstatic", "create_topics", "crontab"} <= {step for _, step in imported}
+    assert f"PYTHONPATH='{inject}'" in host.env_file.read_text()
+    assert (host.app_root / "current/staticfiles/staticfiles.json").stat().st_uid == service.pw_uid
