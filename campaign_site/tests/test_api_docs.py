@@ -1,10 +1,12 @@
 """/api/docs/: the OpenAPI document in Swagger UI, every asset served by this application."""
+import json
 import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.test import Client
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +61,15 @@ def test_the_admin_index_links_to_the_docs(staff):
 def test_the_docs_page_is_as_open_as_the_document_it_shows():
     anonymous = Client()
     assert anonymous.get("/api/docs/").status_code == anonymous.get("/api/schema/").status_code
+
+
+def test_collectstatic_with_the_production_storage_takes_the_docs_assets(settings, tmp_path):
+    """Deploys run collectstatic with hashed names (production settings): Swagger UI's files,
+    whose CSS and JS name source maps, go through it."""
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
+    call_command("collectstatic", "--noinput", "--verbosity", "0")
+    manifest = json.loads((tmp_path / "staticfiles.json").read_text())["paths"]
+    dist = "drf_spectacular_sidecar/swagger-ui-dist/"
+    assert {f"{dist}swagger-ui.css", f"{dist}swagger-ui-bundle.js", f"{dist}swagger-ui-bundle.js.map"} <= set(manifest)
