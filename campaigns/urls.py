@@ -10,7 +10,8 @@ urlpatterns = [
     # Before the user-decision path, which it shadows for the user id "sync" (GET still answers it).
     path("campaigns/<int:campaign_id>/participations/sync", views.ParticipationSyncView.as_view(),
          {"user_id": "sync"}, name="participation-sync"),
-    path("campaigns/<int:campaign_id>/participations/<str:user_id>",
+    # path, not str: a user id may contain "/" (sent percent-encoded), and its decision must be found.
+    path("campaigns/<int:campaign_id>/participations/<path:user_id>",
          views.UserDecisionView.as_view(), name="user-decision"),
     path("participations/<str:request_id>", views.ParticipationResultView.as_view(),
          name="participation-result"),
