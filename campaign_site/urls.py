@@ -15,5 +15,6 @@ urlpatterns = [
     path("", include("monitoring.urls")),  # /dashboard/ and /api/monitoring/snapshot
 ]
 
+handler400 = "campaign_site.errors.bad_request"
 handler404 = "campaign_site.errors.not_found"
 handler500 = "campaign_site.errors.server_error"

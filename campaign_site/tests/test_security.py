@@ -75,6 +75,17 @@ def test_session_authenticated_writes_need_the_csrf_token(users):
     assert accepted.status_code == 201
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1, evil.example", "bad host", "a" * 300 + ".example:x"])
+def test_a_refused_host_header_is_a_json_400(client, db, host):
+    """Django refuses these before any view (DisallowedHost); the answer is still the API's JSON."""
+    campaign = CampaignFactory()
+    answer = client.post(f"/api/campaigns/{campaign.pk}/participations", {"user_id": "u"},
+                         content_type="application/json", HTTP_HOST=host)
+    assert answer.status_code == 400
+    assert answer["Content-Type"] == "application/json"
+    assert answer.json()["code"] == "bad_request"
+
+
 def test_admin_site_forms_need_the_csrf_token(users):
     from django.test import Client
 
