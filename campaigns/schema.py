@@ -31,7 +31,9 @@ BAD_BODY = error("invalid body: `errors` names each field")
 TOO_LARGE = error("body larger than DATA_UPLOAD_MAX_MEMORY_SIZE")
 UNSUPPORTED = error("body not sent as application/json")
 STAFF_ONLY = {401: error("not authenticated (HTTP Basic or the admin session)"),
-              403: error("authenticated but not staff, or a session write without its CSRF token")}
+              403: error("authenticated but not staff, or a session write without its CSRF token"),
+              429: error("too many failed sign-ins from this client, for this user name or on this "
+                         "process: no password is checked until Retry-After")}
 
 PARTICIPATION_ACCEPTED = inline_serializer("ParticipationAccepted", {
     "request_id": serializers.UUIDField(),
