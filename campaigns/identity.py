@@ -1,11 +1,12 @@
 """Who is the same user: the one whose user id is the same string, byte for byte.
 
 User ids are opaque identifiers from the gateway. No trimming, case folding or Unicode
-normalisation anywhere: "alice", "alice ", "Alice", "ａｌｉｃｅ" and "e\u0301" vs "\u00e9" are
-different users. Python compares str that way already; the database must too, for the unique
+normalisation anywhere: "alice", "alice ", "Alice", "ａｌｉｃｅ" (full width), and "é" written as
+U+00E9 or as "e" + U+0301 are different users. Python compares str that way already; the database must too, for the unique
 decision key and every lookup, or the batch decider (which groups users in Python) and the
 database disagree about who has a decision.
 """
+from django.core.exceptions import ImproperlyConfigured
 
 
 def byte_exact_collation(connection) -> str | None:
@@ -13,11 +14,16 @@ def byte_exact_collation(connection) -> str | None:
     MySQL-family server; None elsewhere: SQLite's default BINARY collation is already that.
 
     utf8mb4_bin is PAD SPACE: it compares "alice " equal to "alice". MariaDB's NO PAD twin is
-    utf8mb4_nopad_bin; MySQL 8 has no such name, its binary NO PAD collation is utf8mb4_0900_bin.
+    utf8mb4_nopad_bin; MySQL 8 has no such name, its binary NO PAD collation is utf8mb4_0900_bin
+    (from 8.0.17; older 8.0 releases have none, and keeping a padding one would be the bug again).
     """
     if connection.vendor != "mysql":
         return None
-    return "utf8mb4_nopad_bin" if connection.mysql_is_mariadb else "utf8mb4_0900_bin"
+    if connection.mysql_is_mariadb:
+        return "utf8mb4_nopad_bin"
+    if connection.mysql_version < (8, 0, 17):
+        raise ImproperlyConfigured("user ids need the utf8mb4_0900_bin collation: MySQL 8.0.17 or later")
+    return "utf8mb4_0900_bin"
 
 
 def make_user_id_byte_exact(schema_editor, model) -> None:
