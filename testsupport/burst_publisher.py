@@ -2,7 +2,7 @@
 publish() per request from 8 threads, each waiting for its ack. Several of them side by side
 reproduce the API's stream (one producer per worker process) without HTTP.
 
-    python -m campaigns.tests.burst_publisher CAMPAIGN_ID USER_PREFIX COUNT OUT_FILE
+    python -m testsupport.burst_publisher CAMPAIGN_ID USER_PREFIX COUNT OUT_FILE
 
 OUT_FILE gets one "request_id user_id" line per acknowledged request (a 202), and
 "- user_id" for one that was not (a 503)."""

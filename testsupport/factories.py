@@ -1,6 +1,13 @@
-import factory
+"""Test data: campaigns, participation requests as the consumer decodes them, and decision
+events as the stats consumer stores them."""
+from datetime import datetime, timedelta
 
+import factory
+from django.utils import timezone
+
+from campaigns.messages import ParticipationRequest, to_epoch_us
 from campaigns.models import Campaign
+from campaigns.request_ids import new_request_id
 
 
 class CampaignFactory(factory.django.DjangoModelFactory):
@@ -14,16 +21,27 @@ class CampaignFactory(factory.django.DjangoModelFactory):
 
 def participation_request(campaign, user_id, *, offset=0, partition=0, topic="test", **fields):
     """A ParticipationRequest as the consumer would decode it from Kafka."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from campaigns.messages import ParticipationRequest
-    from campaigns.request_ids import new_request_id
-
     now = timezone.now()
     values = dict(request_id=new_request_id(), campaign_id=campaign.pk, user_id=user_id,
                   received_at=now, topic=topic, partition=partition, offset=offset,
                   broker_timestamp=now + timedelta(milliseconds=1))
     values.update(fields)
     return ParticipationRequest(**values)
+
+
+def decision_event(campaign, status="SUCCESS", *, received_at=None, user_id=None, offset=0, **fields):
+    """A decision event as consume_stats hands it to decision_events_store."""
+    received_at = received_at or timezone.now()
+    us = to_epoch_us(received_at)
+    values = dict(request_id=new_request_id(), campaign_id=getattr(campaign, "pk", campaign),
+                  user_id=user_id or f"user-{offset}", status=status, topic="test", partition=0,
+                  offset=offset, broker_timestamp_us=us + 1000, received_at_us=us,
+                  decided_at_us=us + 2000)
+    values.update(fields)
+    return values
+
+
+def decision_events(campaign, counts: dict, *, received_at: datetime | None = None):
+    """{status: n} → that many events for the campaign, all received at received_at."""
+    return [decision_event(campaign, status, received_at=received_at, offset=i)
+            for status, n in counts.items() for i in range(n)]

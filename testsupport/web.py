@@ -7,8 +7,8 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from campaigns.stack import gunicorn_command
-from conftest import poll
 from streaming.embedded import free_port
+from testsupport.polling import poll
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):

@@ -14,16 +14,17 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from django.conf import settings
+from django.db import connection
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from django.conf import settings
-from django.db import connection
 
-from campaign_site.tests.web import call, get
-from conftest import poll, scratch_database
 from streaming.embedded import EmbeddedBroker, free_port
 from streaming.processes import database_url
+from testsupport.database import scratch_database
+from testsupport.polling import poll
+from testsupport.web import call, get
 
 BASE_DIR = Path(settings.BASE_DIR)
 APPSPEC = yaml.safe_load((BASE_DIR / "appspec.yml").read_text())

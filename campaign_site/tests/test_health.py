@@ -7,10 +7,11 @@ import pytest
 from django.db import connection
 
 from campaign_site import health
-from campaign_site.tests.web import get, start_gunicorn
-from conftest import poll, scratch_database
-from streaming.processes import database_url as url_of
 from streaming.embedded import EmbeddedBroker, free_port
+from streaming.processes import database_url as url_of
+from testsupport.database import scratch_database
+from testsupport.polling import poll
+from testsupport.web import get, start_gunicorn
 
 pytestmark = pytest.mark.django_db
 

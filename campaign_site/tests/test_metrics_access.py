@@ -5,9 +5,9 @@ import json
 import pytest
 from django.test import Client
 
-from campaign_site.tests.test_production_settings import example_env, manage
+from testsupport.production import example_env, manage
 
-TOKEN = "scrape-token-for-tests-0123456789abcdef"
+TOKEN = "test-scrape-token-0123456789abcdef"
 
 # One child process with production settings: GET /metrics the way Prometheus does, by address.
 SCRAPE = """

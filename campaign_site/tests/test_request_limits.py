@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from campaign_site.tests.web import start_gunicorn
 from campaigns.models import Campaign
-from campaigns.tests.factories import CampaignFactory
+from testsupport.factories import CampaignFactory
+from testsupport.web import start_gunicorn
 
 TEN_MB = json.dumps({"user_id": "x" * (10 * 2**20), "name": "x", "total_stock": 1}).encode()
 

@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from campaigns.models import Campaign
-from campaigns.tests.factories import CampaignFactory
+from testsupport.factories import CampaignFactory
 
 ROOT = settings.BASE_DIR
 

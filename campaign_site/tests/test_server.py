@@ -5,8 +5,8 @@ import signal
 import psutil
 import pytest
 
-from campaign_site.tests.web import call, start_gunicorn, workers
-from conftest import poll
+from testsupport.polling import poll
+from testsupport.web import call, start_gunicorn, workers
 
 pytestmark = pytest.mark.slow
 

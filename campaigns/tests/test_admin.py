@@ -8,7 +8,7 @@ from django.db.models.signals import pre_save
 
 from campaigns import services
 from campaigns.models import Campaign
-from campaigns.tests.factories import CampaignFactory, participation_request
+from testsupport.factories import CampaignFactory, participation_request
 
 DECISION_FIELDS = ("total_stock", "remaining_stock", "sold_out_count", "duplicate_count")
 

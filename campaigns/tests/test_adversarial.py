@@ -21,17 +21,26 @@ import pytest
 import requests
 from django.contrib.auth.models import User
 from django.test import override_settings
-from hypothesis import HealthCheck, strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, precondition, rule
+from hypothesis import HealthCheck
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+)
 from rest_framework.test import APIClient
 
-from campaign_site.tests.web import call, start_gunicorn
 from campaigns import selectors
 from campaigns.models import Campaign, Participation
-from campaigns.tests.factories import CampaignFactory
-from campaigns.tests.faults import Published, check_invariants
-from conftest import poll, read_topic
 from streaming.topics import ensure_topics
+from testsupport.factories import CampaignFactory
+from testsupport.invariants import check_invariants
+from testsupport.kafka import read_topic
+from testsupport.polling import poll
+from testsupport.publishing import Published
+from testsupport.web import call, start_gunicorn
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -151,9 +160,9 @@ class Admin:
     def __init__(self, base_url, username, password):
         self.base_url, self.session = base_url, requests.Session()
         login = f"{base_url}/admin/login/"
-        token = _Inputs(self.session.get(login, timeout=10).text).values["csrfmiddlewaretoken"]
+        csrf = _Inputs(self.session.get(login, timeout=10).text).values["csrfmiddlewaretoken"]
         answer = self.session.post(login, data={"username": username, "password": password,
-                                                "csrfmiddlewaretoken": token, "next": "/admin/"},
+                                                "csrfmiddlewaretoken": csrf, "next": "/admin/"},
                                    allow_redirects=False, timeout=10)
         assert answer.status_code == 302, answer.text[:500]
 

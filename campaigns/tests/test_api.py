@@ -11,10 +11,10 @@ from rest_framework.test import APIClient
 
 from campaigns import services
 from campaigns.models import Campaign, Participation
-from campaigns.tests.factories import CampaignFactory, participation_request
-from conftest import read_topic
 from streaming.embedded import free_port
 from streaming.producer import reset_producer
+from testsupport.factories import CampaignFactory, participation_request
+from testsupport.kafka import read_topic
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from campaigns import services
 from campaigns.models import Campaign, Participation
-from campaigns.tests.factories import CampaignFactory, participation_request
+from testsupport.factories import CampaignFactory, participation_request
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from campaigns import services
 from campaigns.models import Campaign, Participation
-from campaigns.tests.factories import CampaignFactory, participation_request
+from testsupport.factories import CampaignFactory, participation_request
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,9 @@ from rest_framework.test import APIClient
 from campaigns import selectors
 from campaigns.messages import decode_decision_events
 from campaigns.models import Participation
-from campaigns.tests.factories import CampaignFactory
-from conftest import committed_total, poll, read_topic
-from streaming.tests.test_worker_isolation import refusing_trigger  # noqa: F401 (a fixture)
+from testsupport.factories import CampaignFactory
+from testsupport.kafka import committed_total, read_topic
+from testsupport.polling import poll
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

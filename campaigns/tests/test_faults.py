@@ -1,6 +1,6 @@
 """consume_firstcome under faults, with real processes: SIGKILL mid-stream, a consumer leaving and
 rejoining its group, the database cut off, poison records, SIGTERM in a batch. After each one the
-shared invariant checker (campaigns.tests.faults) must find nothing wrong."""
+shared invariant checker (testsupport.invariants) must find nothing wrong."""
 import json
 import random
 import re
@@ -16,12 +16,19 @@ from campaigns.messages import encode_participation
 from campaigns.models import Participation
 from campaigns.partition_experiment import group_is_stable
 from campaigns.request_ids import new_request_id
-from campaigns.tests.factories import CampaignFactory
-from campaigns.tests.faults import (Published, StreamPublisher, TcpProxy, check_invariants,
-                                    committed_offset_violations, dead_letters, publish_requests)
-from conftest import committed_total, poll
 from streaming.processes import database_url, wait_until
 from streaming.topics import committed_offsets, ensure_topics
+from testsupport.factories import CampaignFactory
+from testsupport.invariants import check_invariants, committed_offset_violations
+from testsupport.kafka import committed_total
+from testsupport.polling import poll
+from testsupport.proxy import TcpProxy
+from testsupport.publishing import (
+    Published,
+    StreamPublisher,
+    dead_letters,
+    publish_requests,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -116,7 +123,7 @@ def test_tailing_two_producer_processes_decides_every_request(processes, tmp_pat
     consumer = processes("consume_firstcome")
     poll(lambda: "assigned partitions" in consumer.log_text(), message="the consumer in its group")
     outputs = [tmp_path / f"published-{i}.txt" for i in range(2)]
-    publishers = [processes(name=f"publisher-{i}", args=[sys.executable, "-m", "campaigns.tests.burst_publisher",
+    publishers = [processes(name=f"publisher-{i}", args=[sys.executable, "-m", "testsupport.burst_publisher",
                                                          str(campaign.pk), f"p{i}-", "10000", str(outputs[i])])
                   for i in range(2)]
     for publisher in publishers:

@@ -7,13 +7,15 @@ from dataclasses import dataclass
 import pytest
 
 from campaigns.models import Participation
-from campaigns.tests.factories import CampaignFactory
-from campaigns.tests.faults import Published, check_invariants, publish_requests
-from campaign_site.tests.web import call, start_gunicorn
-from conftest import committed_total, poll
 from streaming.embedded import EmbeddedBroker
 from streaming.producer import reset_producer
 from streaming.topics import ensure_topics
+from testsupport.factories import CampaignFactory
+from testsupport.invariants import check_invariants
+from testsupport.kafka import committed_total
+from testsupport.polling import poll
+from testsupport.publishing import Published, publish_requests
+from testsupport.web import call, start_gunicorn
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -13,13 +13,18 @@ from django.contrib.auth.models import User
 from hypothesis import HealthCheck, Phase, given
 from rest_framework.test import APIClient
 from schemathesis import GenerationMode
-from schemathesis.checks import (content_type_conformance, negative_data_rejection, not_a_server_error,
-                                 response_schema_conformance, status_code_conformance)
+from schemathesis.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
-from campaign_site.tests.web import start_gunicorn
 from campaigns.models import Campaign, Participation
-from campaigns.tests.factories import CampaignFactory
-from conftest import read_topic
+from testsupport.factories import CampaignFactory
+from testsupport.kafka import read_topic
+from testsupport.web import start_gunicorn
 
 EXAMPLES_PER_OPERATION = 25  # per operation and generation mode: 525 requests in all, about 12 s
 

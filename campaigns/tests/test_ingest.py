@@ -13,13 +13,14 @@ from datetime import timedelta
 import hypothesis
 import pytest
 from django.utils import timezone
-from hypothesis import HealthCheck, Phase, given, strategies as st
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from campaign_site.parsers import MAX_JSON_DEPTH, TOO_DEEP
-from campaign_site.tests.web import metric_value, scrape_metrics, start_gunicorn
-from campaigns.tests.factories import CampaignFactory
-from conftest import read_topic
+from testsupport.factories import CampaignFactory
+from testsupport.kafka import read_topic
+from testsupport.web import metric_value, scrape_metrics, start_gunicorn
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

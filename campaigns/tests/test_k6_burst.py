@@ -8,11 +8,11 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from campaign_site.tests.web import start_gunicorn
 from campaigns import selectors
 from campaigns.models import Campaign, Participation
-from campaigns.tests.factories import CampaignFactory
-from conftest import poll
+from testsupport.factories import CampaignFactory
+from testsupport.polling import poll
+from testsupport.web import start_gunicorn
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 BIN = Path(sys.executable).parent

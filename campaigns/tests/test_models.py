@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from campaigns import selectors, services
 from campaigns.models import Campaign
 from campaigns.serializers import CampaignSerializer
-from campaigns.tests.factories import CampaignFactory, participation_request
+from testsupport.factories import CampaignFactory, participation_request
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ import pytest
 
 from campaigns import selectors
 from campaigns.errors import CampaignNotFound
-from campaigns.tests.factories import CampaignFactory
+from testsupport.factories import CampaignFactory
 
 # The read runs on an executor thread with its own connection: the campaign must be committed.
 pytestmark = pytest.mark.django_db(transaction=True)

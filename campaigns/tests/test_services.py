@@ -1,26 +1,13 @@
 """The decision under real concurrency on MariaDB: many threads, one hot campaign row."""
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 
 from campaigns import selectors, services
 from campaigns.models import Campaign, Participation
-from campaigns.tests.factories import CampaignFactory, participation_request
+from testsupport.concurrency import race
+from testsupport.factories import CampaignFactory, participation_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def race(fn, items, threads=20):
-    """Run fn over items from many threads, each with its own DB connection."""
-    def call(item):
-        try:
-            return fn(item)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(call, items))
 
 
 def test_twenty_threads_never_oversell_a_hot_campaign():

@@ -8,8 +8,8 @@ from django.utils import timezone
 from campaigns import selectors, services
 from campaigns.errors import CampaignNotFound, CampaignNotOpen, UnknownStrategy
 from campaigns.models import Participation
-from campaigns.tests.factories import CampaignFactory
-from campaigns.tests.test_services import race
+from testsupport.concurrency import race
+from testsupport.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

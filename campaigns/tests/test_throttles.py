@@ -6,9 +6,9 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
-from campaign_site.tests.web import call, start_gunicorn
-from campaigns.tests.factories import CampaignFactory
 from campaigns.throttles import ParticipationUserThrottle
+from testsupport.factories import CampaignFactory
+from testsupport.web import call, start_gunicorn
 
 pytestmark = pytest.mark.django_db
 

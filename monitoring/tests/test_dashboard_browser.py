@@ -10,9 +10,10 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from campaigns import selectors
-from campaigns.tests.factories import CampaignFactory
-from campaign_site.tests.web import start_gunicorn
-from conftest import ARTIFACTS, poll
+from testsupport.artifacts import ARTIFACTS
+from testsupport.factories import CampaignFactory
+from testsupport.polling import poll
+from testsupport.web import start_gunicorn
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",

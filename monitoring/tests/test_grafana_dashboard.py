@@ -10,10 +10,10 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from campaign_site.tests.web import call, metric_value, start_gunicorn
-from campaigns.tests.factories import CampaignFactory
-from conftest import poll
 from streaming.embedded import free_port, port_open
+from testsupport.factories import CampaignFactory
+from testsupport.polling import poll
+from testsupport.web import call, metric_value, start_gunicorn
 
 MONITORING = Path(__file__).resolve().parents[1]
 DASHBOARDS = sorted((MONITORING / "grafana" / "dashboards").glob("*.json"))

@@ -8,11 +8,12 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from campaigns import selectors
-from campaigns.tests.factories import CampaignFactory
-from conftest import committed_total, poll, read_topic
 from monitoring import cpu
 from streaming.embedded import free_port
 from streaming.topics import committed_offsets, end_offsets
+from testsupport.factories import CampaignFactory
+from testsupport.kafka import committed_total, read_topic
+from testsupport.polling import poll
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import urllib.request
 
 import pytest
 
-from campaign_site.tests.web import metric_value, scrape_metrics, start_gunicorn
+from testsupport.web import metric_value, scrape_metrics, start_gunicorn
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

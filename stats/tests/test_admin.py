@@ -5,10 +5,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.auth.models import User
 
-from campaigns.tests.factories import CampaignFactory
 from stats import services
 from stats.models import BatchRun
-from stats.tests.factories import decision_events
+from testsupport.factories import CampaignFactory, decision_events
 
 pytestmark = pytest.mark.django_db
 NOON = datetime(2025, 1, 15, 12, tzinfo=ZoneInfo("Asia/Seoul"))

@@ -1,8 +1,8 @@
 """consume_stats with real processes: API → broker → consume_firstcome → decisions topic →
 consume_stats → MariaDB → run_stats_batch."""
 import json
-import uuid
 import signal
+import uuid
 from collections import Counter
 from types import SimpleNamespace
 
@@ -12,15 +12,20 @@ from django.utils import timezone
 from kafka import KafkaProducer
 from rest_framework.test import APIClient
 
-from campaigns.messages import DECISION_EVENT_FIELDS, DECISION_EVENTS_PER_MESSAGE, encode_decision_events
+from campaigns.messages import (
+    DECISION_EVENT_FIELDS,
+    DECISION_EVENTS_PER_MESSAGE,
+    encode_decision_events,
+)
 from campaigns.models import Participation
 from campaigns.services import Decision
-from campaigns.tests.factories import CampaignFactory, participation_request
-from conftest import committed_total, poll, read_topic
 from stats.consumers import StatsConsumer, stored_event
 from stats.days import today, yesterday
 from stats.models import CampaignStats, DecisionEvent
 from streaming.worker import PoisonMessage
+from testsupport.factories import CampaignFactory, participation_request
+from testsupport.kafka import committed_total, read_topic
+from testsupport.polling import poll
 
 GOOD = {"request_id": "6f1c8a52-3f0e-4c1a-9a57-0d8c4b7e9a10", "campaign_id": 3, "user_id": "u",
         "status": "SOLD_OUT", "topic": "t", "partition": 1, "offset": 9,

@@ -11,11 +11,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from campaigns.tests.factories import CampaignFactory
 from stats import services
 from stats.days import today, yesterday
 from stats.models import BatchRun, CampaignStats
-from stats.tests.factories import decision_events
+from testsupport.factories import CampaignFactory, decision_events
 
 pytestmark = pytest.mark.django_db
 

@@ -5,10 +5,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from campaigns.tests.factories import CampaignFactory
 from stats import selectors, services
 from stats.models import BatchRun, CampaignStats, DecisionEvent
-from stats.tests.factories import decision_event, decision_events
+from testsupport.factories import CampaignFactory, decision_event, decision_events
 
 pytestmark = pytest.mark.django_db
 

@@ -5,10 +5,10 @@ import pytest
 from kafka import KafkaProducer
 from rest_framework.test import APIClient
 
-from campaign_site.tests.web import metric_value, scrape_metrics
-from campaigns.tests.factories import CampaignFactory
-from conftest import poll
 from streaming.embedded import free_port, port_open
+from testsupport.factories import CampaignFactory
+from testsupport.polling import poll
+from testsupport.web import metric_value, scrape_metrics
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

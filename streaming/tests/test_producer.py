@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from conftest import read_topic
 from streaming.embedded import free_port
 from streaming.producer import PublishError, publish_async, reset_producer
+from testsupport.kafka import read_topic
 
 
 @pytest.fixture

@@ -19,30 +19,14 @@ from prometheus_client import REGISTRY
 from campaigns.consumers import FirstComeConsumer
 from campaigns.messages import encode_participation
 from campaigns.models import Participation
-from campaigns.tests.factories import CampaignFactory
-from conftest import committed_total, poll, read_topic
 from monitoring.selectors import monitoring_snapshot
 from streaming.metrics import ConsumerMetrics
 from streaming.producer import publish_many
+from testsupport.factories import CampaignFactory
+from testsupport.kafka import committed_total, read_topic
+from testsupport.polling import poll
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-REFUSED = {"poison-1062": "SIGNAL SQLSTATE '23000' SET MYSQL_ERRNO = 1062, "
-                          "MESSAGE_TEXT = 'Duplicate entry (look-alike user id)'",
-           "poison-signal": "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused by the test trigger'"}
-
-
-@pytest.fixture
-def refusing_trigger(db):
-    conditions = " ".join(f"IF NEW.user_id = '{user}' THEN {signal}; END IF;" for user, signal in REFUSED.items())
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER IF EXISTS participation_refuses")
-        cursor.execute(f"CREATE TRIGGER participation_refuses BEFORE INSERT ON participation "
-                       f"FOR EACH ROW BEGIN {conditions} END")
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER IF EXISTS participation_refuses")
-
 
 class StopsWhenAllHandled(FirstComeConsumer):
     """Stops once `expected` records are committed (decided or dead-lettered)."""

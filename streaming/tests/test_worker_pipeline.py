@@ -7,10 +7,10 @@ import threading
 import pytest
 from django.db import transaction
 
-from conftest import poll
 from streaming.producer import publish_many
 from streaming.topics import committed_offsets
 from streaming.worker import BatchConsumerWorker, BatchResult
+from testsupport.polling import poll
 
 MESSAGES = 30
 
