@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -14,6 +15,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),  # Swagger UI
     path("", include("monitoring.urls")),  # /dashboard/ and /api/monitoring/snapshot
 ]
+# The lab (experiments) is installed by the local and test settings only: production has no route to it.
+if apps.is_installed("lab"):
+    urlpatterns.insert(0, path("lab/", include("lab.urls")))
 
 handler400 = "campaign_site.errors.bad_request"
 handler404 = "campaign_site.errors.not_found"

@@ -1,5 +1,5 @@
 """The burst experiment behind `manage.py burst_report`: the same burst against the Kafka path and
-the three synchronous baselines (services.SYNC_STRATEGIES), each on a fresh campaign, driven by
+the three synchronous baselines (lab.services.SYNC_STRATEGIES), each on a fresh campaign, driven by
 k6, with the truth read back from the database."""
 import io
 import json
@@ -21,10 +21,11 @@ from django.db import connection
 from django.utils import timezone
 
 from campaigns import selectors, services
+from lab.services import SYNC_STRATEGIES
 from campaigns.stack import BIN, K6_THRESHOLDS_CROSSED, LocalStack, run_k6
 from streaming.embedded import free_port
 
-MODES = ("kafka", *services.SYNC_STRATEGIES)
+MODES = ("kafka", *SYNC_STRATEGIES)
 K6_TIMEOUT_S = 600
 
 
@@ -225,8 +226,8 @@ class BurstExperiment:
         campaign = services.campaign_create(name="burst_report warm-up", total_stock=1)
         endpoint = f"{base_url}/api/campaigns/{campaign.pk}/participations"
         requests = []
-        if set(self.plan.modes) & set(services.SYNC_STRATEGIES):
-            requests.append((f"{endpoint}/sync?strategy=atomic", 200))
+        if set(self.plan.modes) & set(SYNC_STRATEGIES):
+            requests.append((f"{base_url}/lab/campaigns/{campaign.pk}/participations-sync?strategy=atomic", 200))
         if "kafka" in self.plan.modes:
             requests.append((endpoint, 202))
         slots = self.web_workers * self.web_threads

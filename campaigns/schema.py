@@ -76,8 +76,6 @@ def describe():
                           responses={200: ParticipationResultSerializer,
                                      404: error("no such campaign, or no decision for the user yet")}),
     )(views.UserDecisionView)
-    # The experiment's endpoint (off in production) is not part of the API.
-    extend_schema_view(get=extend_schema(exclude=True), post=extend_schema(exclude=True))(views.ParticipationSyncView)
     extend_schema_view(
         get=extend_schema(summary="Monitoring snapshot of a campaign (staff)",
                           parameters=[OpenApiParameter("campaign_id", int, required=True)],

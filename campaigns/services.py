@@ -8,7 +8,6 @@ These UPDATEs, through Campaign.objects.for_decision(), are the only writes of a
 campaign's stock and counters: every other save path refuses them (Campaign.DECISION_FIELDS).
 """
 import logging
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from campaigns.errors import BrokerUnavailable, CampaignNotOpen, UnknownStrategy
+from campaigns.errors import BrokerUnavailable, CampaignNotOpen
 from campaigns.messages import ParticipationRequest, encode_participation, message_key
 from campaigns.models import Campaign, Participation
 from campaigns.request_ids import new_request_id
@@ -306,60 +305,3 @@ def _naive_utc_text(moment):
         return str(moment)[:-6]  # "YYYY-MM-DD HH:MM:SS[.ffffff]+00:00" without the offset
     return str(moment.astimezone(dt_timezone.utc).replace(tzinfo=None))
 
-
-# --- synchronous baselines (manage.py burst_report) -----------------------------------------
-# The decision made inside the web request, without Kafka, three ways: the experiment that shows
-# what Kafka and the conditional update buy. Served only when FIRSTCOME_EXPERIMENT_ENDPOINTS is on.
-SYNC_STRATEGIES = ("naive", "atomic", "locked")
-
-
-def participation_decide_sync(*, campaign_id, user_id, strategy, now=None) -> Decision:
-    """Decide one participation now, bypassing Kafka (its row has topic '', partition and
-    offset -1). Same campaign-window rules and same unique decision key as the Kafka path.
-
-    naive:  read the stock, check it in Python, write the new value back, no lock. Two requests
-            that both read 5 both write 4 and both get a coupon: lost updates, then oversell.
-    atomic: participation_decide, the conditional UPDATE the Kafka consumer uses.
-    locked: naive's read-check-write with the campaign row read FOR UPDATE (pessimistic lock).
-    """
-    if strategy not in SYNC_STRATEGIES:
-        choices = ", ".join(SYNC_STRATEGIES)
-        raise UnknownStrategy(f"unknown strategy {strategy!r}: use one of {choices}" if strategy
-                              else f"strategy is required: one of {choices}")
-    now = now or timezone.now()
-    campaign = campaign_window(campaign_id)
-    _check_open(campaign, now)
-    request = ParticipationRequest(request_id=new_request_id(), campaign_id=campaign.pk,
-                                   user_id=user_id, received_at=now)
-    if strategy == "atomic":
-        return participation_decide(request)
-    for attempt in range(2):
-        try:
-            with transaction.atomic():
-                return _decide_read_then_write(request, lock=strategy == "locked")
-        except IntegrityError:
-            # The same user was decided concurrently (unique decision key): everything, stock
-            # included, rolled back; deciding again finds that decision and records a DUPLICATE.
-            if attempt:
-                raise
-
-
-def _decide_read_then_write(request: ParticipationRequest, *, lock: bool) -> Decision:
-    campaign = Campaign.objects.for_decision().filter(pk=request.campaign_id)
-    remaining = (campaign.select_for_update() if lock else campaign).values_list(
-        "remaining_stock", flat=True).get()
-    if Participation.objects.filter(campaign_id=request.campaign_id, user_id=request.user_id,
-                                    is_decision=True).exists():
-        status = Status.DUPLICATE
-    elif remaining > 0:
-        if settings.FIRSTCOME_SYNC_RACE_WINDOW_S:  # test-only: widen the read → write window
-            time.sleep(settings.FIRSTCOME_SYNC_RACE_WINDOW_S)
-        # Writes the value computed from the read, not remaining_stock - 1: that is the race.
-        campaign.update(remaining_stock=remaining - 1)
-        status = Status.SUCCESS
-    else:
-        status = Status.SOLD_OUT
-    decision = Decision(request, status, timezone.now())
-    _count_outcomes([decision])
-    Participation.objects.create(**_participation_fields(decision))
-    return decision

@@ -7,9 +7,6 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>", views.CampaignDetailView.as_view(), name="campaign-detail"),
     path("campaigns/<int:campaign_id>/participations", views.ParticipationCreateView.as_view(),
          name="participation-create"),
-    # Before the user-decision path, which it shadows for the user id "sync" (GET still answers it).
-    path("campaigns/<int:campaign_id>/participations/sync", views.ParticipationSyncView.as_view(),
-         {"user_id": "sync"}, name="participation-sync"),
     # path, not str: a user id may contain "/" (sent percent-encoded), and its decision must be found.
     path("campaigns/<int:campaign_id>/participations/<path:user_id>",
          views.UserDecisionView.as_view(), name="user-decision"),

@@ -1,8 +1,5 @@
 """HTTP API. Views parse, call a service or a selector, and shape the answer."""
-import ipaddress
 import uuid
-
-from django.conf import settings
 
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -13,7 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns import selectors, services
-from campaigns.errors import ExperimentsDisabled, LoopbackOnly
 from campaigns.request_ids import is_issued_here
 from campaigns.serializers import (USER_ID_FIELD, CampaignCreateSerializer, CampaignSerializer,
                                    ParticipationResultSerializer)
@@ -101,37 +97,3 @@ class UserDecisionView(PublicAPIView):
             raise NotFound(f"no decision yet for user {user_id!r} in campaign {campaign_id}")
         return Response(ParticipationResultSerializer(decision).data)
 
-
-class ParticipationSyncView(UserDecisionView):
-    """POST ?strategy=naive|atomic|locked: the experiment's synchronous decision, no Kafka,
-    answered 200 with the outcome. Off unless settings.FIRSTCOME_EXPERIMENT_ENDPOINTS; loopback
-    clients only (the experiment runs on the server's machine, and staff authentication on every
-    request would weigh on the latencies it measures).
-
-    GET is the user-decision lookup: this path is also that of a user whose id is "sync".
-    """
-
-    def post(self, request, campaign_id, user_id):
-        if not settings.FIRSTCOME_EXPERIMENT_ENDPOINTS:
-            raise ExperimentsDisabled("the synchronous experiment endpoints are off; "
-                                      "FIRSTCOME_EXPERIMENT_ENDPOINTS=1 turns them on (never in production)")
-        if not from_loopback(request):
-            raise LoopbackOnly("the synchronous experiment endpoints answer clients on this machine "
-                               "only, not through a proxy")
-        decision = services.participation_decide_sync(
-            campaign_id=campaign_id, user_id=user_id_from(request),
-            strategy=request.query_params.get("strategy", ""))
-        r = decision.request
-        return Response(ParticipationResultSerializer(
-            {"request_id": r.request_id, "campaign_id": r.campaign_id, "user_id": r.user_id,
-             "status": decision.status}).data)
-
-
-def from_loopback(request):
-    """A direct client on this machine: a forwarded request's REMOTE_ADDR is the proxy's."""
-    if "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_FORWARDED" in request.META:
-        return False
-    try:
-        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
-    except ValueError:
-        return False

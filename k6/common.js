@@ -1,7 +1,7 @@
 // Shared by burst.js and bulk.js: the request each mode sends, what is counted, the summary.
 //   MODE=kafka (default)          POST /participations                 → 202, decided later by the consumer
-//   MODE=naive|atomic|locked      POST /participations/sync?strategy=… → 200 with the outcome (no Kafka;
-//                                 the server needs FIRSTCOME_EXPERIMENT_ENDPOINTS=1)
+//   MODE=naive|atomic|locked      POST /lab/…/participations-sync?strategy=… → 200 with the outcome (no Kafka;
+//                                 the server needs the lab app and FIRSTCOME_EXPERIMENT_ENDPOINTS=1)
 import http from 'k6/http';
 import { check } from 'k6';
 import encoding from 'k6/encoding';
@@ -29,7 +29,7 @@ const noAnswer = new Counter('http_no_answer');  // connection refused/reset, ti
 
 const url = (campaignId) => (MODE === 'kafka'
   ? `${BASE_URL}/api/campaigns/${campaignId}/participations`
-  : `${BASE_URL}/api/campaigns/${campaignId}/participations/sync?strategy=${MODE}`);
+  : `${BASE_URL}/lab/campaigns/${campaignId}/participations-sync?strategy=${MODE}`);
 
 export function participate(campaignId, userId) {
   const res = http.post(url(campaignId), JSON.stringify({ user_id: userId }),

@@ -9,3 +9,4 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "*")
 # Serve static files straight from the apps (no collectstatic needed on a developer machine).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+INSTALLED_APPS = [*INSTALLED_APPS, "lab"]  # noqa: F405  experiments and the local stack, never in production

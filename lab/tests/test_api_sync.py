@@ -1,5 +1,5 @@
-"""POST /api/campaigns/{id}/participations/sync: off unless enabled, loopback only, 200 with the
-outcome, a 400 naming a bad strategy."""
+"""POST /lab/campaigns/{id}/participations-sync: off unless enabled, loopback only, 200 with the
+outcome, a 400 naming a bad strategy; it no longer shares a path with the user-decision lookup."""
 import os
 import subprocess
 import sys
@@ -22,7 +22,7 @@ def experiments(settings):
 
 
 def sync(campaign_id, strategy="atomic", user_id="alice", client=None, **extra):
-    url = f"/api/campaigns/{campaign_id}/participations/sync"
+    url = f"/lab/campaigns/{campaign_id}/participations-sync"
     if strategy is not None:
         url += f"?strategy={strategy}"
     return (client or APIClient()).post(url, {"user_id": user_id}, format="json", **extra)
@@ -85,14 +85,19 @@ def test_refused_to_remote_and_proxied_clients(experiments):
     assert Participation.objects.count() == 1
 
 
-def test_user_named_sync_can_still_read_their_decision():
+def test_user_named_sync_is_an_ordinary_user():
     campaign = CampaignFactory()
     services.participation_decide(participation_request(campaign, "sync"))
 
     response = APIClient().get(f"/api/campaigns/{campaign.pk}/participations/sync")
+    # A POST to that path is no experiment: the user-decision route answers it, and only GET.
+    post = APIClient().post(f"/api/campaigns/{campaign.pk}/participations/sync?strategy=naive",
+                            {"user_id": "bob"}, format="json")
 
     assert response.status_code == 200
     assert response.json()["user_id"] == "sync"
+    assert post.status_code == 405
+    assert Participation.objects.count() == 1
 
 
 def test_production_settings_refuse_to_start_with_experiments_on():

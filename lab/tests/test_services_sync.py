@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from campaigns import selectors, services
+from campaigns import selectors
 from campaigns.errors import CampaignNotFound, CampaignNotOpen, UnknownStrategy
 from campaigns.models import Participation
+from lab import services
 from testsupport.concurrency import race
 from testsupport.factories import CampaignFactory
 
