@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import orjson
 
-from streaming.worker import PoisonMessage
+from streaming.errors import PoisonMessage
 
 MAX_MESSAGE_BYTES = 4096
 MAX_USER_ID_LENGTH = 64

@@ -40,6 +40,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
+from streaming.errors import PoisonMessage
 from streaming.producer import PublishError, publish_many
 
 log = logging.getLogger(__name__)
@@ -73,14 +74,6 @@ def is_systemic(exc) -> bool:
 
 def failure_reason(exc) -> str:
     return f"processing failed: {type(exc).__name__}: {exc}"[:MAX_REASON_LENGTH]
-
-
-class PoisonMessage(Exception):
-    """A record that can never be processed; it goes to the dead-letter topic with this reason."""
-
-    def __init__(self, reason):
-        super().__init__(reason)
-        self.reason = reason
 
 
 class StoppedBeforeCommit(Exception):

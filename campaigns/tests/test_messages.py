@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns.messages import decode_participation, encode_participation
-from streaming.worker import PoisonMessage
+from streaming.errors import PoisonMessage
 
 
 def record(value, offset=7):
