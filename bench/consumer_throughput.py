@@ -23,7 +23,7 @@ def raw_poll_rate(topic, count):
 def run_consumer(topic, mode, count, stock, max_poll_records):
     from campaigns.models import Participation
     from campaigns.services import campaign_create
-    from streaming.processes import ManagedProcess, project_env, wait_until
+    from lab.processes import ManagedProcess, project_env, wait_until
 
     empty_tables()
     campaign = campaign_create(name=f"bench {mode} {count}", total_stock=stock)
@@ -56,7 +56,7 @@ def main():
     sizes = [int(s) for s in args.sizes.split(",")]
     from django.conf import settings
 
-    from streaming.embedded import broker_from_environment
+    from lab.embedded import broker_from_environment
 
     max_poll_records = args.max_poll_records or settings.KAFKA_MAX_POLL_RECORDS
 

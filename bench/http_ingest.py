@@ -43,7 +43,7 @@ def cpu_seconds(processes):
 def measure(base_url, script, variables, name, logs, accounted):
     """One k6 run; with the CPU each party used per request: k6 (this process's waited-for
     children), the web server (master and workers) and the broker."""
-    from campaigns.stack import run_k6
+    from lab.stack import run_k6
 
     before = {party: cpu_seconds(procs) for party, procs in accounted.items()}
     k6_before = os.times()
@@ -81,8 +81,8 @@ def main():
 
     from campaigns.partition_experiment import local_servers, probe_kafka_rate
     from campaigns.services import campaign_create
-    from campaigns.stack import LocalStack
-    from streaming.embedded import free_port
+    from lab.stack import LocalStack
+    from lab.embedded import free_port
 
     logs = Path("/tmp") / f"bench-http-{uuid.uuid4().hex[:6]}"
     stack = LocalStack(logs)

@@ -98,7 +98,7 @@ def main():
     from kafka import KafkaConsumer, KafkaProducer
 
     from campaigns import selectors, services
-    from streaming.embedded import EmbeddedBroker
+    from lab.embedded import EmbeddedBroker
     from streaming.topics import ensure_topics
 
     broker = EmbeddedBroker().start()

@@ -35,7 +35,7 @@ def main():
 
     from campaigns.services import campaign_create
     from campaigns.throttles import ParticipationUserThrottle
-    from streaming.embedded import EmbeddedBroker
+    from lab.embedded import EmbeddedBroker
     from streaming.producer import reset_producer
     from streaming.topics import ensure_topics
 

@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from campaigns import selectors, services
 from lab.services import SYNC_STRATEGIES
-from campaigns.stack import BIN, K6_THRESHOLDS_CROSSED, LocalStack, run_k6
-from streaming.embedded import free_port
+from lab.stack import BIN, K6_THRESHOLDS_CROSSED, LocalStack, run_k6
+from lab.embedded import free_port
 
 MODES = ("kafka", *SYNC_STRATEGIES)
 K6_TIMEOUT_S = 600

@@ -26,7 +26,7 @@ from campaigns import ordering, selectors, services
 from campaigns.messages import encode_participation, message_key
 from campaigns.models import Participation
 from campaigns.request_ids import new_request_id
-from streaming.processes import ManagedProcess, project_env, wait_until
+from lab.processes import ManagedProcess, project_env, wait_until
 from streaming.topics import ensure_topics
 
 

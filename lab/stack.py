@@ -12,8 +12,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from streaming.embedded import broker_from_environment
-from streaming.processes import ManagedProcess, project_env, wait_until
+from lab.embedded import broker_from_environment
+from lab.processes import ManagedProcess, project_env, wait_until
 
 BIN = Path(sys.executable).parent
 # k6's exit code when the script's thresholds were crossed: the run happened, the summary holds it.

@@ -1,7 +1,7 @@
 """Reading topics and committed offsets back, as a test checks them."""
 from django.conf import settings
 
-from streaming.processes import wait_until
+from lab.processes import wait_until
 
 
 def committed_total(group_id=None, topic=None):

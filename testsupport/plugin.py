@@ -10,8 +10,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from streaming.embedded import EmbeddedBroker
-from streaming.processes import ManagedProcess, project_env
+from lab.embedded import EmbeddedBroker
+from lab.processes import ManagedProcess, project_env
 from streaming.producer import reset_producer
 from streaming.topics import ensure_topics
 

@@ -1,5 +1,5 @@
 """Waiting for a condition instead of sleeping."""
-from streaming.processes import wait_until
+from lab.processes import wait_until
 
 
 def poll(predicate, timeout=60, message="condition"):

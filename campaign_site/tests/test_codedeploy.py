@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from streaming.embedded import EmbeddedBroker, free_port
-from streaming.processes import database_url
+from lab.embedded import EmbeddedBroker, free_port
+from lab.processes import database_url
 from testsupport.database import scratch_database
 from testsupport.polling import poll
 from testsupport.web import call, get

@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 
 from campaign_site import health
-from streaming.embedded import EmbeddedBroker, free_port
-from streaming.processes import database_url as url_of
+from lab.embedded import EmbeddedBroker, free_port
+from lab.processes import database_url as url_of
 from testsupport.database import scratch_database
 from testsupport.polling import poll
 from testsupport.web import get, start_gunicorn

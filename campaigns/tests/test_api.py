@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from campaigns import services
 from campaigns.models import Campaign, Participation
-from streaming.embedded import free_port
+from lab.embedded import free_port
 from streaming.producer import reset_producer
 from testsupport.factories import CampaignFactory, participation_request
 from testsupport.kafka import read_topic

@@ -16,7 +16,7 @@ from campaigns.messages import encode_participation
 from campaigns.models import Participation
 from campaigns.partition_experiment import group_is_stable
 from campaigns.request_ids import new_request_id
-from streaming.processes import database_url, wait_until
+from lab.processes import database_url, wait_until
 from streaming.topics import committed_offsets, ensure_topics
 from testsupport.factories import CampaignFactory
 from testsupport.invariants import check_invariants, committed_offset_violations

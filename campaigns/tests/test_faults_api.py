@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from campaigns.models import Participation
-from streaming.embedded import EmbeddedBroker
+from lab.embedded import EmbeddedBroker
 from streaming.producer import reset_producer
 from streaming.topics import ensure_topics
 from testsupport.factories import CampaignFactory

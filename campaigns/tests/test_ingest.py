@@ -170,7 +170,7 @@ def test_a_body_over_the_limit_goes_to_django_unread(processes, child_env, kafka
 
 
 def test_with_the_broker_down_both_paths_answer_the_same_503(processes, child_env, settings):
-    from streaming.embedded import free_port
+    from lab.embedded import free_port
     from streaming.producer import reset_producer
 
     campaign = CampaignFactory()
@@ -194,8 +194,8 @@ def test_with_the_broker_down_both_paths_answer_the_same_503(processes, child_en
 def test_with_the_database_down_django_answers_for_the_fast_path(processes, child_env):
     from django.db import connection
 
-    from streaming.embedded import free_port
-    from streaming.processes import database_url
+    from lab.embedded import free_port
+    from lab.processes import database_url
 
     nowhere = database_url({**connection.settings_dict, "PORT": free_port()})
     _, base_url = start_gunicorn(processes, child_env(DATABASE_URL=nowhere), workers=1)

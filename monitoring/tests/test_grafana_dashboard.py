@@ -10,7 +10,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from streaming.embedded import free_port, port_open
+from lab.embedded import free_port, port_open
 from testsupport.factories import CampaignFactory
 from testsupport.polling import poll
 from testsupport.web import call, metric_value, start_gunicorn

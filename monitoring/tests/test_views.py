@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from campaigns import selectors
 from monitoring import cpu
-from streaming.embedded import free_port
+from lab.embedded import free_port
 from streaming.topics import committed_offsets, end_offsets
 from testsupport.factories import CampaignFactory
 from testsupport.kafka import committed_total, read_topic

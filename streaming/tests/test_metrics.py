@@ -5,7 +5,7 @@ import pytest
 from kafka import KafkaProducer
 from rest_framework.test import APIClient
 
-from streaming.embedded import free_port, port_open
+from lab.embedded import free_port, port_open
 from testsupport.factories import CampaignFactory
 from testsupport.polling import poll
 from testsupport.web import metric_value, scrape_metrics

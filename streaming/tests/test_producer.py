@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from streaming.embedded import free_port
+from lab.embedded import free_port
 from streaming.producer import PublishError, publish_async, reset_producer
 from testsupport.kafka import read_topic
 

@@ -12,7 +12,7 @@ from kafka.errors import KafkaError
 
 from campaigns import reports
 from campaigns.experiments import MODES, BurstExperiment, BurstPlan, ExperimentError
-from campaigns.stack import ChildExited
+from lab.stack import ChildExited
 
 
 class Command(BaseCommand):

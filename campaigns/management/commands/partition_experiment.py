@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from campaigns.partition_experiment import ExperimentConfig, report_name, run_experiment
-from streaming.embedded import broker_from_environment
+from lab.embedded import broker_from_environment
 
 
 def partition_counts(text):
