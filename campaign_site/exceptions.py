@@ -9,16 +9,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from campaigns.errors import DomainError
 
 
-def error_body(exc: DomainError):
-    return {"detail": exc.message, "code": exc.code}
-
-
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        response = Response(error_body(exc), status=exc.http_status)
-        if exc.retry_after is not None:
-            response["Retry-After"] = str(exc.retry_after)
-        return response
+        return Response(exc.body(), status=exc.http_status, headers=exc.headers())
     if isinstance(exc, DjangoValidationError):  # a model's full_clean() inside a service
         exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     response = drf_exception_handler(exc, context)

@@ -1,4 +1,8 @@
-"""Domain errors raised by services and mapped to HTTP by campaign_site.exceptions."""
+"""Domain errors raised by services, and their HTTP answer: status, JSON body and headers.
+
+The answer is defined here, below every layer that sends it: DRF's exception handler
+(campaign_site.exceptions) and the participation fast path (campaigns.ingest) both use it.
+"""
 
 
 class DomainError(Exception):
@@ -9,6 +13,12 @@ class DomainError(Exception):
     def __init__(self, message):
         super().__init__(message)
         self.message = message
+
+    def body(self) -> dict:
+        return {"detail": self.message, "code": self.code}
+
+    def headers(self) -> dict:
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
 
 class CampaignNotFound(DomainError):
