@@ -30,7 +30,6 @@ from django.utils import timezone
 from prometheus_client import Counter, Histogram
 from rest_framework.exceptions import ValidationError
 
-from campaign_site.exceptions import error_body
 from campaign_site.parsers import may_be_too_deep
 from campaigns import selectors, services
 from campaigns.errors import BrokerUnavailable, DomainError
@@ -85,8 +84,8 @@ class ParticipationIngest:
             request_id = await services.participation_publish_async(submission)
         except BrokerUnavailable as exc:
             _answered_by["broker_unavailable"].inc()
-            return await self._answer(send, secure, exc.http_status, orjson.dumps(error_body(exc)),
-                                      [(b"retry-after", str(exc.retry_after).encode())])
+            return await self._answer(send, secure, exc.http_status, orjson.dumps(exc.body()),
+                                      [(name.lower().encode(), value.encode()) for name, value in exc.headers().items()])
         ACCEPT_SECONDS.observe(time.perf_counter() - started)
         _answered_by["accepted"].inc()
         await self._answer(send, secure, 202, b'{"request_id":"%s","status":"PENDING"}' % str(request_id).encode())
@@ -132,7 +131,7 @@ class ParticipationIngest:
             return None
         # Last, as in the view (the throttle runs first there, but counts a refused request too):
         # one count per request whichever path answers it.
-        return submission if self._throttle.allow_user(user_id) else None
+        return submission if self._throttle.allow(user_id) else None
 
     async def _to_django(self, scope, receive, send):
         _answered_by["django"].inc()

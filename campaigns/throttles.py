@@ -13,7 +13,6 @@ is the database's unique key). Point CACHES["throttle"] at a shared cache (Memca
 one fleet-wide count, at the price of a network round trip per request.
 """
 import hashlib
-from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.cache import caches
@@ -32,17 +31,27 @@ class ParticipationUserThrottle(SimpleRateThrottle):
         rate = settings.FIRSTCOME_PARTICIPATION_RATE
         return None if rate in ("", "off") else rate
 
-    def allow_user(self, user_id):
-        """allow_request() for a caller with the user id but no DRF request (the ASGI ingest)."""
-        return self.allow_request(SimpleNamespace(data={"user_id": user_id}), None)
+    def allow_request(self, request, view):
+        data = request.data
+        return self.allow(data.get("user_id") if isinstance(data, dict) else None)
+
+    def allow(self, user_id) -> bool:
+        """Count one request of `user_id` and say whether it may go on: the one check behind both
+        the DRF view and the ASGI fast path, which has the user id but no DRF request. An id that
+        is not a non-empty string is not counted: the serializer refuses that body."""
+        self.key = _cache_key(self.scope, user_id)
+        return super().allow_request(None, None)  # DRF's sliding window, over the key just set
 
     def get_cache_key(self, request, view):
-        user_id = request.data.get("user_id") if isinstance(request.data, dict) else None
-        if not isinstance(user_id, str) or not user_id:
-            return None  # not throttled here: the serializer refuses the body
-        # Hashed: a user id may hold characters and lengths a cache key must not (memcached).
-        digest = hashlib.blake2b(user_id.encode(errors="surrogatepass"), digest_size=16).hexdigest()
-        return f"throttle:{self.scope}:{digest}"
+        return self.key
+
+
+def _cache_key(scope, user_id):
+    if not isinstance(user_id, str) or not user_id:
+        return None
+    # Hashed: a user id may hold characters and lengths a cache key must not (memcached).
+    digest = hashlib.blake2b(user_id.encode(errors="surrogatepass"), digest_size=16).hexdigest()
+    return f"throttle:{scope}:{digest}"
 
 
 class ThrottleCache(LocMemCache):

@@ -70,6 +70,25 @@ def test_counting_costs_no_database_query():
     assert len(queries) == 0
 
 
+def test_allow_by_user_id_shares_the_views_count(settings):
+    """The fast path counts through allow(user_id), with no DRF request: the same count the view
+    checks, so a user cannot get twice the rate by alternating paths."""
+    settings.FIRSTCOME_PARTICIPATION_RATE = "2/m"
+    campaign = CampaignFactory()
+    throttle = ParticipationUserThrottle()
+    assert [throttle.allow("dave"), throttle.allow("dave")] == [True, True]
+    assert participate(APIClient(), campaign, "dave").status_code == 429  # the third, through the view
+    assert not ParticipationUserThrottle().allow("dave")
+    assert ParticipationUserThrottle().allow("erin")
+
+
+@pytest.mark.parametrize("user_id", [None, "", 7, ["dave"]])
+def test_allow_does_not_count_what_is_not_a_user_id(settings, user_id):
+    settings.FIRSTCOME_PARTICIPATION_RATE = "1/m"
+    throttle = ParticipationUserThrottle()
+    assert all(throttle.allow(user_id) for _ in range(3))
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_through_gunicorn_the_rate_is_configurable(processes, child_env):
