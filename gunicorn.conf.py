@@ -1,4 +1,5 @@
-"""gunicorn settings for the API. Every value can be overridden from the environment.
+"""gunicorn settings for the API. Every value can be overridden from the environment, read (and
+checked) by campaign_site/environment.py like the Django settings' variables.
 
 Reloads without dropping a request: SIGHUP (`systemctl reload firstcome-web`) starts new workers
 from this file and stops the old ones gracefully; the listening socket stays with the master, so
@@ -13,67 +14,55 @@ import shutil
 import tempfile
 from pathlib import Path
 
-bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+from campaign_site.environment import env
+from campaign_site.logging_config import gunicorn_json_logging
+
+bind = env.str("GUNICORN_BIND", "127.0.0.1:8000")
 # One process per core, each an event loop (uvicorn: HTTP parsed in C) serving
 # campaign_site.asgi: participation requests on the loop itself, everything else in Django on
 # GUNICORN_THREADS threads (see campaign_site/asgi.py). gunicorn stays the process manager:
-# graceful reloads, worker restarts, this file. Measured with bench/http_ingest.py (k6, 100 VUs,
-# 2 cores shared with k6, the broker and MariaDB): gthread 2 x 24, the best of the thread
-# layouts tried, 806-918 accepted/s with p99 204-240 ms (each waiting request held a thread, and
-# a request cost ~1.6 ms of CPU through Django); see docs/benchmarks.md for this layout's numbers.
+# graceful reloads, worker restarts, this file. Why this layout and not threads per request:
+# docs/decisions.md, "The web tier"; its measurements: docs/benchmarks.md, "HTTP ingest".
 wsgi_app = "campaign_site.asgi:application"
 worker_class = "campaign_site.server.Worker"
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
+workers = env.int("GUNICORN_WORKERS", multiprocessing.cpu_count(), minimum=1)
 # Threads per worker for the Django application (not gunicorn's own setting under this worker
 # class: pre_fork hands it to campaign_site/asgi.py through the workers' environment).
-threads = int(os.environ.get("GUNICORN_THREADS", 24))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
-# How long stopping workers may finish their requests (SIGTERM, SIGHUP, a restart). A request
-# waits for the broker at most KAFKA_PUBLISH_TIMEOUT_MS (1.5 s), so 20 s is ample; the systemd
-# unit's TimeoutStopSec is longer, so gunicorn, not systemd, decides when a worker is killed.
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 20))
-# Longer than the ALB's idle timeout (60 s by default): the load balancer must be the one that
-# closes an idle kept-alive connection, or it may send a request on a socket we are closing (502).
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 75))
+threads = env.int("GUNICORN_THREADS", 24, minimum=1)
+timeout = env.int("GUNICORN_TIMEOUT", 30, minimum=0)
+# How long stopping workers may finish their requests (SIGTERM, SIGHUP, a restart): well above
+# the longest a request waits for the broker (KAFKA_PUBLISH_TIMEOUT_MS); the systemd unit's
+# TimeoutStopSec is longer, so gunicorn, not systemd, decides when a worker is killed.
+graceful_timeout = env.int("GUNICORN_GRACEFUL_TIMEOUT", 20, minimum=0)
+# Longer than the ALB's idle timeout: the load balancer must be the one that closes an idle
+# kept-alive connection, or it may send a request on a socket we are closing (502).
+keepalive = env.int("GUNICORN_KEEPALIVE", 75, minimum=0)
 # The ALB's address varies; only the ALB can reach the port (security group), so trust its
-# X-Forwarded-* headers from anywhere there ("*"). Default: gunicorn's own (loopback only).
-forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# X-Forwarded-* headers from its subnets (docs/operations.md). Default: gunicorn's own (loopback only).
+forwarded_allow_ips = env.str("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # A request's head (gunicorn's defaults; 0 is no limit): over them a JSON 414 (the request line)
 # or 431 (header fields), answered by the worker class (campaign_site/server.py) before Django.
 # The ALB in front refuses a request line over 16 KB and headers over 64 KB on its own.
-limit_request_line = int(os.environ.get("GUNICORN_LIMIT_REQUEST_LINE", 4094))
-limit_request_fields = int(os.environ.get("GUNICORN_LIMIT_REQUEST_FIELDS", 100))
-limit_request_field_size = int(os.environ.get("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 8190))
+limit_request_line = env.int("GUNICORN_LIMIT_REQUEST_LINE", 4094, minimum=0)
+limit_request_fields = env.int("GUNICORN_LIMIT_REQUEST_FIELDS", 100, minimum=0)
+limit_request_field_size = env.int("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 8190, minimum=0)
 proc_name = "firstcome-web"
 # The worker heartbeat file: on tmpfs, so a slow disk cannot stall a worker into a timeout kill.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # gunicornc's control socket only where the service asks for one (systemd: /run/firstcome-web);
 # the default path under $HOME would be shared by every gunicorn of the machine's user.
-control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+control_socket_disable = not env.str("GUNICORN_CONTROL_SOCKET")
 if not control_socket_disable:
-    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+    control_socket = env.str("GUNICORN_CONTROL_SOCKET")
 
 # Where the access log goes; its lines (client, peer, request, status, bytes, ms, user agent,
 # the ALB's trace id) are written by campaign_site/access_log.py, not by gunicorn's format.
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+accesslog = env.str("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
-loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-if os.environ.get("GUNICORN_LOG_JSON", "").lower() in {"1", "true", "yes", "on"}:
+loglevel = env.log_level("GUNICORN_LOG_LEVEL", "info").lower()
+if env.bool("GUNICORN_LOG_JSON", False):
     # The same one-JSON-object-per-line format as the Django logs in production.
-    logconfig_dict = {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "pythonjsonlogger.json.JsonFormatter", "style": "{",
-                                "fmt": "{levelname}{name}{process}{message}", "timestamp": True,
-                                "rename_fields": {"levelname": "level", "name": "logger"}}},
-        "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout",
-                                "formatter": "json"}},
-        "root": {"handlers": ["stdout"], "level": "INFO"},
-        "loggers": {
-            "gunicorn.error": {"handlers": ["stdout"], "level": loglevel.upper(), "propagate": False},
-            "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
-        },
-    }
+    logconfig_dict = gunicorn_json_logging(error_level=loglevel.upper())
 
 
 # /metrics must answer for the whole server, not for whichever worker the scrape reached: in

@@ -1,43 +1,22 @@
 """Settings shared by every environment. Everything that differs between machines comes from
 the environment; see .env.example for the full list."""
 import contextlib
-import os
-import re
 import shlex
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from stats.schedule import daily_schedule, host_time_zone
+from campaign_site.environment import env
+from campaign_site.logging_config import django_logging
+from campaign_site.schedule import daily_schedule, host_time_zone
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = Path(os.environ.get("FIRSTCOME_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = Path(env.str("FIRSTCOME_VAR_DIR", str(BASE_DIR / "var")))
 
-
-def env(name, default=None):
-    return os.environ.get(name, default)
-
-
-def env_bool(name, default=False):
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name, default):
-    value = os.environ.get(name)
-    return default if value in (None, "") else int(value)
-
-
-def env_list(name, default=""):
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-SECRET_KEY = env("DJANGO_SECRET_KEY")
+SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 DEBUG = False
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -141,7 +120,7 @@ def mysql_options(query):
     return options
 
 
-def database_from_url(url):
+def database_from_url(url, *, conn_max_age=60):
     """DATABASE_URL → Django DATABASES entry, tuned per engine.
 
     MySQL/MariaDB: utf8mb4 and READ COMMITTED, so a consumer that has just taken the campaign row
@@ -150,7 +129,7 @@ def database_from_url(url):
     IMMEDIATE transactions so two writers queue instead of failing with 'database is locked'.
     Options in the URL's query string are added to these and win over them (mysql_options).
     """
-    config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+    config = dj_database_url.parse(url, conn_max_age=conn_max_age)
     if config["ENGINE"] == "django.db.backends.mysql":
         config["OPTIONS"] = {"charset": "utf8mb4", "isolation_level": "read committed",
                              **mysql_options(config.get("OPTIONS", {}))}
@@ -165,33 +144,23 @@ def database_from_url(url):
     return config
 
 
-DATABASE_URL = env("DATABASE_URL")
+DATABASE_URL = env.url("DATABASE_URL", schemes=tuple(dj_database_url.ENGINE_SCHEMES))
+DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", 60, minimum=0)
 if not DATABASE_URL:  # the embedded default: a SQLite file under var/
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASE_URL = f"sqlite:///{VAR_DIR / 'firstcome.sqlite3'}"
-DATABASES = {"default": database_from_url(DATABASE_URL)}
+DATABASES = {"default": database_from_url(DATABASE_URL, conn_max_age=DB_CONN_MAX_AGE)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Every sign-in (HTTP Basic on the API, the admin login form) runs a slow password hash, even for
 # an unknown username: failed ones are counted and, past these limits, refused before hashing
 # (campaign_site/authentication.py). "N/<period>" (10/5m, 30/m, 100/h) or "off".
-def failure_limit(name, default):
-    rate = env(name, default)
-    if rate in ("", "off"):
-        return None
-    match = re.fullmatch(r"(\d+)/(\d*)([smhd])", rate)
-    if match is None:
-        raise ImproperlyConfigured(f"{name}={rate!r}: use N/<period> such as 10/5m, 30/m or 100/h, or off")
-    count, multiplier, unit = match.groups()
-    return int(count), int(multiplier or 1) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
-
-
 AUTHENTICATION_BACKENDS = ["campaign_site.authentication.ThrottledModelBackend"]
 FIRSTCOME_LOGIN_FAILURE_LIMITS = {  # scope → (failures, window seconds) or None
-    "client": failure_limit("FIRSTCOME_LOGIN_FAILURES_PER_CLIENT", "10/5m"),  # REMOTE_ADDR
-    "username": failure_limit("FIRSTCOME_LOGIN_FAILURES_PER_USERNAME", "10/5m"),
+    "client": env.rate("FIRSTCOME_LOGIN_FAILURES_PER_CLIENT", "10/5m"),  # REMOTE_ADDR
+    "username": env.rate("FIRSTCOME_LOGIN_FAILURES_PER_USERNAME", "10/5m"),
     # Whatever addresses and usernames a flood uses: caps the hashes it costs each web process.
-    "process": failure_limit("FIRSTCOME_LOGIN_FAILURES_PER_PROCESS", "30/m"),
+    "process": env.rate("FIRSTCOME_LOGIN_FAILURES_PER_PROCESS", "30/m"),
 }
 FIRSTCOME_LOGIN_THROTTLE_CACHE = "login"
 
@@ -203,7 +172,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env("TIME_ZONE", "Asia/Seoul")  # the original campaign ran in Korea
+TIME_ZONE = env.time_zone("TIME_ZONE", "Asia/Seoul")  # the original campaign ran in Korea
 USE_I18N = True
 USE_TZ = True
 
@@ -212,15 +181,16 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 
 # Participation bodies are tiny; refuse anything large before it is parsed.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024, minimum=0)
 
 # Per-user rate of POST /api/campaigns/{id}/participations ("N/s", "N/m", or "off"), counted in
 # the `throttle` cache: per process by default, see campaigns/throttles.py for the trade-off.
-FIRSTCOME_PARTICIPATION_RATE = env("FIRSTCOME_PARTICIPATION_RATE", "5/s")
+FIRSTCOME_PARTICIPATION_RATE = env.str("FIRSTCOME_PARTICIPATION_RATE", "5/s")
 FIRSTCOME_THROTTLE_CACHE = "throttle"
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    # Keys live one rate period: this holds the users of the last second of a 50,000 req/s burst.
+    # Keys live one rate period, so MAX_ENTRIES is how many users of one second are counted: the
+    # users of a burst's busiest second must fit, or LocMem culls counts and lets some through.
     "throttle": {"BACKEND": "campaigns.throttles.ThrottleCache", "LOCATION": "throttle",
                  "OPTIONS": {"MAX_ENTRIES": 50_000}},
     # Failed sign-in counts: apart from the participation counts, which a burst could cull.
@@ -242,7 +212,7 @@ REST_FRAMEWORK = {
 
 # /metrics (Prometheus): with a token, only requests carrying "Authorization: Bearer <token>".
 # Without one it is open unless FIRSTCOME_METRICS_REQUIRE_TOKEN (production: refused).
-FIRSTCOME_METRICS_TOKEN = env("FIRSTCOME_METRICS_TOKEN", "")
+FIRSTCOME_METRICS_TOKEN = env.str("FIRSTCOME_METRICS_TOKEN", "")
 FIRSTCOME_METRICS_REQUIRE_TOKEN = False
 
 # GET /api/schema/: the API's OpenAPI document (campaigns/schema.py).
@@ -260,79 +230,73 @@ SPECTACULAR_SETTINGS = {
 # --- Kafka -------------------------------------------------------------------------------
 # The code speaks only the Kafka protocol (kafka-python): the same settings point it at the
 # embedded Tansu broker or at an Apache Kafka cluster.
-KAFKA_BOOTSTRAP_SERVERS = env_list("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-FIRSTCOME_TOPIC = env("FIRSTCOME_TOPIC", "firstcome.participations")
-FIRSTCOME_DLQ_TOPIC = env("FIRSTCOME_DLQ_TOPIC", f"{FIRSTCOME_TOPIC}.dlq")
+KAFKA_BOOTSTRAP_SERVERS = env.list("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+FIRSTCOME_TOPIC = env.str("FIRSTCOME_TOPIC", "firstcome.participations")
+FIRSTCOME_DLQ_TOPIC = env.str("FIRSTCOME_DLQ_TOPIC", f"{FIRSTCOME_TOPIC}.dlq")
 # The participation endpoint reads a campaign's opening window at most this often per process.
-FIRSTCOME_CAMPAIGN_CACHE_S = float(env("FIRSTCOME_CAMPAIGN_CACHE_S", "1"))
+FIRSTCOME_CAMPAIGN_CACHE_S = env.float("FIRSTCOME_CAMPAIGN_CACHE_S", 1.0, minimum=0)
 # Decision events (one per decided request) for the statistics consumer.
-FIRSTCOME_DECISIONS_TOPIC = env("FIRSTCOME_DECISIONS_TOPIC", "firstcome.decisions")
-FIRSTCOME_GROUP_ID = env("FIRSTCOME_GROUP_ID", "firstcome-deciders")
-FIRSTCOME_PARTITIONS = env_int("FIRSTCOME_PARTITIONS", 1)
+FIRSTCOME_DECISIONS_TOPIC = env.str("FIRSTCOME_DECISIONS_TOPIC", "firstcome.decisions")
+FIRSTCOME_GROUP_ID = env.str("FIRSTCOME_GROUP_ID", "firstcome-deciders")
+FIRSTCOME_PARTITIONS = env.int("FIRSTCOME_PARTITIONS", 1, minimum=1)
 # "campaign": one campaign's requests share a partition and keep their arrival order.
 # "user": the original design's key; a campaign's requests spread over all partitions.
-FIRSTCOME_MESSAGE_KEY = env("FIRSTCOME_MESSAGE_KEY", "campaign")
-KAFKA_REPLICATION_FACTOR = env_int("KAFKA_REPLICATION_FACTOR", 1)
-# A 202 waits for the broker's ack; past this budget the request is answered 503. 1.5 s keeps
-# the whole answer (queueing and Django included) under 2 s when the broker dies mid-request.
-KAFKA_PUBLISH_TIMEOUT_MS = env_int("KAFKA_PUBLISH_TIMEOUT_MS", 1500)
+FIRSTCOME_MESSAGE_KEY = env.str("FIRSTCOME_MESSAGE_KEY", "campaign", choices=("campaign", "user"))
+KAFKA_REPLICATION_FACTOR = env.int("KAFKA_REPLICATION_FACTOR", 1, minimum=1)
+# A 202 waits for the broker's ack; past this budget the request is answered 503. The default
+# keeps the whole answer (queueing and Django included) under 2 s when the broker dies
+# mid-request (docs/decisions.md, "A publish budget and a circuit breaker").
+KAFKA_PUBLISH_TIMEOUT_MS = env.int("KAFKA_PUBLISH_TIMEOUT_MS", 1500, minimum=1)
 # How long the producer waits to fill a batch: sends arriving meanwhile share one produce round
-# trip (README, "Throughput").
-KAFKA_LINGER_MS = env_int("KAFKA_LINGER_MS", 1)
+# trip; why it stays short: docs/decisions.md, "KAFKA_LINGER_MS stays 1 ms".
+KAFKA_LINGER_MS = env.int("KAFKA_LINGER_MS", 1, minimum=0)
 # Group join on the embedded broker takes about half the session timeout: keep it short.
-KAFKA_SESSION_TIMEOUT_MS = env_int("KAFKA_SESSION_TIMEOUT_MS", 10000)
-KAFKA_HEARTBEAT_INTERVAL_MS = env_int("KAFKA_HEARTBEAT_INTERVAL_MS", 1000)
-KAFKA_FETCH_MAX_WAIT_MS = env_int("KAFKA_FETCH_MAX_WAIT_MS", 10)
-KAFKA_MAX_POLL_RECORDS = env_int("KAFKA_MAX_POLL_RECORDS", 5000)
+KAFKA_SESSION_TIMEOUT_MS = env.int("KAFKA_SESSION_TIMEOUT_MS", 10000, minimum=1)
+KAFKA_HEARTBEAT_INTERVAL_MS = env.int("KAFKA_HEARTBEAT_INTERVAL_MS", 1000, minimum=1)
+KAFKA_FETCH_MAX_WAIT_MS = env.int("KAFKA_FETCH_MAX_WAIT_MS", 10, minimum=0)
+KAFKA_MAX_POLL_RECORDS = env.int("KAFKA_MAX_POLL_RECORDS", 5000, minimum=1)
 # The dashboard's snapshot reports a broker that does not answer within this as unavailable.
-MONITORING_KAFKA_TIMEOUT_MS = env_int("MONITORING_KAFKA_TIMEOUT_MS", 1000)
+MONITORING_KAFKA_TIMEOUT_MS = env.int("MONITORING_KAFKA_TIMEOUT_MS", 1000, minimum=1)
 
 # --- Statistics (off the hot path) -------------------------------------------------------
 # consume_stats stores the decision events raw; run_stats_batch aggregates them per campaign and
 # day (days in TIME_ZONE) into campaign_stats, daily from cron (django-crontab).
-STATS_GROUP_ID = env("STATS_GROUP_ID", "firstcome-stats")
-STATS_DLQ_TOPIC = env("STATS_DLQ_TOPIC", f"{FIRSTCOME_DECISIONS_TOPIC}.dlq")
-# Messages per stats transaction; each carries up to 1,000 events (campaigns.messages).
-STATS_MAX_POLL_RECORDS = env_int("STATS_MAX_POLL_RECORDS", 20)
-STATS_BATCH_AT = env("STATS_BATCH_AT", "02:00")  # in TIME_ZONE, as the original's 02:00 KST
-# cron fires on the host clock: see stats/schedule.py for why the time is converted here.
-CRONJOBS = [(
-    daily_schedule(STATS_BATCH_AT, TIME_ZONE, host_time_zone(env("CRON_HOST_TIME_ZONE"))),
-    "django.core.management.call_command", ["run_stats_batch"],
-)]
+STATS_GROUP_ID = env.str("STATS_GROUP_ID", "firstcome-stats")
+STATS_DLQ_TOPIC = env.str("STATS_DLQ_TOPIC", f"{FIRSTCOME_DECISIONS_TOPIC}.dlq")
+# Messages per stats transaction; each carries a batch of events (campaigns.messages).
+STATS_MAX_POLL_RECORDS = env.int("STATS_MAX_POLL_RECORDS", 20, minimum=1)
+STATS_BATCH_AT = env.str("STATS_BATCH_AT", "02:00")  # in TIME_ZONE, as the original's 02:00 KST
+# cron fires on the host clock: see campaign_site/schedule.py for why the time is converted here.
+try:
+    STATS_BATCH_SCHEDULE = daily_schedule(STATS_BATCH_AT, TIME_ZONE,
+                                          host_time_zone(env.time_zone("CRON_HOST_TIME_ZONE")))
+except ValueError as error:
+    raise ImproperlyConfigured(f"STATS_BATCH_AT={STATS_BATCH_AT!r}: use HH:MM (00:00-23:59)") from error
+CRONJOBS = [(STATS_BATCH_SCHEDULE, "django.core.management.call_command", ["run_stats_batch"])]
 CRONTAB_DJANGO_MANAGE_PATH = str(BASE_DIR / "manage.py")
-CRONTAB_DJANGO_SETTINGS_MODULE = env("DJANGO_SETTINGS_MODULE")  # the job runs with the settings that added it
+CRONTAB_DJANGO_SETTINGS_MODULE = env.str("DJANGO_SETTINGS_MODULE")  # the job runs with the settings that added it
 CRONTAB_LOCK_JOBS = True  # a run still going at the next tick is not started twice
 # Each run's output is appended here (cron would mail it, and most servers have no MTA).
-STATS_BATCH_LOG = Path(env("STATS_BATCH_LOG", VAR_DIR / "stats_batch.log"))
+STATS_BATCH_LOG = Path(env.str("STATS_BATCH_LOG", str(VAR_DIR / "stats_batch.log")))
 CRONTAB_COMMAND_SUFFIX = f">> {shlex.quote(str(STATS_BATCH_LOG))} 2>&1"
 with contextlib.suppress(OSError):  # a missing directory would make cron skip the job
     STATS_BATCH_LOG.parent.mkdir(parents=True, exist_ok=True)
 
 # /readyz answers within this many seconds whatever its dependencies do: keep it under the load
 # balancer's health-check timeout.
-READINESS_TIMEOUT_S = float(env("READINESS_TIMEOUT_S", "1.5"))
+READINESS_TIMEOUT_S = env.float("READINESS_TIMEOUT_S", 1.5, minimum=0)
 
 # --- Experiments (manage.py burst_report) ---------------------------------------------------
 # POST /api/campaigns/{id}/participations/sync?strategy=naive|atomic|locked decides inside the
 # web request, without Kafka, to measure what Kafka buys. Off unless turned on; answers loopback
 # clients only; production settings refuse to start with it on.
-FIRSTCOME_EXPERIMENT_ENDPOINTS = env_bool("FIRSTCOME_EXPERIMENT_ENDPOINTS", False)
+FIRSTCOME_EXPERIMENT_ENDPOINTS = env.bool("FIRSTCOME_EXPERIMENT_ENDPOINTS", False)
 # Test-only: seconds the naive and locked strategies wait between reading the stock and writing
 # it back, so a test can make the naive strategy's race happen every time.
 FIRSTCOME_SYNC_RACE_WINDOW_S = 0
 
-LOG_LEVEL = env("LOG_LEVEL", "INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "kafka": {"level": env("KAFKA_LOG_LEVEL", "WARNING")},
-        "django.db.backends": {"level": "INFO"},
-    },
-}
+# Plain lines here; production turns on JSON (campaign_site/logging_config.py).
+LOG_LEVEL = env.log_level("LOG_LEVEL", "INFO")
+KAFKA_LOG_LEVEL = env.log_level("KAFKA_LOG_LEVEL", "WARNING")
+LOG_JSON = False
+LOGGING = django_logging(level=LOG_LEVEL, kafka_level=KAFKA_LOG_LEVEL, json=LOG_JSON)

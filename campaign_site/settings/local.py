@@ -1,10 +1,10 @@
 """Developer machine and the one-command demo: DEBUG on, an insecure key, any host."""
 from .base import *  # noqa: F401,F403
-from .base import env, env_list
+from .base import env
 
 DEBUG = True
-SECRET_KEY = env("DJANGO_SECRET_KEY", "local-insecure-key-do-not-use-in-production")
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "*")
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", "local-insecure-key-do-not-use-in-production")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", "*")
 
 # Serve static files straight from the apps (no collectstatic needed on a developer machine).
 WHITENOISE_USE_FINDERS = True

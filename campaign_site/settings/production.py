@@ -8,8 +8,10 @@ and the HTTPS redirect (campaign_site.middleware.HealthCheckMiddleware).
 """
 from django.core.exceptions import ImproperlyConfigured
 
+from campaign_site.logging_config import django_logging
+
 from .base import *  # noqa: F401,F403
-from .base import DATABASES, LOG_LEVEL, env, env_bool, env_int, env_list
+from .base import ALLOWED_HOSTS, DATABASES, KAFKA_LOG_LEVEL, LOG_LEVEL, SECRET_KEY, env
 
 
 def required(name, value):
@@ -18,31 +20,31 @@ def required(name, value):
     return value
 
 
-DEBUG = False
-SECRET_KEY = required("DJANGO_SECRET_KEY", env("DJANGO_SECRET_KEY"))
+# base.py read these; here a missing one is an error instead of a default.
+required("DJANGO_SECRET_KEY", SECRET_KEY)
 # Keys being rotated out: sessions and signed values made with them stay valid meanwhile.
-SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
-ALLOWED_HOSTS = required("DJANGO_ALLOWED_HOSTS", env_list("DJANGO_ALLOWED_HOSTS"))
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS")
+required("DJANGO_ALLOWED_HOSTS", ALLOWED_HOSTS)
 # Scheme + host of every origin that posts forms or session-authenticated API calls (the admin).
-CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 # No SQLite fallback and no local broker default: a missing address is a configuration error.
-required("DATABASE_URL", env("DATABASE_URL"))
-required("KAFKA_BOOTSTRAP_SERVERS", env("KAFKA_BOOTSTRAP_SERVERS"))
+required("DATABASE_URL", env.url("DATABASE_URL"))
+required("KAFKA_BOOTSTRAP_SERVERS", env.list("KAFKA_BOOTSTRAP_SERVERS"))
 # Persistent connections (DB_CONN_MAX_AGE) are checked before reuse, so a database failover
 # costs one reconnect instead of one failed request per stale connection.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 # --- HTTPS behind the load balancer ---------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 # One year, as the HSTS preload list requires. Sending `preload` does not enrol the domain:
 # that is a separate, deliberate submission (hstspreload.org).
-SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", True)
 
 # --- static files: collectstatic at deploy, served by WhiteNoise from the web process ---------
 # Hashed names + pre-compressed copies, cached forever by browsers and the CDN/ALB in front.
@@ -52,32 +54,15 @@ STORAGES = {
 }
 
 # --- logs: one JSON object per line on stdout (journald / CloudWatch agent ship them) ---------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "{levelname}{name}{process}{threadName}{message}",
-            "style": "{",
-            "rename_fields": {"levelname": "level", "name": "logger", "threadName": "thread"},
-            "timestamp": True,  # ISO 8601, UTC
-        },
-    },
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"}},
-    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
-    "loggers": {
-        "kafka": {"level": env("KAFKA_LOG_LEVEL", "WARNING")},
-        "django.db.backends": {"level": "INFO"},
-    },
-}
+LOG_JSON = True
+LOGGING = django_logging(level=LOG_LEVEL, kafka_level=KAFKA_LOG_LEVEL, json=LOG_JSON)
 
 # --- cron (django-crontab; `manage.py crontab add` runs at every install) ----------------------
 # cron starts jobs with an empty environment: each job line first loads the same env file the
 # systemd units use.
-FIRSTCOME_ENV_FILE = env("FIRSTCOME_ENV_FILE", "/etc/firstcome/firstcome.env")
+FIRSTCOME_ENV_FILE = env.str("FIRSTCOME_ENV_FILE", "/etc/firstcome/firstcome.env")
 CRONTAB_COMMAND_PREFIX = f"set -a; . '{FIRSTCOME_ENV_FILE}'; set +a;"
-CRONTAB_EXECUTABLE = env("CRONTAB_EXECUTABLE", "/usr/bin/crontab")
+CRONTAB_EXECUTABLE = env.str("CRONTAB_EXECUTABLE", "/usr/bin/crontab")
 
 # --- /metrics: only for the scraper's bearer token; without a token it answers 403 -------------
 FIRSTCOME_METRICS_REQUIRE_TOKEN = True

@@ -1,18 +1,15 @@
 """The test suite: the real MariaDB (never SQLite or a mock) and a real broker process that the
 fixtures start; DEBUG stays off so the tests see production error handling."""
-import os
-
 from .base import *  # noqa: F401,F403
 from .base import database_from_url, env
 
 DEBUG = False
-SECRET_KEY = env("DJANGO_SECRET_KEY", "test-insecure-key")
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", "test-insecure-key")
 ALLOWED_HOSTS = ["*"]
 
 # DATABASE_URL names the server and a base name; pytest-django creates and drops test_<name>.
-DATABASES = {"default": database_from_url(os.environ.get(
-    "DATABASE_URL", "mysql://root@127.0.0.1:3306/firstcome"))}
-DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES = {"default": database_from_url(env.url("DATABASE_URL", "mysql://root@127.0.0.1:3306/firstcome"),
+                                          conn_max_age=0)}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

@@ -38,13 +38,14 @@ def test_production_logs_one_json_object_per_line_on_stdout():
 
 def variables_read(path):
     text = path.read_text()
-    return set(re.findall(r'\benv(?:_bool|_int|_list)?\(\s*"([A-Z][A-Z0-9_]*)"', text)
+    return set(re.findall(r'\benv\.\w+\(\s*"([A-Z][A-Z0-9_]*)"', text)
                + re.findall(r'os\.environ(?:\.get)?[\[(]\s*"([A-Z][A-Z0-9_]*)"', text))
 
 
 def test_env_example_lists_every_variable_the_application_reads():
     read = set()
-    for path in [*(BASE_DIR / "campaign_site/settings").glob("*.py"), BASE_DIR / "gunicorn.conf.py"]:
+    for path in [*(BASE_DIR / "campaign_site/settings").glob("*.py"), BASE_DIR / "gunicorn.conf.py",
+                 BASE_DIR / "campaign_site/environment.py"]:
         read |= variables_read(path)
     listed = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), re.MULTILINE))
     assert len(read) > 30

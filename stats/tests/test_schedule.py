@@ -8,8 +8,8 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from campaign_site.schedule import daily_schedule, host_time_zone
 from stats.models import BatchRun
-from stats.schedule import daily_schedule, host_time_zone
 
 UTC = ZoneInfo("UTC")
 

@@ -1,0 +1,149 @@
+"""campaign_site/environment.py: every variable is read typed, and a malformed value stops start-up
+with a message naming the variable instead of turning into a default or a later crash."""
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+from zoneinfo import available_timezones
+
+import pytest
+from django.conf import settings
+from hypothesis import given
+from hypothesis import strategies as st
+
+from campaign_site.environment import FALSE, LOG_LEVELS, TRUE, Environment, InvalidEnvironment
+from campaign_site.logging_config import JSON_FORMATTER, django_logging
+from testsupport.production import example_env, manage
+
+BASE_DIR = Path(settings.BASE_DIR)
+NAME = "FIRSTCOME_SOME_VALUE"
+ZONES = available_timezones()
+
+# Text with no blank-only values (those mean "unset": the default).
+values = st.text(min_size=1, max_size=40).filter(lambda value: value.strip())
+not_integers = values.filter(lambda value: not re.fullmatch(r"[+-]?[0-9]+", value.strip()))
+not_booleans = values.filter(lambda value: value.strip().lower() not in TRUE | FALSE)
+not_urls = values.filter(lambda value: not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value.strip()))
+not_levels = values.filter(lambda value: value.strip().upper() not in LOG_LEVELS)
+not_zones = values.filter(lambda value: value.strip() not in ZONES)
+not_rates = values.filter(lambda value: value.strip() != "off"
+                          and not re.fullmatch(r"[0-9]+/[0-9]*[smhd]", value.strip()))
+
+
+def read(reader, value, *args, **kwargs):
+    return getattr(Environment({NAME: value}), reader)(NAME, *args, **kwargs)
+
+
+def refused(reader, value, *args, **kwargs):
+    with pytest.raises(InvalidEnvironment) as error:
+        read(reader, value, *args, **kwargs)
+    assert str(error.value).startswith(f"{NAME}={value!r}: use "), str(error.value)
+    assert error.value.name == NAME
+
+
+@given(not_integers)
+def test_a_malformed_integer_is_refused_naming_the_variable(value):
+    refused("int", value, 1)
+
+
+@given(st.integers(max_value=-1))
+def test_an_integer_under_the_minimum_is_refused_naming_the_variable(number):
+    refused("int", str(number), 1, minimum=0)
+
+
+@given(st.integers(min_value=0), st.sampled_from(["", " ", "\t"]))
+def test_a_well_formed_integer_is_read_as_written(number, blank):
+    assert read("int", f"{blank}{number}{blank}", 1, minimum=0) == number
+
+
+@given(values.filter(lambda value: not re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?",
+                                                    value.strip())))
+def test_a_malformed_number_is_refused_naming_the_variable(value):
+    refused("float", value, 1.0)
+
+
+@pytest.mark.parametrize("value", ["1e999", "-1e999", "-0.5"])
+def test_an_infinite_or_negative_number_is_refused_naming_the_variable(value):
+    refused("float", value, 1.0, minimum=0)
+
+
+@given(st.floats(min_value=0, allow_infinity=False, allow_nan=False))
+def test_a_well_formed_number_is_read_as_written(number):
+    assert read("float", repr(number), 1.0, minimum=0) == number
+
+
+@given(not_booleans)
+def test_a_malformed_boolean_is_refused_naming_the_variable(value):
+    refused("bool", value, False)
+
+
+@given(st.sampled_from(sorted(TRUE | FALSE)), st.data())
+def test_every_spelling_of_a_boolean_is_read_in_any_case(word, data):
+    spelled = "".join(data.draw(st.sampled_from([c.lower(), c.upper()])) for c in word)
+    assert read("bool", spelled, None) is (word in TRUE)
+
+
+@given(not_urls)
+def test_a_malformed_url_is_refused_naming_the_variable(value):
+    refused("url", value)
+
+
+@pytest.mark.parametrize("value", ["mysql://db:port/x", "nosuch://host/db"])
+def test_a_url_with_a_bad_port_or_an_unknown_scheme_is_refused(value):
+    refused("url", value, schemes=("mysql", "sqlite"))
+
+
+@given(not_levels)
+def test_a_malformed_log_level_is_refused_naming_the_variable(value):
+    refused("log_level", value, "INFO")
+
+
+@given(not_zones)
+def test_a_malformed_time_zone_is_refused_naming_the_variable(value):
+    refused("time_zone", value, "UTC")
+
+
+@given(not_rates)
+def test_a_malformed_rate_is_refused_naming_the_variable(value):
+    refused("rate", value, "10/5m")
+
+
+@given(values.filter(lambda value: value not in ("campaign", "user")))
+def test_a_value_outside_the_choices_is_refused_naming_the_variable(value):
+    refused("str", value, "campaign", choices=("campaign", "user"))
+
+
+@pytest.mark.parametrize("reader, default", [("int", 7), ("float", 1.5), ("bool", True), ("url", None),
+                                             ("log_level", "INFO"), ("time_zone", "UTC")])
+@pytest.mark.parametrize("environ", [{}, {NAME: ""}, {NAME: "  "}])
+def test_unset_or_empty_is_the_default(reader, default, environ):
+    assert getattr(Environment(environ), reader)(NAME, default) == default
+
+
+def test_a_list_drops_blanks_and_a_rate_reads_its_period():
+    assert Environment({NAME: " a, ,b ,"}).list(NAME) == ["a", "b"]
+    assert Environment({NAME: "10/5m"}).rate(NAME, "off") == (10, 300)
+    assert Environment({NAME: "off"}).rate(NAME, "10/5m") is None
+
+
+def test_production_settings_stop_with_the_variable_named():
+    run = manage("check", env={**example_env(), "KAFKA_PUBLISH_TIMEOUT_MS": "1.5s"})
+    assert run.returncode != 0
+    assert "KAFKA_PUBLISH_TIMEOUT_MS='1.5s': use a whole number of at least 1" in run.stderr, run.stderr
+
+
+def test_gunicorn_stops_with_the_variable_named():
+    run = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--check-config"],
+                         cwd=BASE_DIR, capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "GUNICORN_WORKERS": "two"})
+    assert run.returncode != 0
+    assert "GUNICORN_WORKERS='two': use a whole number of at least 1" in run.stderr, run.stderr
+
+
+def test_gunicorn_and_django_write_the_same_json_lines(monkeypatch):
+    monkeypatch.setenv("GUNICORN_LOG_JSON", "true")
+    gunicorn = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))["logconfig_dict"]
+    django = django_logging(level="INFO", kafka_level="WARNING", json=True)
+    assert gunicorn["formatters"] == django["formatters"] == {"json": JSON_FORMATTER}
+    assert gunicorn["handlers"] == django["handlers"]
