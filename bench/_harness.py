@@ -54,11 +54,11 @@ def peak_rss_mib(pid):
 def publish_requests(topic, campaign_ids, users, count, *, key_by="campaign", partitions=1):
     """Publish `count` participation requests as the API would, fast; return publish seconds."""
     from django.conf import settings
+    from django.utils import timezone
     from kafka import KafkaProducer
 
     from campaigns.messages import encode_participation, message_key
     from campaigns.request_ids import new_request_id
-    from django.utils import timezone
 
     producer = KafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, linger_ms=20,
                              batch_size=256 * 1024, acks=1, enable_idempotence=False)

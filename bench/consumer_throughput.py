@@ -12,7 +12,7 @@ from _harness import empty_tables, peak_rss_mib, print_table, publish_requests, 
 
 def raw_poll_rate(topic, count):
     """kafka-python alone, polling the topic from the start: messages/s from first to last poll."""
-    from campaigns.partition_experiment import probe_kafka_rate
+    from lab.partition_experiment import probe_kafka_rate
 
     seen, first, last = probe_kafka_rate(topic, count, timeout_s=600)
     if seen < count:
@@ -39,10 +39,10 @@ def run_consumer(topic, mode, count, stock, max_poll_records):
         peak = peak_rss_mib(proc.pid)
     finally:
         proc.stop()
-    from campaigns.ordering import commit_rate
-    from campaigns.selectors import decided_events
+    from lab.ordering import commit_rate
+    from lab.selectors import decided_events
 
-    commits = [e.decided_at for e in decided_events(campaign.pk)]
+    commits = [e.decided_at for e in decided_events(campaign_id=campaign.pk)]
     return (max(commits) - min(commits)) / 1e6, commit_rate(commits), peak
 
 

@@ -16,7 +16,6 @@ import uuid
 from pathlib import Path
 
 import psutil
-
 from _harness import print_table, setup_django
 
 FLOOR_SCRIPT = """
@@ -75,14 +74,13 @@ def main():
     parser.add_argument("--threads", type=int)
     args = parser.parse_args()
 
+    from django.conf import settings
     from django.core.management import call_command
 
-    from django.conf import settings
-
-    from campaigns.partition_experiment import local_servers, probe_kafka_rate
     from campaigns.services import campaign_create
-    from lab.stack import LocalStack
     from lab.embedded import free_port
+    from lab.partition_experiment import local_servers, probe_kafka_rate
+    from lab.stack import LocalStack
 
     logs = Path("/tmp") / f"bench-http-{uuid.uuid4().hex[:6]}"
     stack = LocalStack(logs)

@@ -66,8 +66,8 @@ def main():
     from campaigns import selectors
     from campaigns.models import Campaign
     from campaigns.services import campaign_create
-    from lab.stack import LocalStack, run_k6
     from lab.embedded import free_port
+    from lab.stack import LocalStack, run_k6
 
     empty_tables()
     logs = Path("/tmp") / f"bench-soak-{uuid.uuid4().hex[:6]}"

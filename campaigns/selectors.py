@@ -9,7 +9,6 @@ from django.db import close_old_connections, connection
 from django.db.models import Count, Max, Min
 
 from campaigns.errors import CampaignNotFound
-from campaigns.messages import to_epoch_us
 from campaigns.models import Campaign, Participation
 
 
@@ -149,17 +148,6 @@ def users_with_several_coupons(campaign_id) -> int:
     """Users holding more than one SUCCESS for a campaign: 0, or the guarantees are broken."""
     return (Participation.objects.filter(campaign_id=campaign_id, status=Participation.Status.SUCCESS)
             .values("user_id").annotate(n=Count("id")).filter(n__gt=1).count())
-
-
-def decided_events(campaign_id):
-    """Every decided request of a campaign in decision order, as the ordering metrics want them."""
-    from campaigns.ordering import DecidedEvent
-
-    us = to_epoch_us
-    rows = (Participation.objects.filter(campaign_id=campaign_id).order_by("id")
-            .values_list("id", "user_id", "status", "partition", "offset", "broker_timestamp",
-                         "received_at", "decided_at").iterator(chunk_size=10_000))
-    return [DecidedEvent(i, u, s, p, o, us(b), us(r), us(d)) for i, u, s, p, o, b, r, d in rows]
 
 
 def decision_window(campaign_id):

@@ -21,9 +21,9 @@ from django.db import connection
 from django.utils import timezone
 
 from campaigns import selectors, services
+from lab.embedded import free_port
 from lab.services import SYNC_STRATEGIES
 from lab.stack import BIN, K6_THRESHOLDS_CROSSED, LocalStack, run_k6
-from lab.embedded import free_port
 
 MODES = ("kafka", *SYNC_STRATEGIES)
 K6_TIMEOUT_S = 600

@@ -22,11 +22,13 @@ from django.conf import settings
 from django.utils import timezone
 from kafka import KafkaConsumer, KafkaProducer
 
-from campaigns import ordering, selectors, services
+from campaigns import services
 from campaigns.messages import encode_participation, message_key
 from campaigns.models import Participation
 from campaigns.request_ids import new_request_id
+from lab import ordering
 from lab.processes import ManagedProcess, project_env, wait_until
+from lab.selectors import decided_events
 from streaming.topics import ensure_topics
 
 
@@ -222,7 +224,7 @@ def run_one(partitions, config, log):
         for consumer in consumers:
             consumer.stop()
     probed, _, last_poll = probe.result()
-    by_campaign = {pk: selectors.decided_events(pk) for pk in campaign_ids}
+    by_campaign = {pk: decided_events(campaign_id=pk) for pk in campaign_ids}
     events = [e for campaign_events in by_campaign.values() for e in campaign_events]
     decided = [e.decided_at for e in events]
     result = RunResult(

@@ -1,5 +1,5 @@
 """The burst report as files: Markdown (the table for humans), CSV (every number), PNG (bar
-charts). Input is a campaigns.experiments.BurstReport."""
+charts). Input is a lab.experiments.BurstReport."""
 import csv
 import textwrap
 from pathlib import Path

@@ -13,6 +13,7 @@ from campaigns.messages import ParticipationRequest
 from campaigns.models import Campaign, Participation
 from campaigns.request_ids import new_request_id
 from campaigns.selectors import campaign_window
+
 # The product's own window check and bookkeeping, so a baseline differs from the Kafka path only
 # in how it moves the stock.
 from campaigns.services import Decision, _check_open, _count_outcomes, _participation_fields, participation_decide

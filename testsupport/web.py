@@ -6,8 +6,8 @@ import urllib.request
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
-from lab.stack import gunicorn_command
 from lab.embedded import free_port
+from lab.stack import gunicorn_command
 from testsupport.polling import poll
 
 

@@ -14,7 +14,7 @@ from kafka import KafkaProducer
 
 from campaigns.messages import encode_participation
 from campaigns.models import Participation
-from campaigns.partition_experiment import group_is_stable
+from lab.partition_experiment import group_is_stable
 from campaigns.request_ids import new_request_id
 from lab.processes import database_url, wait_until
 from streaming.topics import committed_offsets, ensure_topics

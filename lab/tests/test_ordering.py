@@ -3,8 +3,16 @@ import math
 
 import pytest
 
-from campaigns.ordering import (DecidedEvent, Fairness, fairness, commit_rate, percentiles, rate_series,
-                                switch_ratio, violation_count)
+from lab.ordering import (
+    DecidedEvent,
+    Fairness,
+    commit_rate,
+    fairness,
+    percentiles,
+    rate_series,
+    switch_ratio,
+    violation_count,
+)
 
 
 def ev(seq, user="u", status="SUCCESS", partition=0, offset=0, broker_ts=0, received_at=0, decided_at=0):

@@ -56,7 +56,7 @@ def test_bad_arguments_are_refused(args, message):
 
 
 def test_the_kafka_probe_counts_every_message_of_a_topic_filled_before_it_joined(kafka_topics, settings):
-    from campaigns.partition_experiment import probe_kafka_rate
+    from lab.partition_experiment import probe_kafka_rate
     from streaming.producer import publish_many
 
     publish_many(settings.FIRSTCOME_TOPIC, [(None, b"x", None)] * 12_000)

@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from kafka.errors import KafkaError
 
-from campaigns import reports
-from campaigns.experiments import MODES, BurstExperiment, BurstPlan, ExperimentError
+from lab import reports
+from lab.experiments import MODES, BurstExperiment, BurstPlan, ExperimentError
 from lab.stack import ChildExited
 
 

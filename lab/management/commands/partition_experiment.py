@@ -4,8 +4,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from campaigns.partition_experiment import ExperimentConfig, report_name, run_experiment
 from lab.embedded import broker_from_environment
+from lab.partition_experiment import ExperimentConfig, report_name, run_experiment
 
 
 def partition_counts(text):

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from campaigns import selectors, services
 from campaigns.models import Participation
+from lab.embedded import free_port, port_open
 from lab.stack import ChildExited, LocalStack, run_k6
 from stats import selectors as stats_selectors
-from lab.embedded import free_port, port_open
 
 DEMO_USER, DEMO_PASSWORD = "admin", "admin"
 
