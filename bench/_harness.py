@@ -1,12 +1,9 @@
 """Shared set-up for the benchmarks: Django on a MariaDB database of their own, an embedded
 broker, requests pre-published straight to Kafka, and consumer processes measured from outside."""
 import os
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 # DEBUG off (the local settings keep every query in memory); the database from DATABASE_URL.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "campaign_site.settings.test")
 os.environ.setdefault("DATABASE_URL", "mysql://root@127.0.0.1:3306/firstcome_bench")

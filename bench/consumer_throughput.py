@@ -2,12 +2,12 @@
 the embedded broker, on the same pre-published requests; plus kafka-python's raw poll rate on
 the same topic as the ceiling.
 
-    .venv/bin/python bench/consumer_throughput.py [--sizes 10000,100000,1000000] [--per-event-max 100000]
+    .venv/bin/python -m bench.consumer_throughput [--sizes 10000,100000,1000000] [--per-event-max 100000]
 """
 import argparse
 import uuid
 
-from _harness import empty_tables, peak_rss_mib, print_table, publish_requests, setup_django
+from bench._harness import empty_tables, peak_rss_mib, print_table, publish_requests, setup_django
 
 
 def raw_poll_rate(topic, count):

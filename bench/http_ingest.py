@@ -8,7 +8,7 @@ so it finds the most the server does, and its latencies are those of a saturated
 last row is the open model at the target rate (k6/steady.js, --rate per second, new users
 arriving whether or not earlier ones were answered): the latency users see at that load.
 
-    .venv/bin/python bench/http_ingest.py [--vus 100] [--duration 15s] [--rate 2000] [--workers N --threads N]
+    .venv/bin/python -m bench.http_ingest [--vus 100] [--duration 15s] [--rate 2000] [--workers N --threads N]
 """
 import argparse
 import os
@@ -16,7 +16,8 @@ import uuid
 from pathlib import Path
 
 import psutil
-from _harness import print_table, setup_django
+
+from bench._harness import print_table, setup_django
 
 FLOOR_SCRIPT = """
 import http from 'k6/http';

@@ -1,6 +1,6 @@
 """How long one dashboard snapshot takes as a campaign grows to 1,000,000 decisions.
 
-    DATABASE_URL=mysql://root@127.0.0.1:3306/firstcome .venv/bin/python bench/monitoring_snapshot.py
+    DATABASE_URL=mysql://root@127.0.0.1:3306/firstcome .venv/bin/python -m bench.monitoring_snapshot
 
 Creates its own database (<name>_bench_snapshot on the DATABASE_URL server, dropped at the end),
 fills one campaign with decided requests (MariaDB's SEQUENCE engine writes them in seconds) and
@@ -16,11 +16,7 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def bench_database_url():

@@ -3,14 +3,14 @@ process, real MariaDB and embedded broker), alternately with the throttle on (th
 every request from a new user, so none is refused) and off, so that both see the same machine;
 and the throttle's own check, timed alone.
 
-    .venv/bin/python bench/participation_throttle.py [--requests 5000]
+    .venv/bin/python -m bench.participation_throttle [--requests 5000]
 """
 import argparse
 import statistics
 import time
 import uuid
 
-from _harness import print_table, setup_django
+from bench._harness import print_table, setup_django
 
 
 def one_request(client, campaign_id, user):

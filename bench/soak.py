@@ -15,7 +15,7 @@ user holds two coupons. A 503 is a publish that timed out, not a refusal: such a
 reach the broker and be decided (README, broker outages), so decided may exceed accepted by at most
 the 503s; those are reported apart and are not a difference.
 
-    .venv/bin/python bench/soak.py [--requests 2000000] [--users 1500000] [--stock 100000] [--vus 100]
+    .venv/bin/python -m bench.soak [--requests 2000000] [--users 1500000] [--stock 100000] [--vus 100]
 """
 import argparse
 import os
@@ -25,7 +25,7 @@ from pathlib import Path
 
 os.environ.setdefault("DATABASE_URL", "mysql://root@127.0.0.1:3306/firstcome_soak")
 
-from _harness import empty_tables, print_table, setup_django  # noqa: E402
+from bench._harness import empty_tables, print_table, setup_django  # noqa: E402
 
 
 def k6_count(metrics, name):

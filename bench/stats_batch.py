@@ -1,6 +1,6 @@
 """Benchmark: the daily statistics batch over 1,000,000 raw decision events on MariaDB.
 
-    .venv/bin/python bench/stats_batch.py [--events 1000000] [--campaigns 10]
+    .venv/bin/python -m bench.stats_batch [--events 1000000] [--campaigns 10]
 
 1. Stores the events the way consume_stats does (its decode + one INSERT IGNORE per 20 messages
    of 1,000 events), plus 10% more on the neighbouring days, which the batch must leave out.
@@ -22,14 +22,16 @@ import time
 import uuid
 from collections import Counter
 from datetime import date, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 # Before _harness sets its default: this benchmark has a database of its own.
 os.environ.setdefault("DATABASE_URL", "mysql://root@127.0.0.1:3306/firstcome_bench_stats")
 
-from _harness import peak_rss_mib, print_table, setup_django  # noqa: E402
+from bench._harness import peak_rss_mib, print_table, setup_django  # noqa: E402
 
 DAY = date(2025, 1, 15)
+REPO_ROOT = Path(__file__).resolve().parent.parent  # where `-m bench.stats_batch` resolves
 
 
 # --- 1. data --------------------------------------------------------------------------------
@@ -171,8 +173,8 @@ def median_of(repeats, approach):
 
 
 def in_own_process(approach):
-    out = subprocess.run([sys.executable, __file__, "--measure", approach], capture_output=True,
-                         text=True, check=True, env=os.environ)
+    out = subprocess.run([sys.executable, "-m", "bench.stats_batch", "--measure", approach],
+                         capture_output=True, text=True, check=True, env=os.environ, cwd=REPO_ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
