@@ -1,7 +1,6 @@
 """Shared set-up for the benchmarks: Django on a MariaDB database of their own, an embedded
 broker, requests pre-published straight to Kafka, and consumer processes measured from outside."""
 import os
-import time
 from pathlib import Path
 
 # DEBUG off (the local settings keep every query in memory); the database from DATABASE_URL.
@@ -48,26 +47,12 @@ def peak_rss_mib(pid):
     return float("nan")
 
 
-def publish_requests(topic, campaign_ids, users, count, *, key_by="campaign", partitions=1):
-    """Publish `count` participation requests as the API would, fast; return publish seconds."""
-    from django.conf import settings
-    from django.utils import timezone
-    from kafka import KafkaProducer
+def publish_requests(topic, campaign_ids, users, count, *, key_by="campaign"):
+    """Publish `count` participation requests as the API would (lab.publishing); return publish seconds."""
+    from lab.publishing import publish_burst
 
-    from campaigns.messages import encode_participation, message_key
-    from campaigns.request_ids import new_request_id
-
-    producer = KafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, linger_ms=20,
-                             batch_size=256 * 1024, acks=1, enable_idempotence=False)
-    started = time.monotonic()
-    for i in range(count):
-        campaign_id = campaign_ids[i % len(campaign_ids)]
-        user = f"user-{(i * 7919) % users}"
-        producer.send(topic, encode_participation(new_request_id(), campaign_id, user, timezone.now()),
-                      key=message_key(campaign_id, user, key_by))
-    producer.flush()
-    producer.close()
-    return time.monotonic() - started
+    started, acked = publish_burst(topic=topic, campaign_ids=campaign_ids, users=users, count=count, key_by=key_by)
+    return acked - started
 
 
 def print_table(headers, rows):

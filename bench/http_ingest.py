@@ -29,20 +29,10 @@ export function handleSummary(data) { return { [__ENV.SUMMARY]: JSON.stringify(d
 """
 
 
-def cpu_seconds(processes):
-    total = 0.0
-    for process in processes:
-        try:
-            times = process.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 def measure(base_url, script, variables, name, logs, accounted):
     """One k6 run; with the CPU each party used per request: k6 (this process's waited-for
     children), the web server (master and workers) and the broker."""
+    from lab.cpu import cpu_seconds
     from lab.stack import run_k6
 
     before = {party: cpu_seconds(procs) for party, procs in accounted.items()}

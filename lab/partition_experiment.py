@@ -3,7 +3,7 @@ per partition, one group), measured from the database and the broker.
 
 For each partition count: a fresh topic and campaign; the deciders start; many simulated users
 publish their requests concurrently, exactly as the API does (same message, key and producer
-settings); a probe consumer in its own group measures how fast Kafka alone delivers them; CPU of
+settings: lab.publishing); a probe consumer in its own group measures how fast Kafka alone delivers them; CPU of
 every process is sampled; when every request is decided the metrics are computed from the rows.
 """
 import csv
@@ -19,15 +19,14 @@ from pathlib import Path
 
 import psutil
 from django.conf import settings
-from django.utils import timezone
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer
 
 from campaigns import services
-from campaigns.messages import encode_participation, message_key
 from campaigns.models import Participation
-from campaigns.request_ids import new_request_id
 from lab import ordering
+from lab.cpu import CpuSampler
 from lab.processes import ManagedProcess, project_env, wait_until
+from lab.publishing import publish_burst
 from lab.selectors import decided_events
 from streaming.topics import ensure_topics
 
@@ -65,36 +64,6 @@ class RunResult:
     outcomes: dict
     decision_rate: list = field(default_factory=list)   # [(s, decisions/s)]
     cpu: dict = field(default_factory=dict)             # {process: [(s, cpu %)]}
-
-
-class CpuSampler(threading.Thread):
-    """CPU % of named processes and of the host, every `interval` seconds, until stopped."""
-
-    def __init__(self, processes, interval=0.5):
-        super().__init__(daemon=True)
-        self.processes = {name: psutil.Process(pid) for name, pid in processes.items()}
-        self.interval = interval
-        self.samples = {name: [] for name in [*self.processes, "host"]}
-        self._stop_event = threading.Event()
-
-    def run(self):
-        for proc in self.processes.values():
-            proc.cpu_percent(None)
-        psutil.cpu_percent(None)
-        started = time.monotonic()
-        while not self._stop_event.wait(self.interval):
-            t = time.monotonic() - started
-            for name, proc in self.processes.items():
-                try:
-                    self.samples[name].append((t, proc.cpu_percent(None)))
-                except psutil.Error:
-                    pass
-            self.samples["host"].append((t, psutil.cpu_percent(None) * psutil.cpu_count()))
-
-    def stop(self):
-        self._stop_event.set()
-        self.join()
-        return self.samples
 
 
 def local_servers():
@@ -158,28 +127,6 @@ def probe_kafka_rate(topic, expected, timeout_s, ready=None, stop=None):
     return seen, first, last
 
 
-def publish_burst(topic, campaign_ids, config):
-    """`config.events` requests from `config.users` users (per campaign) over
-    `config.publishers` concurrent clients, with the API's producer settings; returns (first
-    send, last ack) wall times."""
-    producer = KafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, acks="all",
-                             enable_idempotence=True, linger_ms=5)
-    started = time.time()
-
-    def client(index):
-        for i in range(index, config.events, config.publishers):
-            campaign_id = campaign_ids[i % len(campaign_ids)]
-            user = f"user-{(i * 7919) % config.users}"
-            producer.send(topic, encode_participation(new_request_id(), campaign_id, user, timezone.now()),
-                          key=message_key(campaign_id, user, config.key_by))
-
-    with ThreadPoolExecutor(config.publishers) as pool:
-        list(pool.map(client, range(config.publishers)))
-    producer.flush()
-    producer.close()
-    return started, time.time()
-
-
 def run_one(partitions, config, log):
     suffix = f"{datetime.now():%Y%m%d%H%M%S}-p{partitions}-{uuid.uuid4().hex[:4]}"
     topic = f"experiment.{suffix}"
@@ -213,7 +160,9 @@ def run_one(partitions, config, log):
         sampler = CpuSampler(watched)
         sampler.start()
         log(f"p={partitions}: {len(consumers)} consumer(s) assigned; publishing {config.events:,} requests")
-        published_at, acked_at = publish_burst(topic, campaign_ids, config)
+        published_at, acked_at = publish_burst(topic=topic, campaign_ids=campaign_ids, users=config.users,
+                                               count=config.events, key_by=config.key_by,
+                                               publishers=config.publishers)
         wait_until(lambda: Participation.objects.filter(campaign__in=campaign_ids).count() >= config.events,
                    timeout=config.timeout_s, interval=0.5, message=f"{config.events} decisions")
     except BaseException:

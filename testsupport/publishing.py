@@ -5,11 +5,8 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.utils import timezone
 
-from campaigns.messages import encode_participation, message_key
-from campaigns.request_ids import new_request_id
-from streaming.producer import publish_many
+from lab.publishing import publish_participations
 from testsupport.kafka import read_topic
 
 
@@ -28,21 +25,12 @@ class Published:
 
 
 def publish_requests(campaign, user_ids, *, chunk=2000):
-    """Publish one participation request per user id straight to the participation topic, with
-    the API's encoder, key and producer (streaming.producer: idempotent, acks=all): exactly what
-    participation_submit sends, without the HTTP and database round trip per request. Returns
-    once the broker has acknowledged every one."""
-    users_by_request = {}
-    user_ids = list(user_ids)
-    for start in range(0, len(user_ids), chunk):
-        messages = []
-        for user_id in user_ids[start:start + chunk]:
-            request_id = new_request_id()
-            users_by_request[str(request_id)] = user_id
-            messages.append((message_key(campaign.pk, user_id, settings.FIRSTCOME_MESSAGE_KEY),
-                             encode_participation(request_id, campaign.pk, user_id, timezone.now()), None))
-        publish_many(settings.FIRSTCOME_TOPIC, messages, timeout_ms=30_000)
-    return Published(users_by_request)
+    """Publish one participation request per user id straight to the participation topic with
+    the API's encoder, key and producer (lab.publishing): exactly what participation_submit
+    sends, without the HTTP and database round trip per request. Returns once the broker has
+    acknowledged every one."""
+    return Published(publish_participations(topic=settings.FIRSTCOME_TOPIC, key_by=settings.FIRSTCOME_MESSAGE_KEY,
+                                            requests=((campaign.pk, user_id) for user_id in user_ids), chunk=chunk))
 
 
 class StreamPublisher(threading.Thread):
