@@ -3,14 +3,33 @@ ALB's logs can still be matched (trace) and slow requests found (ms). uvicorn's 
 headers or duration, and is off (campaign_site/server.py).
 
     client=<X-Forwarded-For> peer=<address> "POST /path HTTP/1.1" status=202 bytes=62 ms=3
-    ua="k6/1.1.0" trace=<X-Amzn-Trace-Id>
+    ua="k6/1.1.0" trace=<X-Amzn-Trace-Id> rid=<request_id>
+
+rid is the request id of an accepted participation (the 202's body), "-" otherwise: the same id
+the consumer's decision line and a dead letter's headers carry (docs/operations.md, "Following
+one request"). It is read from the answer's body rather than a header of its own, so the fast path
+(campaigns/ingest.py) and the DRF view, which answer with the same body, need not add one. The
+JSON lines (GUNICORN_LOG_JSON) also carry it as the field request_id.
 
 On only where GUNICORN_ACCESS_LOG names a destination (the systemd unit: stdout, as JSON).
 """
 import logging
 import time
 
+import orjson
+
 log = logging.getLogger("gunicorn.access")
+# A 202's body is {"request_id": ..., "status": "PENDING"}; more than this is not one.
+MAX_ACCEPTED_BODY = 256
+
+
+def request_id_of(body: bytes) -> str | None:
+    """The request id an acceptance's body carries, None if it carries none."""
+    try:
+        request_id = orjson.loads(body).get("request_id")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return request_id if isinstance(request_id, str) else None
 
 
 class AccessLog:
@@ -22,12 +41,16 @@ class AccessLog:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         answer = {"status": 0, "bytes": 0}
+        accepted = []  # a 202's body, where the request id is
 
         async def counting_send(message):
             if message["type"] == "http.response.start":
                 answer["status"] = message["status"]
             elif message["type"] == "http.response.body":
-                answer["bytes"] += len(message.get("body", b""))
+                body = message.get("body", b"")
+                answer["bytes"] += len(body)
+                if answer["status"] == 202 and answer["bytes"] <= MAX_ACCEPTED_BODY:
+                    accepted.append(body)
             await send(message)
 
         try:
@@ -38,8 +61,10 @@ class AccessLog:
             if scope.get("query_string"):
                 path += b"?" + scope["query_string"]
             peer = scope.get("client") or ("-", 0)
-            log.info('client=%s peer=%s "%s %s HTTP/%s" status=%s bytes=%s ms=%d ua="%s" trace=%s',
+            request_id = request_id_of(b"".join(accepted)) if accepted else None
+            log.info('client=%s peer=%s "%s %s HTTP/%s" status=%s bytes=%s ms=%d ua="%s" trace=%s rid=%s',
                      headers.get(b"x-forwarded-for", b"-").decode("latin-1"), peer[0], scope["method"],
                      path.decode("latin-1"), scope["http_version"], answer["status"] or "-", answer["bytes"],
                      (time.perf_counter() - started) * 1000, headers.get(b"user-agent", b"-").decode("latin-1"),
-                     headers.get(b"x-amzn-trace-id", b"-").decode("latin-1"))
+                     headers.get(b"x-amzn-trace-id", b"-").decode("latin-1"), request_id or "-",
+                     extra={"request_id": request_id} if request_id else None)

@@ -46,4 +46,4 @@ def test_the_access_log_keeps_the_fields_operators_match_on(processes, child_env
          message="the access log line")
     [line] = [line for line in access_log.read_text().splitlines() if "Root=1-abc" in line]
     assert re.search(r'client=203\.0\.113\.7 peer=\S+ "GET /api/campaigns/0\?x=1 HTTP/1\.1" status=404 '
-                     r'bytes=[1-9]\d* ms=\d+ ua="probe/1" trace=Root=1-abc$', line), line
+                     r'bytes=[1-9]\d* ms=\d+ ua="probe/1" trace=Root=1-abc rid=-$', line), line
