@@ -1,4 +1,5 @@
 """What a batch of participation requests means to the first-come consumer."""
+import logging
 from collections import Counter
 
 from prometheus_client import Counter as MetricCounter
@@ -9,7 +10,12 @@ from campaigns.selectors import campaign_ids_existing
 from streaming.producer import publish_many
 from streaming.worker import BatchConsumerWorker, BatchResult
 
+log = logging.getLogger(__name__)
+
 MODES = ("batch", "per-event")
+# Decisions per line of a batch's log: a batch of thousands is a few lines, each well under
+# journald's line limit (LineMax, 48K by default), past which it splits a line in pieces.
+DECISIONS_PER_LINE = 500
 
 DECISIONS = MetricCounter(
     "firstcome_decisions_total",
@@ -49,6 +55,20 @@ class FirstComeConsumer(BatchConsumerWorker):
         if self.metrics:
             for status, count in Counter(d.status for d in result.value or ()).items():
                 DECISIONS.labels(status).inc(count)
+        if result.value and log.isEnabledFor(logging.INFO):
+            self.log_decided(polled=polled, decisions=result.value)
+
+    def log_decided(self, *, polled: dict, decisions: list) -> None:
+        """Each request id with its outcome, once the batch's offsets are committed, so that
+        grepping a request id (the 202's, the access log's rid) finds the batch that decided it:
+        `<request id>=<status>` pairs, a few lines per batch rather than one per request."""
+        where = ", ".join(f"{tp.topic}[{tp.partition}]@{records[0].offset}-{records[-1].offset}"
+                          for tp, records in polled.items())
+        total = len(decisions)
+        for start in range(0, total, DECISIONS_PER_LINE):
+            part = decisions[start:start + DECISIONS_PER_LINE]
+            log.info("%s: decided %d-%d of %d (%s): %s", self.name, start + 1, start + len(part), total, where,
+                     " ".join(f"{d.request.request_id}={d.status}" for d in part))
 
     def after_commit(self, requests, decisions):
         if self.decisions_topic and decisions:

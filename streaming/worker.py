@@ -97,7 +97,8 @@ class Batch:
     started: float
     records: list = field(default_factory=list)  # decodable records, in Kafka order
     items: list = field(default_factory=list)  # their decoded items, same order
-    poison: list = field(default_factory=list)  # (record, reason, kind) for the dead-letter topic
+    # (record, reason, kind, request id or None) for the dead-letter topic
+    poison: list = field(default_factory=list)
     db_seconds: float = None
 
 
@@ -203,6 +204,11 @@ class BatchConsumerWorker:
     def after_commit(self, items, result):
         """Runs after the DB commit and before the offset commit (e.g. publish follow-ups);
         must not return before what it sends is acknowledged."""
+
+    def request_id(self, item):
+        """The request id a decoded item carries, for its dead letter's headers (None: it has
+        none). A record that does not decode has none either."""
+        return getattr(item, "request_id", None)
 
     def merge_values(self, values):
         """The value of a batch that was split to isolate a failing record, from its parts'
@@ -388,11 +394,11 @@ class BatchConsumerWorker:
                 batch.items.append(self.decode(record))
                 batch.records.append(record)
             except PoisonMessage as exc:
-                batch.poison.append((record, exc.reason, MALFORMED))
+                batch.poison.append((record, exc.reason, MALFORMED, None))
             except Exception as exc:  # a value decode did not foresee: poison, not a crash loop
                 log.exception("%s: decoding %s[%d]@%d failed", self.name, record.topic,
                               record.partition, record.offset)
-                batch.poison.append((record, failure_reason(exc), MALFORMED))
+                batch.poison.append((record, failure_reason(exc), MALFORMED, None))
         return batch
 
     def process_prepared(self, batch):
@@ -441,15 +447,15 @@ class BatchConsumerWorker:
     def finish(self, batch, result):
         """Main thread, once the batch's transaction has committed: dead letters and follow-ups,
         acknowledged, then the batch's offsets; count it."""
-        batch.poison.extend((batch.records[index], reason, ISOLATED if index in result.isolated else REJECTED)
-                            for index, reason in result.rejected.items())
+        batch.poison.extend((batch.records[index], reason, ISOLATED if index in result.isolated else REJECTED,
+                             self.request_id(batch.items[index])) for index, reason in result.rejected.items())
         self.with_kafka_retry(self.dead_letter, batch.poison)
         self.with_kafka_retry(self.after_commit, batch.items, result.value)
         self.commit_offsets(batch.polled)
         self.messages_processed += len(batch.items) - len(result.rejected)
         self.messages_dead_lettered += len(batch.poison)
         self.batches_committed += 1
-        self.batch_handled(batch.polled, result, dead_lettered=Counter(kind for _, _, kind in batch.poison),
+        self.batch_handled(batch.polled, result, dead_lettered=Counter(kind for _, _, kind, _ in batch.poison),
                            seconds=time.perf_counter() - batch.started, db_seconds=batch.db_seconds)
 
     def take_in_flight(self):
@@ -519,15 +525,17 @@ class BatchConsumerWorker:
         if not self.dead_letter_topic:
             raise RuntimeError(f"{self.name} has poison messages and no dead-letter topic")
         messages = []
-        for record, reason, _kind in poison:
-            log.warning("%s: dead-lettering %s[%d]@%d: %s", self.name, record.topic,
-                        record.partition, record.offset, reason)
+        for record, reason, _kind, request_id in poison:
+            log.warning("%s: dead-lettering %s[%d]@%d rid=%s: %s", self.name, record.topic,
+                        record.partition, record.offset, request_id or "-", reason)
             headers = [
                 ("reason", reason.encode()),
                 ("source_topic", record.topic.encode()),
                 ("source_partition", str(record.partition).encode()),
                 ("source_offset", str(record.offset).encode()),
             ]
+            if request_id is not None:
+                headers.append(("request_id", str(request_id).encode()))
             messages.append((record.key, record.value, headers))
         publish_many(self.dead_letter_topic, messages)
 
