@@ -57,7 +57,7 @@ def test_an_accepted_post_s_access_line_carries_its_request_id_from_either_path(
 
     for answer in (fast, by_django):
         rid = answer["request_id"]
-        poll(lambda: access_log.exists() and lines_naming(access_log.read_text(), rid), timeout=10,
+        poll(lambda rid=rid: access_log.exists() and lines_naming(access_log.read_text(), rid), timeout=10,
              message=f"the access line of {rid}")
         [line] = lines_naming(access_log.read_text(), rid)
         assert f'"POST {path} HTTP/1.1" status=202 ' in line

@@ -50,7 +50,7 @@ def test_the_consumer_logs_each_decided_id_and_dead_letters_carry_theirs(process
     log = consumer.log_text()
     assert f"{first}=SUCCESS" in log
     assert re.search(rf"dead-lettering \S+\[0\]@0 rid={ghost}: unknown campaign", log)
-    assert re.search(rf"dead-lettering \S+\[0\]@4 rid=-: ", log)
+    assert re.search(r"dead-lettering \S+\[0\]@4 rid=-: ", log)
     assert consumer.stop() == 0
 
 
