@@ -136,14 +136,22 @@ class Campaign(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    @classmethod
+    def window_status(cls, *, starts_at: datetime | None, ends_at: datetime | None, now: datetime) -> str:
+        """SCHEDULED before starts_at, CLOSED from ends_at on, OPEN in between: the one rule for
+        whether a campaign takes participations (status_at, and the submission's check on the
+        cached window, which has no Campaign instance)."""
+        if starts_at and now < starts_at:
+            return cls.Status.SCHEDULED
+        if ends_at and now >= ends_at:
+            return cls.Status.CLOSED
+        return cls.Status.OPEN
+
     def status_at(self, now):
-        if self.starts_at and now < self.starts_at:
-            return self.Status.SCHEDULED
-        if self.ends_at and now >= self.ends_at:
-            return self.Status.CLOSED
-        if self.remaining_stock == 0:
+        status = self.window_status(starts_at=self.starts_at, ends_at=self.ends_at, now=now)
+        if status == self.Status.OPEN and self.remaining_stock == 0:
             return self.Status.SOLD_OUT
-        return self.Status.OPEN
+        return status
 
 
 class Participation(models.Model):

@@ -16,7 +16,10 @@ from campaigns.selectors import campaign_window
 
 # The product's own window check and bookkeeping, so a baseline differs from the Kafka path only
 # in how it moves the stock.
-from campaigns.services import Decision, _check_open, _count_outcomes, _participation_fields, participation_decide
+from campaigns.decision import Decision, participation_decide
+from campaigns.decision import count_outcomes as _count_outcomes
+from campaigns.rows import orm_fields as _participation_fields
+from campaigns.submission import check_open as _check_open
 
 Status = Participation.Status
 
