@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 import orjson
 
+from campaigns import rows
 from streaming.errors import PoisonMessage
 
 MAX_MESSAGE_BYTES = 4096
@@ -97,16 +98,17 @@ def decode_participation(record) -> ParticipationRequest:
 # decisions topic (statistics are built from them, off the hot path). Events travel in chunks of
 # up to DECISION_EVENTS_PER_MESSAGE per Kafka message, as rows under one field list: one message
 # per event would cost the decider a producer send per request, about as much as the decision.
+# An event is the decision's participation row (campaigns.rows) in JSON: UUIDs and text as
+# strings, times as epoch microseconds.
 DECISION_EVENTS_PER_MESSAGE = 1000
-DECISION_EVENT_FIELDS = ("request_id", "campaign_id", "user_id", "status", "topic", "partition",
-                         "offset", "broker_timestamp", "received_at", "decided_at")
+DECISION_EVENT_FIELDS = rows.EVENT_COLUMNS
+_EVENT_VALUE = {rows.UUID: str, rows.TEXT: str, rows.INT: int, rows.TIME: to_epoch_us}
+_EVENT_ENCODERS = tuple((rows.COLUMNS.index(name), _EVENT_VALUE[rows.KINDS[name]]) for name in DECISION_EVENT_FIELDS)
 
 
 def decision_event_row(decision) -> list:
-    r = decision.request
-    return [str(r.request_id), r.campaign_id, r.user_id, str(decision.status), r.topic,
-            r.partition, r.offset, to_epoch_us(r.broker_timestamp or r.received_at),
-            to_epoch_us(r.received_at), to_epoch_us(decision.decided_at)]
+    row = rows.row(decision)
+    return [encode(row[i]) for i, encode in _EVENT_ENCODERS]
 
 
 def encode_decision_events(decisions) -> list[bytes]:

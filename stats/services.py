@@ -10,6 +10,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
+from operator import itemgetter
 from typing import Callable, Iterable
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from campaigns.messages import from_epoch_us, to_epoch_us
 from campaigns.models import Participation
+from campaigns.rows import EVENT_COLUMNS, time_columns
 from stats import selectors
 from stats.days import day_bounds, days_between
 from stats.models import BatchRun, BatchRunFailure, CampaignStats, DecisionEvent
@@ -26,8 +28,10 @@ from stats.models import BatchRun, BatchRunFailure, CampaignStats, DecisionEvent
 JOB_NAME = "run_stats_batch"
 Status = Participation.Status
 
-_EVENT_COLUMNS = ("request_id", "campaign_id", "user_id", "status", "topic", "partition", "offset",
-                  "broker_timestamp_us", "received_at_us", "decided_at_us", "stored_at")
+# The decision event's columns (campaigns.rows), its times kept as epoch microseconds, and when
+# it was stored.
+_EVENT_COLUMNS = (*(f"{c}_us" if c in time_columns() else c for c in EVENT_COLUMNS), "stored_at")
+_passed_through = itemgetter(*_EVENT_COLUMNS[1:-1])  # all but request_id (adapted) and stored_at
 
 
 def decision_events_store(events: Iterable[dict]) -> int:
@@ -42,10 +46,7 @@ def decision_events_store(events: Iterable[dict]) -> int:
     db = transaction.get_connection()  # the connection itself, not the per-call proxy
     uuid_prep = DecisionEvent._meta.get_field("request_id").get_db_prep_value
     stored_at = db.ops.adapt_datetimefield_value(timezone.now())
-    rows = [(uuid_prep(e["request_id"], db), e["campaign_id"], e["user_id"], e["status"], e["topic"],
-             e["partition"], e["offset"], e["broker_timestamp_us"], e["received_at_us"], e["decided_at_us"],
-             stored_at)
-            for e in events]
+    rows = [(uuid_prep(e["request_id"], db), *_passed_through(e), stored_at) for e in events]
     if not rows:
         return 0
     ops = db.ops

@@ -27,6 +27,13 @@ def table():
         "first_received_at", "last_received_at"))
 
 
+def test_the_raw_store_writes_every_column_of_decision_event_in_its_order():
+    """Its columns come from the participation row (campaigns.rows): a column added to either
+    model without the other fails here."""
+    assert services._EVENT_COLUMNS == tuple(f.column for f in DecisionEvent._meta.concrete_fields
+                                            if not f.primary_key)
+
+
 def test_storing_events_skips_request_ids_already_stored():
     campaign = CampaignFactory()
     events = decision_events(campaign, {"SUCCESS": 3, "SOLD_OUT": 2})
