@@ -104,12 +104,13 @@ def users_with_decisions(campaign_id, user_ids) -> set:
         return set(Participation.objects.filter(campaign_id=campaign_id, user_id__in=user_ids, is_decision=True)
                    .values_list("user_id", flat=True))
     escape = connection.connection.string_literal
+    sql = ("SELECT user_id FROM %s WHERE campaign_id = %%d AND is_decision = 1 AND user_id IN (%%s)"
+           % connection.ops.quote_name(Participation._meta.db_table)).encode()
     found = set()
     with connection.cursor() as cursor:
         for start in range(0, len(user_ids), 5000):
             chunk = b",".join(escape(u.encode()) for u in user_ids[start:start + 5000])
-            cursor.execute(b"SELECT user_id FROM participation WHERE campaign_id = %d AND is_decision = 1 "
-                           b"AND user_id IN (%s)" % (int(campaign_id), chunk))
+            cursor.execute(sql % (int(campaign_id), chunk))
             found.update(user_id for (user_id,) in cursor.fetchall())
     return found
 
