@@ -2,8 +2,9 @@
 
 The views are plain APIViews, so request bodies, answers and error statuses are declared here
 and attached to them when the app loads (CampaignsConfig.ready), keeping the views themselves
-to parsing and calling services. The fuzz tests (schemathesis) hold the API to this document:
-every status it answers must be listed, every body must match.
+to parsing and calling services. Other apps' API views describe themselves next to the view,
+with the error shapes below (monitoring.views). The fuzz tests (schemathesis) hold the API to
+this document: every status it answers must be listed, every body must match.
 """
 from drf_spectacular.utils import (OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field,
                                    extend_schema_view, inline_serializer)
@@ -13,7 +14,6 @@ from campaigns import views
 from campaigns.models import Campaign
 from campaigns.serializers import (CampaignCreateSerializer, CampaignSerializer, ParticipationCreateSerializer,
                                    ParticipationResultSerializer)
-from monitoring.views import SnapshotView
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -76,10 +76,3 @@ def describe():
                           responses={200: ParticipationResultSerializer,
                                      404: error("no such campaign, or no decision for the user yet")}),
     )(views.UserDecisionView)
-    extend_schema_view(
-        get=extend_schema(summary="Monitoring snapshot of a campaign (staff)",
-                          parameters=[OpenApiParameter("campaign_id", int, required=True)],
-                          responses={200: OpenApiResponse(description="cumulative counters, see docs/operations.md"),
-                                     400: error("campaign_id missing or not a positive integer"),
-                                     404: error("no such campaign"), **STAFF_ONLY}),
-    )(SnapshotView)

@@ -3,12 +3,14 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.errors import CampaignNotFound
+from campaigns.schema import STAFF_ONLY, error
 from campaigns.selectors import campaign_get, campaign_list
 from monitoring.selectors import monitoring_snapshot
 
@@ -40,6 +42,13 @@ class SnapshotQuerySerializer(serializers.Serializer):
     campaign_id = serializers.IntegerField(min_value=1)
 
 
+@extend_schema_view(
+    get=extend_schema(summary="Monitoring snapshot of a campaign (staff)",
+                      parameters=[OpenApiParameter("campaign_id", int, required=True)],
+                      responses={200: OpenApiResponse(description="cumulative counters, see docs/operations.md"),
+                                 400: error("campaign_id missing or not a positive integer"),
+                                 404: error("no such campaign"), **STAFF_ONLY}),
+)
 class SnapshotView(APIView):
     permission_classes = [IsAdminUser]
 
