@@ -17,6 +17,13 @@ from campaigns.ingest import ParticipationIngest
 # Set by gunicorn.conf.py's on_starting; the default is for a server started without it.
 DJANGO_THREADS = int(os.environ.get("GUNICORN_THREADS", 24))
 
-application = ParticipationIngest(WSGIMiddleware(django_application, workers=DJANGO_THREADS))
-if os.environ.get("GUNICORN_ACCESS_LOG"):
-    application = AccessLog(application)
+
+
+def build_application():
+    """The served application. Raises ImproperlyConfigured if the configuration the fast path
+    mirrors has changed (campaigns.ingest.WRITTEN_AGAINST): the server does not start."""
+    application = ParticipationIngest(WSGIMiddleware(django_application, workers=DJANGO_THREADS))
+    return AccessLog(application) if os.environ.get("GUNICORN_ACCESS_LOG") else application
+
+
+application = build_application()

@@ -16,6 +16,12 @@ host Django would refuse, a plain-HTTP request that production redirects, a body
 Content-Length or over the size limit, a header sent twice (Django reads the values joined). So DRF's view (ParticipationCreateView,
 also what runserver and Django's test client reach) stays the one definition of every error;
 campaigns/tests/test_ingest.py checks that both answer alike.
+
+It is an adapter written against one configuration, WRITTEN_AGAINST below: the middleware a
+request crosses, the settings that make Django refuse or redirect it before any view, and the
+DRF classes of the view. If any of them changes, building the adapter (campaign_site/asgi.py, at
+the server's start) raises ImproperlyConfigured naming what changed: a middleware added tomorrow
+must be mirrored here (or leave its requests to Django) before the fast path serves again.
 """
 import functools
 import logging
@@ -24,11 +30,14 @@ import time
 
 import orjson
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
+from django.urls import resolve
 from django.utils import timezone
 from prometheus_client import Counter, Histogram
 from rest_framework.exceptions import ValidationError
+from rest_framework.settings import api_settings
 
 from campaign_site.parsers import may_be_too_deep
 from campaigns import selectors, services
@@ -45,6 +54,86 @@ PARTICIPATION_PATH = re.compile(r"/api/campaigns/([0-9]+)/participations")
 MAX_ID_DIGITS = len(str(2**63 - 1))
 JSON_TYPES = {b"application/json", b"application/json; charset=utf-8", b"application/json;charset=utf-8"}
 
+# What the fast path mirrors, as it was when this module was written and tested. Django's
+# security and clickjacking middleware are mirrored (host, HTTPS redirect, response headers), the
+# size limit and content type are gated, the others do nothing to this path's requests (health,
+# /metrics, static files) or nothing a view without authentication sees (sessions, CSRF: APIView
+# is exempt, messages); CommonMiddleware refuses nothing while the two settings below stay off.
+WRITTEN_AGAINST = {
+    "settings.MIDDLEWARE": (
+        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        "campaign_site.middleware.HealthCheckMiddleware",
+        "campaign_site.authentication.MetricsMiddleware",
+        "campaign_site.request_limits.RequestSizeLimitMiddleware",
+        "django.middleware.security.SecurityMiddleware",
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "django_prometheus.middleware.PrometheusAfterMiddleware",
+    ),
+    "settings.PREPEND_WWW": False,
+    "settings.DISALLOWED_USER_AGENTS": (),
+    "REST_FRAMEWORK.DEFAULT_PARSER_CLASSES": ("campaign_site.parsers.JSONParser",),
+    "REST_FRAMEWORK.DEFAULT_RENDERER_CLASSES": ("rest_framework.renderers.JSONRenderer",),
+    "REST_FRAMEWORK.EXCEPTION_HANDLER": "campaign_site.exceptions.exception_handler",
+    "REST_FRAMEWORK.COMPACT_JSON": True,
+    "view": "campaigns.views.ParticipationCreateView",
+    "view.parser_classes": ("campaign_site.parsers.JSONParser",),
+    "view.renderer_classes": ("rest_framework.renderers.JSONRenderer",),
+    "view.content_negotiation_class": "campaigns.views.JSONOnlyNegotiation",
+    "view.authentication_classes": (),
+    "view.permission_classes": (),
+    # Its rate (FIRSTCOME_PARTICIPATION_RATE) and count are shared: both paths call allow().
+    "view.throttle_classes": ("campaigns.throttles.ParticipationUserThrottle",),
+}
+
+
+def mirrored_configuration() -> dict:
+    """The running configuration, under WRITTEN_AGAINST's names."""
+    view = resolve("/api/campaigns/1/participations").func.view_class
+    return {
+        "settings.MIDDLEWARE": tuple(settings.MIDDLEWARE),
+        "settings.PREPEND_WWW": settings.PREPEND_WWW,
+        "settings.DISALLOWED_USER_AGENTS": tuple(settings.DISALLOWED_USER_AGENTS),
+        "REST_FRAMEWORK.DEFAULT_PARSER_CLASSES": _names(api_settings.DEFAULT_PARSER_CLASSES),
+        "REST_FRAMEWORK.DEFAULT_RENDERER_CLASSES": _names(api_settings.DEFAULT_RENDERER_CLASSES),
+        "REST_FRAMEWORK.EXCEPTION_HANDLER": _name(api_settings.EXCEPTION_HANDLER),
+        "REST_FRAMEWORK.COMPACT_JSON": api_settings.COMPACT_JSON,
+        "view": _name(view),
+        "view.parser_classes": _names(view.parser_classes),
+        "view.renderer_classes": _names(view.renderer_classes),
+        "view.content_negotiation_class": _name(view.content_negotiation_class),
+        "view.authentication_classes": _names(view.authentication_classes),
+        "view.permission_classes": _names(view.permission_classes),
+        "view.throttle_classes": _names(view.throttle_classes),
+    }
+
+
+def check_mirrored_configuration() -> None:
+    """ImproperlyConfigured naming each difference between the running configuration and the
+    one this adapter mirrors."""
+    running = mirrored_configuration()
+    changed = [f"{name}: written against {expected!r}, running {running[name]!r}"
+               for name, expected in WRITTEN_AGAINST.items() if running[name] != expected]
+    if changed:
+        raise ImproperlyConfigured(
+            "the participation fast path (campaigns/ingest.py) mirrors a configuration that has changed; "
+            "bring it and WRITTEN_AGAINST up to date (campaigns/tests/test_ingest.py checks the parity):\n  "
+            + "\n  ".join(changed))
+
+
+def _name(obj) -> str:
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+def _names(classes) -> tuple:
+    return tuple(map(_name, classes))
+
+
 ANSWERS = Counter("firstcome_ingest_requests_total",
                   "Participation POSTs by who answered: accepted / broker_unavailable by the fast "
                   "path, django for those it handed to the Django application.", ["answer"])
@@ -58,6 +147,7 @@ class ParticipationIngest:
     """ASGI application: the fast path for participation requests, `django` for the rest."""
 
     def __init__(self, django):
+        check_mirrored_configuration()
         self.django = django
         self._response_headers = {}  # is the request secure -> headers for a fast-path answer
         # One for the loop, not one per request: its check runs start to end without yielding.
