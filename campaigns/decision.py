@@ -6,7 +6,10 @@ Kafka decides the *order*; the database decides the *outcome*, with the conditio
 inside a transaction that also records the outcome under a unique (campaign, user) decision key.
 These UPDATEs, through Campaign.objects.for_decision(), are the only writes of an existing
 campaign's stock and counters: every other save path refuses them (Campaign.DECISION_FIELDS).
-The outcome's row is written by campaigns.rows.
+The outcome's row is written by campaigns.rows. A SUCCESS gets its coupon code
+(campaigns.coupons) in the same transaction, under a unique key: a code that happened to be
+given before fails the insert like a redelivered request does, and the decision is made again
+with new codes instead of failing (campaigns/tests/test_coupons.py).
 """
 import logging
 from collections import Counter
@@ -19,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from campaigns import rows
+from campaigns.coupons import coupon_codes
 from campaigns.messages import ParticipationRequest
 from campaigns.models import Campaign, Participation
 from campaigns.selectors import users_with_decisions
@@ -26,6 +30,11 @@ from campaigns.selectors import users_with_decisions
 log = logging.getLogger(__name__)
 
 Status = Participation.Status
+# What a redelivered request is answered with: the outcome recorded for it.
+_RECORDED = ("status", "decided_at", "coupon_code")
+# The batch's tries: the optimistic one, then knowing the redelivered requests; a third for a
+# coupon code given before (75 random bits: never seen, but it must not lose the batch).
+BATCH_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +42,7 @@ class Decision:
     request: ParticipationRequest
     status: str
     decided_at: datetime
+    coupon_code: str | None = None  # a SUCCESS's; None for the other outcomes
 
 
 def participation_decide(request: ParticipationRequest) -> Decision:
@@ -40,8 +50,9 @@ def participation_decide(request: ParticipationRequest) -> Decision:
 
     Idempotent: a request already decided (a redelivered message) returns its recorded outcome
     and changes nothing. A concurrent decision for the same user (another consumer, another
-    partition) trips the unique decision key; the transaction rolls back, stock included, and
-    the request is decided again against what is now committed.
+    partition) trips the unique decision key, as would a coupon code given before; the
+    transaction rolls back, stock included, and the request is decided again against what is
+    now committed, with a new code.
     """
     for attempt in range(3):
         try:
@@ -56,7 +67,7 @@ def participation_decide(request: ParticipationRequest) -> Decision:
 
 def _decide_one(request: ParticipationRequest) -> Decision:
     recorded = (Participation.objects.filter(request_id=request.request_id)
-                .values_list("status", "decided_at").first())
+                .values_list(*_RECORDED).first())
     if recorded:
         return Decision(request, *recorded)
     if Participation.objects.filter(campaign_id=request.campaign_id, user_id=request.user_id,
@@ -66,7 +77,7 @@ def _decide_one(request: ParticipationRequest) -> Decision:
         issued = (Campaign.objects.for_decision().filter(pk=request.campaign_id, remaining_stock__gt=0)
                   .update(remaining_stock=F("remaining_stock") - 1))
         status = Status.SUCCESS if issued else Status.SOLD_OUT
-    decision = Decision(request, status, timezone.now())
+    decision = Decision(request, status, timezone.now(), coupon_codes(1)[0] if status == Status.SUCCESS else None)
     decision_record(decision)
     return decision
 
@@ -94,17 +105,22 @@ def participations_decide_batch(requests: Sequence[ParticipationRequest]) -> lis
         raise RuntimeError("participations_decide_batch must run inside transaction.atomic()")
     stock = dict(Campaign.objects.select_for_update().filter(pk__in={r.campaign_id for r in requests})
                  .order_by("pk").values_list("pk", "remaining_stock"))
-    try:
-        # Optimistic: a batch is almost never a redelivery, so do not look its request ids up.
-        # If one was decided before, its unique request_id fails the insert and the savepoint
-        # takes the stock update back with it.
-        with transaction.atomic():
-            return _decide_batch(requests, stock, recorded={})
-    except IntegrityError:
-        recorded = {rid: (status, decided_at) for rid, status, decided_at in
-                    Participation.objects.filter(request_id__in={r.request_id for r in requests})
-                    .values_list("request_id", "status", "decided_at")}
-        return _decide_batch(requests, stock, recorded)
+    # Optimistic: a batch is almost never a redelivery, so do not look its request ids up. If one
+    # was decided before, its unique request_id fails the insert (as would a coupon code given
+    # before) and the savepoint takes the stock update back with it; the batch is then decided
+    # again knowing the recorded outcomes, with new codes. Raising instead would have the
+    # consumer split the batch to isolate a record that did nothing wrong.
+    recorded = {}
+    for attempt in range(BATCH_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return _decide_batch(requests, stock, recorded)
+        except IntegrityError:
+            if attempt == BATCH_ATTEMPTS - 1:
+                raise
+            recorded = {rid: recorded_outcome for rid, *recorded_outcome in
+                        Participation.objects.filter(request_id__in={r.request_id for r in requests})
+                        .values_list("request_id", *_RECORDED)}
 
 
 def _decide_batch(requests, stock, recorded):
@@ -117,6 +133,8 @@ def _decide_batch(requests, stock, recorded):
         decided_users.update((campaign_id, user_id) for user_id in users_with_decisions(campaign_id, users))
 
     now = timezone.now()
+    # Enough codes for the most winners the batch can have, in one call: none once sold out.
+    codes = iter(coupon_codes(min(len(requests), sum(stock.values()))))
     decisions, new, issued = [], {}, dict.fromkeys(stock, 0)
     for r in requests:
         if r.campaign_id not in stock:
@@ -129,16 +147,17 @@ def _decide_batch(requests, stock, recorded):
             decisions.append(new[r.request_id])
             continue
         user = (r.campaign_id, r.user_id)
+        code = None
         if user in decided_users:
             status = Status.DUPLICATE
         else:
             decided_users.add(user)
             if stock[r.campaign_id] > issued[r.campaign_id]:
                 issued[r.campaign_id] += 1
-                status = Status.SUCCESS
+                status, code = Status.SUCCESS, next(codes)
             else:
                 status = Status.SOLD_OUT
-        decision = new[r.request_id] = Decision(r, status, now)
+        decision = new[r.request_id] = Decision(r, status, now, code)
         decisions.append(decision)
 
     for campaign_id, count in issued.items():

@@ -102,7 +102,11 @@ def decode_participation(record) -> ParticipationRequest:
 # strings, times as epoch microseconds.
 DECISION_EVENTS_PER_MESSAGE = 1000
 DECISION_EVENT_FIELDS = rows.EVENT_COLUMNS
-_EVENT_VALUE = {rows.UUID: str, rows.TEXT: str, rows.INT: int, rows.TIME: to_epoch_us}
+# Fields added since the first events: a message published before them (a decider not yet
+# upgraded) is read with them null instead of being refused.
+LATER_EVENT_FIELDS = ("coupon_code",)
+_EVENT_VALUE = {rows.UUID: str, rows.TEXT: str, rows.TEXT_OR_NULL: lambda value: value, rows.INT: int,
+                rows.TIME: to_epoch_us}
 _EVENT_ENCODERS = tuple((rows.COLUMNS.index(name), _EVENT_VALUE[rows.KINDS[name]]) for name in DECISION_EVENT_FIELDS)
 
 
@@ -128,8 +132,13 @@ def decode_decision_events(record) -> list[dict]:
         fields, rows = tuple(message["fields"]), message["rows"]
     except (TypeError, KeyError, orjson.JSONDecodeError):
         raise PoisonMessage("not a decision-events message") from None
-    if not set(DECISION_EVENT_FIELDS) <= set(fields):
+    missing = set(DECISION_EVENT_FIELDS) - set(fields)
+    if not missing <= set(LATER_EVENT_FIELDS):
         raise PoisonMessage("decision events without the expected fields")
     if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == len(fields) for r in rows):
         raise PoisonMessage("decision event rows do not match their fields")
-    return [dict(zip(fields, row)) for row in rows]
+    events = [dict(zip(fields, row)) for row in rows]
+    for name in missing:
+        for event in events:
+            event[name] = None
+    return events

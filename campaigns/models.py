@@ -182,6 +182,13 @@ class Participation(models.Model):
     broker_timestamp = models.DateTimeField()
     received_at = models.DateTimeField(help_text="when the API accepted the request")
     decided_at = models.DateTimeField(help_text="when the consumer decided it, inside the committing transaction")
+    # A SUCCESS's coupon (campaigns.coupons), given in the deciding transaction; NULL otherwise
+    # (unique indexes let any number of NULLs by). ASCII compared byte for byte (migration 0005).
+    coupon_code = models.CharField(max_length=16, null=True, blank=True, unique=True, editable=False)
+    # Written once, by the conditional UPDATE of the redemption (campaigns.redemption), never by
+    # the decision: so it is not among the columns campaigns.rows writes.
+    redeemed_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                       help_text="when the coupon was redeemed at the till")
 
     class Meta:
         db_table = "participation"
@@ -194,8 +201,12 @@ class Participation(models.Model):
                 | (Q(status__in=["SUCCESS", "SOLD_OUT"]) & Q(is_decision=True)),
                 name="participation_decision_matches_status",
             ),
+            models.CheckConstraint(condition=Q(coupon_code__isnull=True) | Q(status="SUCCESS"),
+                                   name="participation_coupon_only_for_success"),
         ]
-        indexes = [models.Index(fields=["campaign", "status"], name="participation_campaign_status")]
+        indexes = [models.Index(fields=["campaign", "status"], name="participation_campaign_status"),
+                   # The statistics count a day's redemptions from a range of this index.
+                   models.Index(fields=["redeemed_at", "campaign"], name="participation_redeemed")]
 
     def __str__(self):
         return f"{self.user_id} → {self.status} (campaign {self.campaign_id})"

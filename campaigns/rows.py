@@ -17,7 +17,9 @@ from campaigns.models import Participation
 Status = Participation.Status
 
 COLUMNS = ("request_id", "campaign_id", "user_id", "status", "is_decision", "topic", "partition", "offset",
-           "broker_timestamp", "received_at", "decided_at")
+           "broker_timestamp", "received_at", "decided_at", "coupon_code")
+# Columns written after the decision, never by it (the redemption's): NULL in a new row.
+LATER_COLUMNS = ("redeemed_at",)
 # The decision event carries the row but is_decision, which follows from the status.
 EVENT_COLUMNS = tuple(c for c in COLUMNS if c != "is_decision")
 
@@ -27,7 +29,7 @@ def row(decision) -> tuple:
     r = decision.request
     return (r.request_id, r.campaign_id, r.user_id, decision.status,
             None if decision.status == Status.DUPLICATE else True, r.topic, r.partition, r.offset,
-            r.broker_timestamp or r.received_at, r.received_at, decision.decided_at)
+            r.broker_timestamp or r.received_at, r.received_at, decision.decided_at, decision.coupon_code)
 
 
 def orm_fields(decision) -> dict:
@@ -36,7 +38,7 @@ def orm_fields(decision) -> dict:
 
 
 # --- how each value is written, by the kind of its model field ---------------------------------
-UUID, INT, TEXT, FLAG, TIME = "uuid", "int", "text", "flag", "time"
+UUID, INT, TEXT, TEXT_OR_NULL, FLAG, TIME = "uuid", "int", "text", "text or null", "flag", "time"
 
 
 def _kind(field) -> str:
@@ -47,7 +49,7 @@ def _kind(field) -> str:
     if isinstance(field, models.BooleanField):
         return FLAG
     if isinstance(field, models.CharField):
-        return TEXT
+        return TEXT_OR_NULL if field.null else TEXT
     if isinstance(field, (models.IntegerField, models.ForeignKey)):
         return INT
     raise TypeError(f"participation column {field.attname}: no encoding for {type(field).__name__}")
@@ -63,7 +65,8 @@ def time_columns(columns=COLUMNS) -> tuple:
 # --- the SQL ----------------------------------------------------------------------------------
 ROWS_PER_STATEMENT = 5000  # ~1 MB of SQL, well under MySQL's max_allowed_packet
 _MYSQL_TEMPLATE = b"(" + b",".join(
-    {UUID: b"'%s'", INT: b"%d", TEXT: b"%s", FLAG: b"%s", TIME: b"'%s'"}[KINDS[c]] for c in COLUMNS) + b")"
+    {UUID: b"'%s'", INT: b"%d", TEXT: b"%s", TEXT_OR_NULL: b"%s", FLAG: b"%s", TIME: b"'%s'"}[KINDS[c]]
+    for c in COLUMNS) + b")"
 
 
 def participations_insert(decisions) -> None:
@@ -129,6 +132,7 @@ def _mysql_encoders(connection):
         UUID: lambda values: map(str.encode, map(as_uuid, values)),
         INT: _same,
         TEXT: lambda values: map(escape, map(str.encode, values)),
+        TEXT_OR_NULL: lambda values: [b"NULL" if v is None else escape(v.encode()) for v in values],
         FLAG: lambda values: map(_FLAG_SQL.__getitem__, values),
         # Each distinct time once: a batch shares one decided_at.
         TIME: lambda values: map({t: _naive_utc_text(t).encode() for t in set(values)}.__getitem__, values),

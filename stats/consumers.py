@@ -4,6 +4,7 @@ It reads the decisions topic under its own consumer group, so it never slows the
 if it stops, the decider keeps publishing, and when it comes back it resumes from the offsets it
 committed (the worker commits them only after the rows are in the database).
 """
+from campaigns.coupons import CouponCodeInvalid, coupon_code_read
 from campaigns.messages import decode_decision_events, request_identity
 from campaigns.models import Participation
 from stats import services
@@ -34,7 +35,20 @@ def stored_event(event: dict) -> dict:
         if type(value) is not int or not 0 < value < MAX_EPOCH_US:
             raise PoisonMessage(f"decision event: {name} is not epoch microseconds")
         row[f"{name}_us"] = value
+    row["coupon_code"] = _coupon_code(event["coupon_code"])
     return row
+
+
+def _coupon_code(value):
+    """None (not a SUCCESS, or published before codes existed) or a code as the decider writes it."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str) and coupon_code_read(value) == value:
+            return value
+    except CouponCodeInvalid:
+        pass
+    raise PoisonMessage("decision event: coupon_code is not a coupon code")
 
 class StatsConsumer(BatchConsumerWorker):
     name = "consume_stats"

@@ -30,6 +30,7 @@ class DecisionEvent(models.Model):
     broker_timestamp_us = models.BigIntegerField()
     received_at_us = models.BigIntegerField(help_text="when the API accepted the request; decides its day")
     decided_at_us = models.BigIntegerField()
+    coupon_code = models.CharField(max_length=16, null=True, blank=True, help_text="a SUCCESS's coupon")
     stored_at = models.DateTimeField(help_text="when the stats consumer stored it")
 
     class Meta:
@@ -112,6 +113,8 @@ class CampaignStats(models.Model):
     success_count = models.PositiveIntegerField(default=0)
     sold_out_count = models.PositiveIntegerField(default=0)
     duplicate_count = models.PositiveIntegerField(default=0)
+    redeemed_count = models.PositiveIntegerField(
+        default=0, help_text="coupons of the campaign redeemed that day (whenever they were won)")
     first_received_at = models.DateTimeField(null=True, blank=True)
     last_received_at = models.DateTimeField(null=True, blank=True)
     aggregated_at = models.DateTimeField()

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 import factory
 from django.utils import timezone
 
+from campaigns.coupons import coupon_codes
 from campaigns.messages import ParticipationRequest, to_epoch_us
 from campaigns.models import Campaign
 from campaigns.request_ids import new_request_id
@@ -36,7 +37,7 @@ def decision_event(campaign, status="SUCCESS", *, received_at=None, user_id=None
     values = dict(request_id=new_request_id(), campaign_id=getattr(campaign, "pk", campaign),
                   user_id=user_id or f"user-{offset}", status=status, topic="test", partition=0,
                   offset=offset, broker_timestamp_us=us + 1000, received_at_us=us,
-                  decided_at_us=us + 2000)
+                  decided_at_us=us + 2000, coupon_code=coupon_codes(1)[0] if status == "SUCCESS" else None)
     values.update(fields)
     return values
 
