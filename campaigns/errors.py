@@ -3,6 +3,7 @@
 The answer is defined here, below every layer that sends it: DRF's exception handler
 (campaign_site.exceptions) and the participation fast path (campaigns.ingest) both use it.
 """
+from django.utils import timezone
 
 
 class DomainError(Exception):
@@ -53,3 +54,28 @@ class ExperimentsDisabled(DomainError):
 class LoopbackOnly(DomainError):
     http_status = 403
     code = "loopback_only"
+
+
+class CouponCodeMistyped(DomainError):
+    """Refused before any lookup: not the alphabet, not the length, or a check character that
+    does not match (campaigns.coupons)."""
+
+    code = "coupon_code_invalid"
+
+
+class CouponNotFound(DomainError):
+    http_status = 404
+    code = "coupon_not_found"
+
+
+class CouponAlreadyRedeemed(DomainError):
+    http_status = 409
+    code = "coupon_already_redeemed"
+
+    def __init__(self, message, *, redeemed_at):
+        super().__init__(message)
+        self.redeemed_at = redeemed_at
+
+    def body(self) -> dict:
+        # In TIME_ZONE, as the API writes every other time.
+        return {**super().body(), "redeemed_at": timezone.localtime(self.redeemed_at).isoformat()}

@@ -12,8 +12,8 @@ from rest_framework import serializers
 
 from campaigns import views
 from campaigns.models import Campaign
-from campaigns.serializers import (CampaignCreateSerializer, CampaignSerializer, ParticipationCreateSerializer,
-                                   ParticipationResultSerializer)
+from campaigns.serializers import (CampaignCreateSerializer, CampaignSerializer, CouponRedemptionSerializer,
+                                   ParticipationCreateSerializer, ParticipationResultSerializer)
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -34,6 +34,10 @@ STAFF_ONLY = {401: error("not authenticated (HTTP Basic or the admin session)"),
               403: error("authenticated but not staff, or a session write without its CSRF token"),
               429: error("too many failed sign-ins from this client, for this user name or on this "
                          "process: no password is checked until Retry-After")}
+
+ALREADY_REDEEMED = OpenApiResponse(inline_serializer("CouponAlreadyRedeemed", {
+    "detail": serializers.CharField(), "code": serializers.CharField(), "redeemed_at": serializers.DateTimeField(),
+}), description="the coupon was redeemed before (or by a concurrent request): `redeemed_at` says when")
 
 PARTICIPATION_ACCEPTED = inline_serializer("ParticipationAccepted", {
     "request_id": serializers.UUIDField(),
@@ -76,3 +80,16 @@ def describe():
                           responses={200: ParticipationResultSerializer,
                                      404: error("no such campaign, or no decision for the user yet")}),
     )(views.UserDecisionView)
+    extend_schema_view(
+        post=extend_schema(
+            summary="Redeem a winner's coupon (staff)",
+            description="Marks the coupon used, exactly once. The code is read as Crockford base32: case does "
+                        "not matter, O reads as 0, I and L as 1, hyphens are ignored.",
+            request=None,
+            parameters=[OpenApiParameter("code", str, OpenApiParameter.PATH,
+                                         description="the 16-character coupon code, its last character a check")],
+            responses={200: CouponRedemptionSerializer,
+                       400: error("not a coupon code: a character outside the alphabet, the wrong length, or a "
+                                  "check character that does not match (a typo); nothing was looked up"),
+                       404: error("no winner holds this code"), 409: ALREADY_REDEEMED, **STAFF_ONLY}),
+    )(views.CouponRedeemView)

@@ -115,17 +115,26 @@ def users_with_decisions(campaign_id, user_ids) -> set:
     return found
 
 
+RESULT_FIELDS = ("request_id", "campaign_id", "user_id", "status", "coupon_code")
+
+
 def participation_get(request_id):
     """The processed request, or None while it is still in Kafka."""
-    return (Participation.objects.filter(request_id=request_id)
-            .values("request_id", "campaign_id", "user_id", "status").first())
+    return Participation.objects.filter(request_id=request_id).values(*RESULT_FIELDS).first()
 
 
 def user_decision_get(campaign_id, user_id):
     """The user's one decision for the campaign (SUCCESS or SOLD_OUT), or None."""
     return (Participation.objects
             .filter(campaign_id=campaign_id, user_id=user_id, is_decision=True)
-            .values("request_id", "campaign_id", "user_id", "status").first())
+            .values(*RESULT_FIELDS).first())
+
+
+def coupon_get(code: str):
+    """The participation holding a coupon code (a valid one: campaigns.coupons.coupon_code_read),
+    as {coupon_code, request_id, campaign_id, user_id, redeemed_at}; None if no winner has it."""
+    return (Participation.objects.filter(coupon_code=code)
+            .values("coupon_code", "request_id", "campaign_id", "user_id", "redeemed_at").first())
 
 
 def outcome_counts(campaign_id) -> dict:

@@ -80,3 +80,14 @@ class ParticipationResultSerializer(serializers.Serializer):
     campaign_id = serializers.IntegerField(allow_null=True)
     user_id = serializers.CharField(allow_null=True)
     status = serializers.CharField()
+    # default: a result without the key (PENDING) says null rather than failing.
+    coupon_code = serializers.CharField(allow_null=True, default=None,
+                                        help_text="a SUCCESS's coupon code (16 characters); null otherwise")
+
+
+class CouponRedemptionSerializer(serializers.Serializer):
+    coupon_code = serializers.CharField()
+    request_id = serializers.UUIDField()
+    campaign_id = serializers.IntegerField()
+    user_id = serializers.CharField()
+    redeemed_at = serializers.DateTimeField()

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from campaigns import selectors, services
 from campaigns.request_ids import is_issued_here
 from campaigns.serializers import (USER_ID_FIELD, CampaignCreateSerializer, CampaignSerializer,
-                                   ParticipationResultSerializer)
+                                   CouponRedemptionSerializer, ParticipationResultSerializer)
 from campaigns.throttles import ParticipationUserThrottle
 
 
@@ -97,3 +97,9 @@ class UserDecisionView(PublicAPIView):
             raise NotFound(f"no decision yet for user {user_id!r} in campaign {campaign_id}")
         return Response(ParticipationResultSerializer(decision).data)
 
+
+class CouponRedeemView(APIView):
+    permission_classes = [IsAdminUser]
+
+    def post(self, request, code):
+        return Response(CouponRedemptionSerializer(services.coupon_redeem(typed_code=code)).data)

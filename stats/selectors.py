@@ -1,8 +1,9 @@
 """Reads of the statistics: the batch's aggregation queries and what the run history says."""
-from datetime import date
+from datetime import date, datetime
 
 from django.db.models import Count, Max, Min, Q
 
+from campaigns.models import Participation
 from stats.days import days_between
 from stats.models import BatchRun, CampaignStats, DecisionEvent
 
@@ -28,6 +29,13 @@ def day_counts_by_campaign(day: date, start_us: int, end_us: int) -> dict[int, d
     for campaign_id, status, n, first, last in rows:
         counts.setdefault(campaign_id, {})[status] = (n, first, last)
     return dict(sorted(counts.items()))
+
+
+def redemptions_by_campaign(start: datetime, end: datetime) -> dict[int, int]:
+    """{campaign_id: coupons redeemed in [start, end)}: redemptions are not decision events, they
+    are read from the participation rows, over a range of the (redeemed_at, campaign) index."""
+    return dict(Participation.objects.filter(redeemed_at__gte=start, redeemed_at__lt=end)
+                .values_list("campaign_id").annotate(n=Count("*")).order_by())
 
 
 def latest_run_per_day(job_name: str, first: date, last: date) -> dict:

@@ -72,18 +72,20 @@ class StepResult:
 
 _COUNT_FIELDS = {Status.SUCCESS: "success_count", Status.SOLD_OUT: "sold_out_count",
                  Status.DUPLICATE: "duplicate_count"}
-_UPDATE_FIELDS = [*_COUNT_FIELDS.values(), "first_received_at", "last_received_at", "aggregated_at",
+_UPDATE_FIELDS = [*_COUNT_FIELDS.values(), "redeemed_count", "first_received_at", "last_received_at", "aggregated_at",
                   "batch_run"]
 
 
-def campaign_stats_upsert(run: BatchRun, campaign_id: int, day: date, counts: dict) -> CampaignStats:
-    """Write one campaign's counts for `day` ({status: (n, first_us, last_us)}) in a transaction
-    of its own (Spring Batch's REQUIRES_NEW; a savepoint when the caller already holds one)."""
+def campaign_stats_upsert(run: BatchRun, campaign_id: int, day: date, counts: dict, *,
+                          redeemed: int = 0) -> CampaignStats:
+    """Write one campaign's counts for `day` ({status: (n, first_us, last_us)}) and its coupons
+    redeemed that day, in a transaction of its own (Spring Batch's REQUIRES_NEW; a savepoint when
+    the caller already holds one)."""
     first = min((first for _, first, _ in counts.values()), default=None)
     last = max((last for _, _, last in counts.values()), default=None)
     row = CampaignStats(
         campaign_id=campaign_id, stats_date=day,
-        **{field: counts.get(status, (0,))[0] for status, field in _COUNT_FIELDS.items()},
+        **{field: counts.get(status, (0,))[0] for status, field in _COUNT_FIELDS.items()}, redeemed_count=redeemed,
         first_received_at=None if first is None else from_epoch_us(first),
         last_received_at=None if last is None else from_epoch_us(last),
         aggregated_at=timezone.now(), batch_run=run,
@@ -126,11 +128,15 @@ def stats_batch_execute(run: BatchRun, *, on_step: Callable[[StepResult], None] 
     steps = failed = 0
     try:
         for day in days_between(run.date_from, run.date_to):
-            start, end = (to_epoch_us(bound) for bound in day_bounds(day, run.time_zone))
-            for campaign_id, counts in selectors.day_counts_by_campaign(day, start, end).items():
+            bounds = day_bounds(day, run.time_zone)
+            start, end = (to_epoch_us(bound) for bound in bounds)
+            by_campaign = selectors.day_counts_by_campaign(day, start, end)
+            redeemed = selectors.redemptions_by_campaign(*bounds)
+            for campaign_id in sorted(by_campaign.keys() | redeemed.keys()):
+                counts = by_campaign.get(campaign_id, {})
                 steps += 1
                 run.rows_read += sum(n for n, _, _ in counts.values())
-                result = _step(run, campaign_id, day, counts)
+                result = _step(run, campaign_id, day, counts, redeemed.get(campaign_id, 0))
                 if result.error:
                     failed += 1
                 else:
@@ -152,9 +158,10 @@ def stats_batch_execute(run: BatchRun, *, on_step: Callable[[StepResult], None] 
     return run
 
 
-def _step(run, campaign_id, day, counts) -> StepResult:
+def _step(run, campaign_id, day, counts, redeemed) -> StepResult:
     try:
-        return StepResult(day, campaign_id, stats=campaign_stats_upsert(run, campaign_id, day, counts))
+        return StepResult(day, campaign_id,
+                          stats=campaign_stats_upsert(run, campaign_id, day, counts, redeemed=redeemed))
     except Exception as exc:
         error = _one_line(exc)
         BatchRunFailure.objects.create(run=run, campaign_id=campaign_id, stats_date=day, error=error[:500],
