@@ -30,6 +30,9 @@ from django.http import JsonResponse
 from django_prometheus.exports import ExportToDjangoView
 from rest_framework.exceptions import Throttled
 
+from campaign_site.middleware import read_only_refusal
+
+
 class LoginThrottled(Throttled):
     """Too many failed sign-ins: refused before the password is hashed."""
 
@@ -129,9 +132,4 @@ class MetricsMiddleware:
     def __call__(self, request):
         if request.path_info != self.path:
             return self.get_response(request)
-        if request.method not in ("GET", "HEAD"):
-            response = JsonResponse({"detail": f"method {request.method} not allowed", "code": "method_not_allowed"},
-                                    status=405)
-            response["Allow"] = "GET, HEAD"
-            return response
-        return metrics_refusal(request) or ExportToDjangoView(request)
+        return read_only_refusal(request) or metrics_refusal(request) or ExportToDjangoView(request)

@@ -29,34 +29,30 @@ def _handlers(*, json: bool) -> tuple[dict, dict, str]:
             "console")
 
 
-def django_logging(*, level: str, kafka_level: str, json: bool) -> dict:
-    """settings.LOGGING. kafka-python gets its own level: it is chatty below WARNING."""
+def _config(*, json: bool, root_level: str, loggers) -> dict:
     formatters, handlers, handler = _handlers(json=json)
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": formatters,
         "handlers": handlers,
-        "root": {"handlers": [handler], "level": level},
-        "loggers": {
-            "kafka": {"level": kafka_level},
-            "django.db.backends": {"level": "INFO"},
-        },
+        "root": {"handlers": [handler], "level": root_level},
+        "loggers": loggers(handler),
     }
+
+
+def django_logging(*, level: str, kafka_level: str, json: bool) -> dict:
+    """settings.LOGGING. kafka-python gets its own level: it is chatty below WARNING."""
+    return _config(json=json, root_level=level, loggers=lambda handler: {
+        "kafka": {"level": kafka_level},
+        "django.db.backends": {"level": "INFO"},
+    })
 
 
 def gunicorn_json_logging(*, error_level: str) -> dict:
     """gunicorn's logconfig_dict: its error log and the access log (campaign_site/access_log.py)
     as JSON lines on stdout, the same lines as Django's."""
-    formatters, handlers, handler = _handlers(json=True)
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": formatters,
-        "handlers": handlers,
-        "root": {"handlers": [handler], "level": "INFO"},
-        "loggers": {
-            "gunicorn.error": {"handlers": [handler], "level": error_level, "propagate": False},
-            "gunicorn.access": {"handlers": [handler], "level": "INFO", "propagate": False},
-        },
-    }
+    return _config(json=True, root_level="INFO", loggers=lambda handler: {
+        "gunicorn.error": {"handlers": [handler], "level": error_level, "propagate": False},
+        "gunicorn.access": {"handlers": [handler], "level": "INFO", "propagate": False},
+    })

@@ -21,9 +21,14 @@ class HealthCheckMiddleware:
         view = self.routes.get(request.path_info)
         if view is None:
             return self.get_response(request)
-        if request.method not in ("GET", "HEAD"):
-            response = JsonResponse({"detail": f"method {request.method} not allowed", "code": "method_not_allowed"},
-                                    status=405)
-            response["Allow"] = "GET, HEAD"
-            return response
-        return view(request)
+        return read_only_refusal(request) or view(request)
+
+
+def read_only_refusal(request):
+    """405 for anything but GET and HEAD on the paths answered ahead of the stack; None otherwise."""
+    if request.method in ("GET", "HEAD"):
+        return None
+    response = JsonResponse({"detail": f"method {request.method} not allowed", "code": "method_not_allowed"},
+                            status=405)
+    response["Allow"] = "GET, HEAD"
+    return response

@@ -7,6 +7,7 @@ decision key and every lookup, or the batch decider (which groups users in Pytho
 database disagree about who has a decision.
 """
 from django.core.exceptions import ImproperlyConfigured
+from django.db import migrations
 
 
 def byte_exact_collation(connection) -> str | None:
@@ -39,3 +40,14 @@ def make_user_id_byte_exact(schema_editor, model) -> None:
         f"ALTER TABLE {schema_editor.quote_name(model._meta.db_table)} "
         f"MODIFY {schema_editor.quote_name(field.column)} {field.db_type(connection)} "
         f"CHARACTER SET utf8mb4 COLLATE {collation} {'NULL' if field.null else 'NOT NULL'}")
+
+
+def byte_exact_user_id_migration(app_label: str, model_name: str) -> migrations.RunPython:
+    """The migration step that gives a model's user_id the byte-exact collation. Backwards is a
+    no-op on purpose: earlier code is right with it too, and going back to a PAD SPACE collation
+    would fail on any pair such as "alice"/"alice " decided since."""
+    def forwards(apps, schema_editor):
+        make_user_id_byte_exact(schema_editor, apps.get_model(app_label, model_name))
+
+    return migrations.RunPython(forwards, migrations.RunPython.noop)
+

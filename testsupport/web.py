@@ -72,3 +72,15 @@ def scrape_metrics(base_url):
 def metric_value(samples, name, **labels):
     """The sample with exactly these labels, None if the page has none."""
     return samples.get((name, tuple(sorted(labels.items()))))
+
+
+def django_client_headers(headers):
+    """Raw (name, value) headers as Django's test client takes them: (content type, extra), a
+    repeated header joined with commas, as the ASGI-to-WSGI bridge in front of Django joins it."""
+    joined = {}
+    for name, value in headers:
+        key = name.upper().replace("-", "_")
+        key = key if key == "CONTENT_TYPE" else f"HTTP_{key}"
+        joined[key] = f"{joined[key]},{value}" if key in joined else value
+    return joined.pop("CONTENT_TYPE", None), joined
+

@@ -40,7 +40,7 @@ from testsupport.invariants import check_invariants
 from testsupport.kafka import read_topic
 from testsupport.polling import poll
 from testsupport.publishing import Published
-from testsupport.web import call, start_gunicorn
+from testsupport.web import call, django_client_headers, start_gunicorn
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -129,12 +129,7 @@ def raw_post(base_url, path, body, headers):
 def django_answer(path, body, headers, scratch_topic):
     """The status Django's view gives the same request in this process (repeated headers joined
     with commas, as the WSGI bridge does); a request it accepts goes to a scratch topic."""
-    joined = {}
-    for name, value in headers:
-        key = name.upper().replace("-", "_")
-        key = key if key == "CONTENT_TYPE" else f"HTTP_{key}"
-        joined[key] = f"{joined[key]},{value}" if key in joined else value
-    content_type = joined.pop("CONTENT_TYPE", None)
+    content_type, joined = django_client_headers(headers)
     with override_settings(FIRSTCOME_TOPIC=scratch_topic):
         response = APIClient().generic("POST", path, body, content_type=content_type, **joined)
     return response.status_code

@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 from campaign_site.parsers import MAX_JSON_DEPTH, TOO_DEEP
 from testsupport.factories import CampaignFactory
 from testsupport.kafka import read_topic
-from testsupport.web import metric_value, scrape_metrics, start_gunicorn
+from testsupport.web import django_client_headers, metric_value, scrape_metrics, start_gunicorn
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -47,12 +47,7 @@ def post_with_headers(base_url, path, body, headers):
 def view_post(path, body, headers):
     """The same request to the DRF view through Django's test client: a repeated header arrives
     joined by commas, as the ASGI-to-WSGI adapter in front of Django joins it."""
-    joined = {}
-    for name, value in headers:
-        key = name.upper().replace("-", "_")
-        key = key if key == "CONTENT_TYPE" else f"HTTP_{key}"
-        joined[key] = f"{joined[key]},{value}" if key in joined else value
-    content_type = joined.pop("CONTENT_TYPE", None)
+    content_type, joined = django_client_headers(headers)
     response = APIClient().generic("POST", path, body, content_type=content_type, **joined)
     return response.status_code, response.headers, response.content
 
