@@ -51,12 +51,12 @@ def coupon_codes(count: int) -> list[str]:
     """`count` new codes: one secrets call for all of them, no database query. Unique in
     practice (75 random bits each); the database's unique key has the last word."""
     symbols = secrets.token_bytes(_RANDOM * count).translate(_SYMBOL_OF_BYTE).decode("ascii")
-    codes = []
-    for start in range(0, _RANDOM * count, _RANDOM):
-        body = symbols[start:start + _RANDOM]
-        # The check character c makes the last step 2·interim + c = 0.
-        codes.append(body + ALPHABET[_TWICE[_interim(body)]])
-    return codes
+    return [with_check(symbols[start:start + _RANDOM]) for start in range(0, _RANDOM * count, _RANDOM)]
+
+
+def with_check(body: str) -> str:
+    """15 symbols and their check character: the c that makes the last step 2·interim + c = 0."""
+    return body + ALPHABET[_TWICE[_interim(body)]]
 
 
 def coupon_code_read(typed: str) -> str:

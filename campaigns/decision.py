@@ -61,8 +61,8 @@ def participation_decide(request: ParticipationRequest) -> Decision:
         except IntegrityError:
             if attempt == 2:
                 raise
-            log.info("decision race for user %r on campaign %s, deciding again",
-                     request.user_id, request.campaign_id)
+            log.info("decision for user %r on campaign %s refused by a unique key (a concurrent decision, "
+                     "or a coupon code given before), deciding again", request.user_id, request.campaign_id)
 
 
 def _decide_one(request: ParticipationRequest) -> Decision:
