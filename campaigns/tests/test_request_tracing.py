@@ -7,7 +7,8 @@ import pytest
 from kafka import KafkaProducer
 from rest_framework.test import APIClient
 
-from campaigns.consumers import DECISIONS_PER_LINE, FirstComeConsumer
+from campaigns.consumers import DECISIONS_PER_LINE
+from testsupport.consumers import first_come_worker
 from testsupport.factories import CampaignFactory
 from testsupport.kafka import read_topic
 from testsupport.polling import poll
@@ -54,23 +55,11 @@ def test_the_consumer_logs_each_decided_id_and_dead_letters_carry_theirs(process
     assert consumer.stop() == 0
 
 
-class StopsWhenAllDecided(FirstComeConsumer):
-    def __init__(self, *, expected, **kwargs):
-        super().__init__(**kwargs)
-        self.expected = expected
-
-    def batch_handled(self, polled, result, **kwargs):
-        super().batch_handled(polled, result, **kwargs)
-        if self.messages_processed >= self.expected:
-            self.request_stop()
-
-
 def test_a_batch_of_thousands_is_a_few_lines_naming_each_id_once(kafka_topics, settings, caplog):
     count = 2 * DECISIONS_PER_LINE + 100
     campaign = CampaignFactory(total_stock=10)
     published = publish_requests(campaign, [f"u{i}" for i in range(count)])
-    worker = StopsWhenAllDecided(expected=count, topic=settings.FIRSTCOME_TOPIC, group_id=settings.FIRSTCOME_GROUP_ID,
-                                 dead_letter_topic=settings.FIRSTCOME_DLQ_TOPIC, max_poll_records=5000)
+    worker = first_come_worker(settings, expected=count, max_poll_records=5000)
     with caplog.at_level(logging.INFO, logger="campaigns.consumers"):
         assert worker.run() == 0
 

@@ -16,37 +16,16 @@ from django.utils import timezone
 from kafka import KafkaProducer
 from prometheus_client import REGISTRY
 
-from campaigns.consumers import FirstComeConsumer
 from campaigns.messages import encode_participation
 from campaigns.models import Participation
 from monitoring.selectors import monitoring_snapshot
-from streaming.metrics import ConsumerMetrics
 from streaming.producer import publish_many
+from testsupport.consumers import first_come_worker
 from testsupport.factories import CampaignFactory
 from testsupport.kafka import committed_total, read_topic
 from testsupport.polling import poll
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-class StopsWhenAllHandled(FirstComeConsumer):
-    """Stops once `expected` records are committed (decided or dead-lettered)."""
-
-    def __init__(self, *, expected, **kwargs):
-        super().__init__(**kwargs)
-        self.expected = expected
-
-    def batch_handled(self, polled, result, **kwargs):
-        super().batch_handled(polled, result, **kwargs)
-        if self.messages_processed + self.messages_dead_lettered >= self.expected:
-            self.request_stop()
-
-
-def first_come_worker(settings, **kwargs):
-    worker = StopsWhenAllHandled(topic=settings.FIRSTCOME_TOPIC, group_id=settings.FIRSTCOME_GROUP_ID,
-                                 dead_letter_topic=settings.FIRSTCOME_DLQ_TOPIC, **kwargs)
-    worker.metrics = ConsumerMetrics(worker.name, worker.topic)
-    return worker
-
 
 def publish_requests(settings, campaign, users):
     now = timezone.now()
