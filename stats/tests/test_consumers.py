@@ -30,7 +30,7 @@ from testsupport.polling import poll
 GOOD = {"request_id": "6f1c8a52-3f0e-4c1a-9a57-0d8c4b7e9a10", "campaign_id": 3, "user_id": "u",
         "status": "SOLD_OUT", "topic": "t", "partition": 1, "offset": 9,
         "broker_timestamp": 1_736_953_200_000_001, "received_at": 1_736_953_200_000_000,
-        "decided_at": 1_736_953_200_000_002}
+        "decided_at": 1_736_953_200_000_002, "coupon_code": None}
 
 
 def decision_events_message(*events):
