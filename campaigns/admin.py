@@ -35,9 +35,10 @@ class CampaignAdmin(admin.ModelAdmin):
 
 @admin.register(Participation)
 class ParticipationAdmin(admin.ModelAdmin):
-    list_display = ["request_id", "campaign", "user_id", "status", "partition", "offset", "decided_at"]
-    list_filter = ["status", "campaign"]
-    search_fields = ["user_id", "=request_id"]
+    list_display = ["request_id", "campaign", "user_id", "status", "partition", "offset", "decided_at",
+                    "coupon_code", "redeemed_at"]
+    list_filter = ["status", ("redeemed_at", admin.EmptyFieldListFilter), "campaign"]
+    search_fields = ["user_id", "=request_id", "=coupon_code"]
     list_select_related = ["campaign"]
     show_full_result_count = False  # no COUNT(*) over millions of rows on every page
 
