@@ -48,6 +48,13 @@ log = logging.getLogger(__name__)
 # How long poll() waits while a batch is in flight, so that its offsets are committed soon after
 # it is done even when no new messages come.
 IN_FLIGHT_POLL_MS = 10
+# What a fetch asks the broker to gather before answering (or fetch_max_wait_ms passing). With
+# kafka-python's default of 1 byte the embedded broker answers a backlog of small producer batches
+# (the web tier's shape: many processes, linger 1 ms) a few records at a time, or not at all for
+# seconds, at a high CPU cost; asking for a full fetch lets it answer thousands at once.
+# Apache Kafka answers as soon as this much is there, so it only ever delays an idle stream by
+# fetch_max_wait_ms (docs/benchmarks.md, "Consumer on production-shaped topics").
+FETCH_MIN_BYTES = 1024 * 1024
 # A hole in a partition's offsets older than this (by the broker timestamp of the first record
 # after it) is a stall: reported as one (error log, metric, dashboard), still never skipped.
 GAP_PATIENCE_S = 30
@@ -117,7 +124,7 @@ def offset_holes(topic, committed, *, bootstrap_servers, timeout_ms) -> dict:
     (older than GAP_PATIENCE_S)}. `committed`: {partition: offset} of the partitions to look at."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
                              request_timeout_ms=max(timeout_ms, 1000), bootstrap_timeout_ms=timeout_ms,
-                             fetch_max_wait_ms=10)
+                             fetch_max_wait_ms=10, fetch_min_bytes=FETCH_MIN_BYTES)
     try:
         starts = {TopicPartition(topic, p): offset for p, offset in committed.items()}
         consumer.assign(list(starts))
@@ -235,6 +242,7 @@ class BatchConsumerWorker:
             session_timeout_ms=settings.KAFKA_SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=settings.KAFKA_HEARTBEAT_INTERVAL_MS,
             fetch_max_wait_ms=settings.KAFKA_FETCH_MAX_WAIT_MS,
+            fetch_min_bytes=FETCH_MIN_BYTES,
             max_poll_records=self.max_poll_records,
         )
         config.update(self.consumer_config)
@@ -261,9 +269,9 @@ class BatchConsumerWorker:
         self._db_thread = ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-db")
         try:
             while not self.stopping:
-                polled = self.poll(IN_FLIGHT_POLL_MS if self._in_flight else self.poll_timeout_ms)
+                polled = self.gather()
                 batch = self.prepare(polled) if polled else None
-                if polled and not batch and self.stalled:
+                if polled is None and self.stalled:
                     self._stop.wait(self.poll_timeout_ms / 1000)  # not a busy loop on the hole
                 previous = None
                 if self._in_flight and (batch or self._in_flight[1].done()):
@@ -286,19 +294,39 @@ class BatchConsumerWorker:
                      self.batches_committed)
         return 0
 
-    def poll(self, timeout_ms):
+    def poll(self, timeout_ms, max_records=None):
         """consumer.poll(), waiting out a broker outage with backoff instead of exiting: nothing
         is lost meanwhile, since offsets are only committed after a batch is done."""
         delay, max_delay = self.retry_backoff_s
         while True:
             try:
-                return self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_poll_records)
+                return self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records or self.max_poll_records)
             except KafkaError as exc:
                 if self.stopping:
                     return {}
                 log.warning("%s: broker unreachable, polling again in %.1fs: %s", self.name, delay, exc)
                 time.sleep(delay)
                 delay = min(delay * 2, max_delay)
+
+    def gather(self):
+        """Main thread: the next batch's polled records, without gaps. While the batch in flight
+        still holds the database, polls go on adding to this one up to max_poll_records: the
+        database is busy anyway, and one transaction of many records costs less than several
+        small ones (kafka-python hands a fetch out in max_poll_records pieces, its remainder alone).
+        Records keep their partition's offset order; without_gaps checks each poll. None: the poll
+        returned records, all of them behind a hole."""
+        raw = self.poll(IN_FLIGHT_POLL_MS if self._in_flight else self.poll_timeout_ms)
+        polled = self.without_gaps(raw)
+        if raw and not polled:
+            return None
+        count = sum(map(len, polled.values()))
+        while (polled and count < self.max_poll_records and self._in_flight
+               and not self._in_flight[1].done() and not self.stopping):
+            more = self.without_gaps(self.poll(IN_FLIGHT_POLL_MS, max_records=self.max_poll_records - count))
+            for tp, records in more.items():
+                polled[tp] = polled.get(tp, []) + records
+                count += len(records)
+        return polled
 
     def without_gaps(self, polled):
         """The polled records up to the first hole in a partition's offsets; the consumer is sent
@@ -384,8 +412,7 @@ class BatchConsumerWorker:
             self.metrics.stalled(len(self.stalled))
 
     def prepare(self, polled):
-        """Main thread: drop what follows an offset hole, decode, set poison aside."""
-        polled = self.without_gaps(polled)
+        """Main thread: decode the gathered records (gaps already dropped), set poison aside."""
         if not polled:
             return None
         batch = Batch(polled=polled, started=time.perf_counter())

@@ -253,7 +253,9 @@ KAFKA_LINGER_MS = env.int("KAFKA_LINGER_MS", 1, minimum=0)
 # Group join on the embedded broker takes about half the session timeout: keep it short.
 KAFKA_SESSION_TIMEOUT_MS = env.int("KAFKA_SESSION_TIMEOUT_MS", 10000, minimum=1)
 KAFKA_HEARTBEAT_INTERVAL_MS = env.int("KAFKA_HEARTBEAT_INTERVAL_MS", 1000, minimum=1)
-KAFKA_FETCH_MAX_WAIT_MS = env.int("KAFKA_FETCH_MAX_WAIT_MS", 10, minimum=0)
+# How long a fetch may wait for streaming.worker.FETCH_MIN_BYTES: what an idle stream adds to a
+# decision's latency; shorter, the embedded broker answers a backlog in small pieces.
+KAFKA_FETCH_MAX_WAIT_MS = env.int("KAFKA_FETCH_MAX_WAIT_MS", 50, minimum=0)
 KAFKA_MAX_POLL_RECORDS = env.int("KAFKA_MAX_POLL_RECORDS", 5000, minimum=1)
 # The dashboard's snapshot reports a broker that does not answer within this as unavailable.
 MONITORING_KAFKA_TIMEOUT_MS = env.int("MONITORING_KAFKA_TIMEOUT_MS", 1000, minimum=1)
