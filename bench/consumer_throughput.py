@@ -2,9 +2,16 @@
 the embedded broker, on the same pre-published requests; plus kafka-python's raw poll rate on
 the same topic as the ceiling.
 
-    .venv/bin/python -m bench.consumer_throughput [--sizes 10000,100000,1000000] [--per-event-max 100000]
+Two shapes of topic (lab.publishing): bulk, large batches from one producer; http, one request at
+a time from several processes with a few in flight each, as the web tier's workers write it (many
+small producer batches). records/batch is what one database transaction decided on average.
+
+    .venv/bin/python -m bench.consumer_throughput [--sizes 10000,100000,1000000] [--shapes bulk,http]
+        [--runs 1] [--per-event-max 100000] [--processes 4 --in-flight 4]
 """
 import argparse
+import re
+import urllib.request
 import uuid
 
 from bench._harness import empty_tables, peak_rss_mib, print_table, publish_requests, setup_django
@@ -20,40 +27,68 @@ def raw_poll_rate(topic, count):
     return seen / (last - first)
 
 
-def run_consumer(topic, mode, count, stock, max_poll_records):
+def publish(topic, campaign_id, count, shape, processes, in_flight):
+    if shape == "bulk":
+        return publish_requests(topic, [campaign_id], users=count, count=count)
+    from lab.publishing import publish_like_web
+
+    started, acked = publish_like_web(topic=topic, campaign_ids=[campaign_id], users=count, count=count,
+                                      key_by="campaign", processes=processes, in_flight=in_flight)
+    return acked - started
+
+
+def batch_sizes(metrics_url):
+    """(batches, records) the consumer reports in its Prometheus batch-size histogram."""
+    text = urllib.request.urlopen(metrics_url, timeout=5).read().decode()
+    values = {name: float(value) for name, value in
+              re.findall(r"^firstcome_consumer_batch_size_(count|sum)\{[^}]*\} (\S+)$", text, re.M)}
+    return values.get("count", 0), values.get("sum", 0)
+
+
+def run_consumer(topic, mode, count, stock, max_poll_records, shape, processes, in_flight):
     from campaigns.models import Participation
     from campaigns.services import campaign_create
+    from lab.embedded import free_port
     from lab.processes import ManagedProcess, project_env, wait_until
 
     empty_tables()
     campaign = campaign_create(name=f"bench {mode} {count}", total_stock=stock)
-    publish_requests(topic, [campaign.pk], users=count, count=count)
+    publish(topic, campaign.pk, count, shape, processes, in_flight)
     group = f"bench-{mode}-{uuid.uuid4().hex[:8]}"
     env = project_env(FIRSTCOME_TOPIC=topic, FIRSTCOME_GROUP_ID=group, KAFKA_SESSION_TIMEOUT_MS=6000,
                       FIRSTCOME_DECISIONS_TOPIC=f"{topic}.decisions", KAFKA_MAX_POLL_RECORDS=max_poll_records)
-    proc = ManagedProcess.manage("consume_firstcome", "--mode", mode, env=env,
-                                 log_path=f"/tmp/bench-{mode}.log").start()
+    port = free_port()
+    proc = ManagedProcess.manage("consume_firstcome", "--mode", mode, "--metrics-port", str(port),
+                                 "--metrics-addr", "127.0.0.1", env=env, log_path=f"/tmp/bench-{mode}.log").start()
     try:
         wait_until(lambda: Participation.objects.filter(campaign=campaign).count() >= count,
                    timeout=3600, interval=0.5, message=f"{count} decisions")
         peak = peak_rss_mib(proc.pid)
+        batches, records = batch_sizes(f"http://127.0.0.1:{port}/metrics")
     finally:
         proc.stop()
     from lab.ordering import commit_rate
     from lab.selectors import decided_events
 
     commits = [e.decided_at for e in decided_events(campaign_id=campaign.pk)]
-    return (max(commits) - min(commits)) / 1e6, commit_rate(commits), peak
+    return (max(commits) - min(commits)) / 1e6, commit_rate(commits), peak, records / max(batches, 1)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--shapes", default="bulk,http", help="bulk, http or both (comma-separated)")
+    parser.add_argument("--runs", type=int, default=1, help="measurements of each size and shape")
     parser.add_argument("--max-poll-records", type=int, default=None, help="default: the setting's")
     parser.add_argument("--per-event-max", type=int, default=100000,
-                        help="largest size also run per-event (it is ~20x slower)")
+                        help="largest size also run per-event (it is ~20x slower; bulk shape only)")
+    parser.add_argument("--processes", type=int, default=4, help="http shape: publishing processes")
+    parser.add_argument("--in-flight", type=int, default=4, help="http shape: requests in flight per process")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    shapes = [s for s in args.shapes.split(",") if s]
+    if set(shapes) - {"bulk", "http"}:
+        parser.error("--shapes takes bulk and/or http")
     from django.conf import settings
 
     from lab.embedded import broker_from_environment
@@ -61,23 +96,33 @@ def main():
     max_poll_records = args.max_poll_records or settings.KAFKA_MAX_POLL_RECORDS
 
     with broker_from_environment(preferred_port=None):
-        rows = []
+        rows, ranges = [], {}
         for size in sizes:
-            results = {}
-            for mode in ("per-event", "batch"):
-                if mode == "per-event" and size > args.per_event_max:
-                    continue
-                topic = f"bench.{mode}.{size}.{uuid.uuid4().hex[:6]}"
-                seconds, tps, peak = run_consumer(topic, mode, size, size // 2, max_poll_records)
-                results[mode] = tps
-                raw = raw_poll_rate(topic, size) if mode == "batch" else None
-                rows.append([size, mode, f"{seconds:.2f}", f"{tps:,.0f}",
-                             f"{results['batch'] / results['per-event']:.1f}x" if mode == "batch" and "per-event" in results else "",
-                             f"{raw:,.0f}" if raw else "", f"{tps / raw:.0%}" if raw else "", f"{peak:.0f}"])
-                print(f"  done: {size} {mode}: {tps:,.0f}/s", flush=True)
+            for shape in shapes:
+                for run in range(1, args.runs + 1):
+                    results = {}
+                    for mode in ("per-event", "batch"):
+                        if mode == "per-event" and (size > args.per_event_max or shape != "bulk" or run > 1):
+                            continue
+                        topic = f"bench.{shape}.{mode}.{size}.{uuid.uuid4().hex[:6]}"
+                        seconds, tps, peak, per_batch = run_consumer(topic, mode, size, size // 2, max_poll_records,
+                                                                     shape, args.processes, args.in_flight)
+                        results[mode] = tps
+                        raw = raw_poll_rate(topic, size) if mode == "batch" else None
+                        if mode == "batch":
+                            ranges.setdefault((size, shape), []).append(tps)
+                        rows.append([size, shape, run, mode, f"{seconds:.2f}", f"{tps:,.0f}",
+                                     f"{results['batch'] / results['per-event']:.1f}x" if mode == "batch" and "per-event" in results else "",
+                                     f"{per_batch:,.0f}", f"{raw:,.0f}" if raw else "",
+                                     f"{tps / raw:.0%}" if raw else "", f"{peak:.0f}"])
+                        print(f"  done: {size} {shape} #{run} {mode}: {tps:,.0f}/s, {per_batch:,.0f} records/batch",
+                              flush=True)
         print()
-        print_table(["events", "mode", "seconds", "decisions/s", "batch/per-event", "raw poll/s",
-                     "share of raw", "peak RSS MiB"], rows)
+        print_table(["events", "shape", "run", "mode", "seconds", "decisions/s", "batch/per-event", "records/batch",
+                     "raw poll/s", "share of raw", "peak RSS MiB"], rows)
+        print()
+        for (size, shape), rates in ranges.items():
+            print(f"batch, {size:,} events, {shape}: {len(rates)} run(s), {min(rates):,.0f}-{max(rates):,.0f} decisions/s")
 
 
 if __name__ == "__main__":

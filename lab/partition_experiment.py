@@ -29,6 +29,7 @@ from lab.processes import ManagedProcess, project_env, wait_until
 from lab.publishing import publish_burst
 from lab.selectors import decided_events
 from streaming.topics import ensure_topics
+from streaming.worker import FETCH_MIN_BYTES
 
 
 @dataclass
@@ -101,7 +102,7 @@ def probe_kafka_rate(topic, expected, timeout_s, ready=None, stop=None):
     consumer = KafkaConsumer(topic, bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
                              group_id=f"probe-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
                              enable_auto_commit=False, fetch_max_wait_ms=settings.KAFKA_FETCH_MAX_WAIT_MS,
-                             max_poll_records=5000, session_timeout_ms=settings.KAFKA_SESSION_TIMEOUT_MS,
+                             fetch_min_bytes=FETCH_MIN_BYTES, max_poll_records=5000, session_timeout_ms=settings.KAFKA_SESSION_TIMEOUT_MS,
                              heartbeat_interval_ms=settings.KAFKA_HEARTBEAT_INTERVAL_MS)
     seen, first, last = 0, None, None
 
@@ -125,6 +126,33 @@ def probe_kafka_rate(topic, expected, timeout_s, ready=None, stop=None):
     finally:
         consumer.close()
     return seen, first, last
+
+
+def count_messages(topic, *, expected, quiet_s=2.0, timeout_s=120):
+    """Messages the topic holds, counted by reading every partition from the start (no group to
+    join) until the count has reached `expected` and stayed the same for quiet_s, or has stayed
+    the same for quiet_s * 5 short of it. End offsets are not used: the embedded broker's can
+    trail the last batch written."""
+    from kafka import TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, enable_auto_commit=False,
+                             fetch_max_wait_ms=settings.KAFKA_FETCH_MAX_WAIT_MS, fetch_min_bytes=FETCH_MIN_BYTES,
+                             max_poll_records=5000)
+    try:
+        partitions = wait_until(lambda: consumer.partitions_for_topic(topic), timeout=30,
+                                message=f"metadata for {topic}")
+        consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+        consumer.seek_to_beginning()
+        seen, changed, deadline = 0, time.monotonic(), time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            got = sum(len(records) for records in consumer.poll(timeout_ms=200).values())
+            if got:
+                seen, changed = seen + got, time.monotonic()
+            elif time.monotonic() - changed >= (quiet_s if seen >= expected else quiet_s * 5):
+                break
+        return seen
+    finally:
+        consumer.close()
 
 
 def run_one(partitions, config, log):

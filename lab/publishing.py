@@ -1,7 +1,13 @@
 """Synthetic participation requests published the way the API publishes them: the API's encoder,
 message key and producer (streaming.producer: one idempotent acks=all producer per process, the
 API's linger), without the HTTP and database round trip per request. The one publisher of the
-experiments, the benchmarks and the tests (testsupport.publishing)."""
+experiments, the benchmarks and the tests (testsupport.publishing).
+
+Two shapes of topic: publish_burst sends large batches from one producer (a bulk load);
+publish_like_web sends one request at a time from several processes, each with a few requests
+in flight, as the web tier's workers do, so the topic holds many small producer batches."""
+import asyncio
+import multiprocessing
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Sequence
@@ -10,7 +16,7 @@ from django.utils import timezone
 
 from campaigns.messages import encode_participation, message_key
 from campaigns.request_ids import new_request_id
-from streaming.producer import publish_many
+from streaming.producer import publish_async, publish_many
 
 PUBLISH_TIMEOUT_MS = 30_000  # per chunk: a burst's chunk waits behind the ones already in flight
 
@@ -57,3 +63,36 @@ def publish_burst(*, topic: str, campaign_ids: Sequence[int], users: int, count:
     with ThreadPoolExecutor(publishers) as pool:
         list(pool.map(client, range(publishers)))
     return started, time.time()
+
+
+def publish_like_web(*, topic: str, campaign_ids: Sequence[int], users: int, count: int, key_by: str,
+                     processes: int = 4, in_flight: int = 4) -> tuple[float, float]:
+    """`count` requests of burst_requests from `processes` forked processes, each sending one
+    request at a time with `in_flight` awaiting their acknowledgement (publish_async, the fast
+    path's call); returns the wall times of the first send and of the last acknowledgement."""
+    started = time.time()
+    context = multiprocessing.get_context("fork")
+    children = [context.Process(target=_web_worker, daemon=True,
+                                args=(topic, list(campaign_ids), users, count, key_by, index, processes, in_flight))
+                for index in range(processes)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+    if failed := [child.exitcode for child in children if child.exitcode]:
+        raise RuntimeError(f"{len(failed)} publishing process(es) failed: exit codes {failed}")
+    return started, time.time()
+
+
+def _web_worker(topic, campaign_ids, users, count, key_by, index, step, in_flight):
+    requests = iter(burst_requests(campaign_ids=campaign_ids, users=users, count=count, start=index, step=step))
+
+    async def sender():
+        for campaign_id, user_id in requests:
+            await publish_async(topic, encode_participation(new_request_id(), campaign_id, user_id, timezone.now()),
+                                key=message_key(campaign_id, user_id, key_by))
+
+    async def main():
+        await asyncio.gather(*(sender() for _ in range(in_flight)))
+
+    asyncio.run(main())
