@@ -1,5 +1,6 @@
 """The whole stack in one command: broker, database, web server, consumer, and the original
 scenario (100 users within a second, stock 50) read back from the database."""
+import json
 import signal
 import sys
 import time
@@ -14,10 +15,29 @@ from django.utils import timezone
 from campaigns import selectors, services
 from campaigns.models import Participation
 from lab.embedded import free_port, port_open
+from lab.ordering import percentiles
+from lab.selectors import decision_latencies_ms
 from lab.stack import ChildExited, LocalStack, run_k6
 from stats import selectors as stats_selectors
 
 DEMO_USER, DEMO_PASSWORD = "admin", "admin"
+
+
+def assigned(path: Path) -> bool:
+    """The consumer wrote a non-empty partition assignment (BatchConsumerWorker.assignment_file)."""
+    try:
+        return bool(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return False
+
+
+def latency_line(campaign_id: int) -> str:
+    """p50/p99 of receipt (202) to decision over the campaign's decided requests."""
+    latencies = decision_latencies_ms(campaign_id=campaign_id)
+    if not latencies:
+        return "no decisions"
+    p = percentiles(latencies, (50, 99))
+    return f"p50 {p[50]:.0f} ms, p99 {p[99]:.0f} ms"
 
 
 class Command(BaseCommand):
@@ -60,9 +80,15 @@ class Command(BaseCommand):
         if port_open("127.0.0.1", port):
             raise CommandError(f"port {port} is busy; pass --port N (or --port 0 for a free one)")
         consumer_metrics_port = free_port()
-        self.stack.start_consumer("--metrics-port", str(consumer_metrics_port), "--metrics-addr", "127.0.0.1")
+        assignment = logs / "consume_firstcome.assignment.json"
+        assignment.unlink(missing_ok=True)
+        self.stack.start_consumer("--metrics-port", str(consumer_metrics_port), "--metrics-addr", "127.0.0.1",
+                                  "--assignment-file", str(assignment))
         self.stack.start_consumer(command="consume_stats")
         base_url = self.stack.start_web(port)
+        # The burst starts once the consumer holds its partitions: otherwise its first decisions
+        # wait for the group join, and the latency shown would be the join's, not the pipeline's.
+        self.stack.wait(lambda: assigned(assignment), timeout=60, message="the consumer to join its group")
 
         campaign = services.campaign_create(name="Demo: first come, first served", total_stock=options["stock"])
         self.say(f"\nAPI       {base_url}/api/campaigns/{campaign.pk}\n"
@@ -108,6 +134,7 @@ class Command(BaseCommand):
             f"  DUPLICATE                {counts['DUPLICATE']}\n"
             f"  stock issued             {issued} of {campaign.total_stock}\n"
             f"  users with two coupons   {selectors.users_with_several_coupons(campaign.pk)}\n"
+            f"  receipt -> decision      {latency_line(campaign.pk)}\n"
             f"\n=> {counts['SUCCESS']} SUCCESS / {counts['SOLD_OUT']} SOLD_OUT / "
             f"{selectors.users_with_several_coupons(campaign.pk)} duplicates issued")
         self.daily_stats(campaign, accepted)
