@@ -6,23 +6,41 @@ worker (a2wsgi): its views, middleware and database connections behave exactly a
 gunicorn's threaded workers. Django's own ASGI handler would run every synchronous view and
 middleware on one thread per process, serialising the result lookups that clients poll.
 """
+import functools
 import os
 
 from a2wsgi import WSGIMiddleware
+from django.conf import settings
 
+from campaign_site import server
 from campaign_site.access_log import AccessLog
 from campaign_site.wsgi import application as django_application
+from campaigns.answers import ResultAnswers
 from campaigns.ingest import ParticipationIngest
+from campaigns.results_feed import DecisionFeed
 
 # Set by gunicorn.conf.py's on_starting; the default is for a server started without it.
 DJANGO_THREADS = int(os.environ.get("GUNICORN_THREADS", 24))
 
 
+def build_results() -> ResultAnswers:
+    """The result GETs' answers on the loop, fed by this process's reader of the decisions topic;
+    the server's graceful stop answers their waiters at once."""
+    feed = functools.partial(DecisionFeed, topic=settings.FIRSTCOME_DECISIONS_TOPIC,
+                             bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
+                             lookback_messages=settings.FIRSTCOME_RESULTS_LOOKBACK_MESSAGES)
+    results = ResultAnswers(cache_size=settings.FIRSTCOME_RESULTS_CACHE_SIZE,
+                            max_waiters=settings.FIRSTCOME_RESULTS_MAX_WAITERS, feed_factory=feed)
+    server.on_graceful_stop(results.release)
+    return results
+
 
 def build_application():
     """The served application. Raises ImproperlyConfigured if the configuration the fast path
-    mirrors has changed (campaigns.ingest.WRITTEN_AGAINST): the server does not start."""
-    application = ParticipationIngest(WSGIMiddleware(django_application, workers=DJANGO_THREADS))
+    mirrors has changed (campaigns.ingest.WRITTEN_AGAINST): the server does not start.
+    Each layer wraps the one below: a route answered ahead of the stack wraps `application`."""
+    django = WSGIMiddleware(django_application, workers=DJANGO_THREADS)
+    application = ParticipationIngest(django, results=build_results())
     return AccessLog(application) if os.environ.get("GUNICORN_ACCESS_LOG") else application
 
 

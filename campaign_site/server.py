@@ -32,6 +32,22 @@ DRAIN_S = 5.0
 REFUSED_DRAIN_S = 2.0
 
 
+_graceful_stop_hooks = []  # called once, on the loop, when this worker's graceful stop begins
+
+
+def on_graceful_stop(hook) -> None:
+    """Call `hook()` when the stop begins, before uvicorn waits for the requests in progress:
+    what holds a request open (a long poll: campaigns.answers) answers it now."""
+    _graceful_stop_hooks.append(hook)
+
+
+def _graceful_stop_began():
+    hooks = list(_graceful_stop_hooks)
+    _graceful_stop_hooks.clear()
+    for hook in hooks:
+        hook()
+
+
 class HeadRefused(Exception):
     """Raised in a parser callback to stop httptools; the protocol then answers its refusal."""
 
@@ -95,6 +111,7 @@ class DrainingHttpToolsProtocol(HttpToolsProtocol):
         self._refuse_if(self.limits.field_refusal(count=self._fields, size=len(name) + len(value) + 2))
 
     def shutdown(self):
+        _graceful_stop_began()  # uvicorn calls this on each connection when its stop begins
         if self.cycle is not None and not self.cycle.response_complete:
             return super().shutdown()  # a request in progress: answered, then closed
         self._draining = True

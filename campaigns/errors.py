@@ -32,6 +32,21 @@ class CampaignNotOpen(DomainError):
     code = "campaign_not_open"
 
 
+class CampaignSoldOut(DomainError):
+    """No stock is left and none comes back (the stock guard): refused at once, nothing queued."""
+
+    http_status = 409
+    code = "sold_out"
+
+
+class TooManyWaiters(DomainError):
+    """A web process holds at most FIRSTCOME_RESULTS_MAX_WAITERS long polls (campaigns.answers)."""
+
+    http_status = 503
+    code = "too_many_waiters"
+    retry_after = 1
+
+
 class BrokerUnavailable(DomainError):
     """The request could not be handed to Kafka: it was not accepted and will not be decided."""
 

@@ -41,7 +41,9 @@ from rest_framework.settings import api_settings
 
 from campaign_site.parsers import may_be_too_deep
 from campaigns import selectors, services
-from campaigns.errors import BrokerUnavailable, DomainError
+from campaigns.answers import (RESULT_PATH, USER_DECISION_PATH, ResultAnswers, count_result_handed_to_django,
+                               sold_out_refusals)
+from campaigns.errors import BrokerUnavailable, CampaignSoldOut, DomainError
 from campaigns.serializers import USER_ID_FIELD
 from campaigns.throttles import ParticipationUserThrottle
 
@@ -89,13 +91,30 @@ WRITTEN_AGAINST = {
     "view.permission_classes": (),
     # Its rate (FIRSTCOME_PARTICIPATION_RATE) and count are shared: both paths call allow().
     "view.throttle_classes": ("campaigns.throttles.ParticipationUserThrottle",),
+    # The result GETs (campaigns.answers): no authentication, permission, throttle or parser to
+    # mirror, DRF's default negotiation (the fast path answers only an Accept it would pick JSON for).
+    **{f"{name}{part}": value for name in ("result_view", "user_decision_view") for part, value in (
+        (".renderer_classes", ("rest_framework.renderers.JSONRenderer",)),
+        (".content_negotiation_class", "rest_framework.negotiation.DefaultContentNegotiation"),
+        (".authentication_classes", ()),
+        (".permission_classes", ("rest_framework.permissions.AllowAny",)),
+        (".throttle_classes", ()),
+    )},
+    "result_view": "campaigns.views.ParticipationResultView",
+    "user_decision_view": "campaigns.views.UserDecisionView",
 }
 
 
 def mirrored_configuration() -> dict:
     """The running configuration, under WRITTEN_AGAINST's names."""
     view = resolve("/api/campaigns/1/participations").func.view_class
+    result_views = {"result_view": resolve("/api/participations/x").func.view_class,
+                    "user_decision_view": resolve("/api/campaigns/1/participations/x").func.view_class}
     return {
+        **{name: _name(v) for name, v in result_views.items()},
+        **{f"{name}.{part}": _names(getattr(v, part)) for name, v in result_views.items()
+           for part in ("renderer_classes", "authentication_classes", "permission_classes", "throttle_classes")},
+        **{f"{name}.content_negotiation_class": _name(v.content_negotiation_class) for name, v in result_views.items()},
         "settings.MIDDLEWARE": tuple(settings.MIDDLEWARE),
         "settings.PREPEND_WWW": settings.PREPEND_WWW,
         "settings.DISALLOWED_USER_AGENTS": tuple(settings.DISALLOWED_USER_AGENTS),
@@ -140,24 +159,66 @@ ANSWERS = Counter("firstcome_ingest_requests_total",
 ACCEPT_SECONDS = Histogram("firstcome_ingest_accept_seconds",
                            "From the request's body read to the broker's acknowledgement (202).",
                            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
-_answered_by = {name: ANSWERS.labels(name) for name in ("accepted", "broker_unavailable", "django")}
+_answered_by = {name: ANSWERS.labels(name) for name in ("accepted", "broker_unavailable", "sold_out", "django")}
+POST_ALLOW, GET_ALLOW = "POST, OPTIONS", "GET, HEAD, OPTIONS"  # DRF's Allow on each view's answers
+# Accept headers for which DRF's negotiation picks the JSON renderer with no media parameters.
+JSON_ACCEPTS = {None, b"*/*", b"application/json", b"application/*"}
 
 
 class ParticipationIngest:
-    """ASGI application: the fast path for participation requests, `django` for the rest."""
+    """ASGI application: the fast path for participation requests and their results
+    (campaigns.answers), `django` for the rest."""
 
-    def __init__(self, django):
+    def __init__(self, django, *, results: ResultAnswers | None = None):
         check_mirrored_configuration()
         self.django = django
-        self._response_headers = {}  # is the request secure -> headers for a fast-path answer
+        self.results = results  # None: the result GETs all go to Django
+        self._response_headers = {}  # (is the request secure, Allow) -> headers for a fast-path answer
         # One for the loop, not one per request: its check runs start to end without yielding.
         self._throttle = ParticipationUserThrottle()
 
     async def __call__(self, scope, receive, send):
-        match = (PARTICIPATION_PATH.fullmatch(scope["path"])
-                 if scope["type"] == "http" and scope["method"] == "POST" else None)
-        if match is None:
+        if scope["type"] == "http":
+            if self.results is not None:
+                self.results.start()  # its feed warms the cache before the first result is asked
+            if scope["method"] == "POST":
+                match = PARTICIPATION_PATH.fullmatch(scope["path"])
+                if match is not None:
+                    return await self._participate(match, scope, receive, send)
+            elif scope["method"] == "GET" and self.results is not None:
+                return await self._result(scope, receive, send)
+        return await self.django(scope, receive, send)
+
+    async def _result(self, scope, receive, send):
+        """A result GET: answered by campaigns.answers when the request is one the DRF view
+        would answer with its JSON (no Accept or format to negotiate, the host allowed, no
+        HTTPS redirect, no header sent twice); anything else is Django's."""
+        path = scope["path"]
+        by_id = RESULT_PATH.fullmatch(path)
+        by_user = None if by_id else USER_DECISION_PATH.fullmatch(path)
+        if by_id is None and (by_user is None or len(by_user[1]) > MAX_ID_DIGITS or scope["query_string"]):
             return await self.django(scope, receive, send)
+        headers = dict(scope["headers"])
+        secure = _is_secure(scope, headers)
+        if (len(headers) != len(scope["headers"]) or headers.get(b"accept") not in JSON_ACCEPTS
+                or not _host_allowed(headers) or (settings.SECURE_SSL_REDIRECT and not secure)):
+            return await self.django(scope, receive, send)
+
+        async def respond(status, body, extra_headers=()):
+            await self._answer(send, secure, status, body, extra_headers, allow=GET_ALLOW)
+
+        async def to_django(query_string):
+            """The DRF view answers; with the query string replaced when not None."""
+            handed = scope if query_string is None else {**scope, "query_string": query_string}
+            await self._to_django(handed, receive, send, "result")
+
+        if by_id is not None:
+            return await self.results.result(request_id=by_id[1], query=scope["query_string"],
+                                             respond=respond, to_django=to_django)
+        await self.results.user_decision(campaign_id=int(by_user[1]), user_id=by_user[2],
+                                         respond=respond, to_django=to_django)
+
+    async def _participate(self, match, scope, receive, send):
         headers = dict(scope["headers"])
         if len(headers) != len(scope["headers"]) or len(match[1]) > MAX_ID_DIGITS:
             # A repeated header: Django sees its values joined by commas (a2wsgi), not the last.
@@ -169,6 +230,10 @@ class ParticipationIngest:
         submission = await self._submission(int(match[1]), body)
         if submission is None:
             return await self._to_django(scope, _replay(body, receive), send)
+        if isinstance(submission, CampaignSoldOut):
+            _answered_by["sold_out"].inc()
+            sold_out_refusals.record(int(match[1]))
+            return await self._answer(send, secure, submission.http_status, orjson.dumps(submission.body()))
         started = time.perf_counter()
         try:
             request_id = await services.participation_publish_async(submission)
@@ -214,6 +279,8 @@ class ParticipationIngest:
             user_id = USER_ID_FIELD.run_validation(data["user_id"])
             window = await selectors.campaign_window_async(campaign_id)
             submission = services.participation_prepare(window, user_id, timezone.now())
+        except CampaignSoldOut as exc:  # answered here, nothing published: counted as the view would
+            submission = exc
         except (orjson.JSONDecodeError, TypeError, KeyError, ValidationError, DomainError):
             return None
         except DatabaseError:  # the campaign could not be read: Django answers as it would
@@ -223,14 +290,17 @@ class ParticipationIngest:
         # one count per request whichever path answers it.
         return submission if self._throttle.allow(user_id) else None
 
-    async def _to_django(self, scope, receive, send):
-        _answered_by["django"].inc()
+    async def _to_django(self, scope, receive, send, kind="participation"):
+        if kind == "participation":
+            _answered_by["django"].inc()
+        else:
+            count_result_handed_to_django()
         await self.django(scope, receive, send)
 
-    async def _answer(self, send, secure, status, body, extra_headers=()):
-        headers = self._response_headers.get(secure)
+    async def _answer(self, send, secure, status, body, extra_headers=(), *, allow=POST_ALLOW):
+        headers = self._response_headers.get((secure, allow))
         if headers is None:
-            headers = self._response_headers[secure] = _django_response_headers(secure)
+            headers = self._response_headers[secure, allow] = _django_response_headers(secure, allow)
         await send({"type": "http.response.start", "status": status,
                     "headers": [*headers, *extra_headers, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
@@ -280,7 +350,7 @@ def _is_secure(scope, headers):
     return scope["scheme"] == "https"
 
 
-def _django_response_headers(secure):
+def _django_response_headers(secure, allow):
     """The headers the Django application puts on the view's JSON answer, taken from Django's
     own middleware (security headers, X-Frame-Options) and DRF's APIView (Allow)."""
     from django.http import HttpRequest, HttpResponse
@@ -290,7 +360,7 @@ def _django_response_headers(secure):
     request = HttpRequest()
     request.is_secure = lambda: secure
     response = HttpResponse(content_type="application/json")
-    response["Allow"] = "POST, OPTIONS"
+    response["Allow"] = allow
     for middleware in (SecurityMiddleware, XFrameOptionsMiddleware):
         response = middleware(lambda r: response).process_response(request, response)
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]

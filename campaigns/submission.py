@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
-from campaigns.errors import BrokerUnavailable, CampaignNotOpen
+from campaigns.errors import BrokerUnavailable, CampaignNotOpen, CampaignSoldOut
 from campaigns.messages import encode_participation, message_key
 from campaigns.models import Campaign
 from campaigns.request_ids import new_request_id
@@ -63,12 +63,14 @@ async def participation_publish_async(submission: Submission) -> uuid.UUID:
 
 def check_open(campaign: CampaignWindow, now) -> None:
     """CampaignNotOpen unless the campaign takes participations at `now` (Campaign.window_status,
-    the rule the campaign's displayed status follows too)."""
+    the rule the campaign's displayed status follows too); CampaignSoldOut once its stock is gone."""
     status = Campaign.window_status(starts_at=campaign.starts_at, ends_at=campaign.ends_at, now=now)
     if status == Campaign.Status.SCHEDULED:
         raise CampaignNotOpen(f"campaign {campaign.pk} opens at {campaign.starts_at.isoformat()}")
     if status == Campaign.Status.CLOSED:
         raise CampaignNotOpen(f"campaign {campaign.pk} closed at {campaign.ends_at.isoformat()}")
+    if campaign.sold_out:  # could only be decided SOLD_OUT (or DUPLICATE): not worth a message
+        raise CampaignSoldOut(f"campaign {campaign.pk} is sold out")
 
 
 def _not_accepted(submission, exc):

@@ -1,4 +1,5 @@
 """HTTP API. Views parse, call a service or a selector, and shape the answer."""
+import time
 import uuid
 
 from rest_framework import status
@@ -9,7 +10,9 @@ from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns import selectors, services
+from campaigns import answers, selectors, services
+from campaigns.answers import sold_out_refusals
+from campaigns.errors import CampaignSoldOut
 from campaigns.request_ids import is_issued_here
 from campaigns.serializers import (USER_ID_FIELD, CampaignCreateSerializer, CampaignSerializer,
                                    CouponRedemptionSerializer, ParticipationResultSerializer)
@@ -67,21 +70,37 @@ class ParticipationCreateView(PublicAPIView):
     throttle_classes = [ParticipationUserThrottle]
 
     def post(self, request, campaign_id):
-        request_id = services.participation_submit(campaign_id=campaign_id, user_id=user_id_from(request))
+        try:
+            request_id = services.participation_submit(campaign_id=campaign_id, user_id=user_id_from(request))
+        except CampaignSoldOut:
+            sold_out_refusals.record(campaign_id)
+            raise
         return Response({"request_id": str(request_id), "status": "PENDING"},
                         status=status.HTTP_202_ACCEPTED)
 
 
 class ParticipationResultView(PublicAPIView):
+    """Also answered on the event loop (campaigns.answers) when the decision is in the web
+    process's cache or arrives while the request waits; this view is the definition."""
+
+    # ?wait=S here reads the database at this interval: the fast path waits on the decision's
+    # event instead, and hands its requests here only at the deadline.
+    WAIT_POLL_S = 0.5
+
     def get(self, request, request_id):
         try:
             request_id = uuid.UUID(request_id)
         except ValueError:
             raise ValidationError({"request_id": "not a UUID"}) from None
+        if not is_issued_here(request_id):
+            raise NotFound(answers.NOT_ISSUED)
+        wait = answers.wait_seconds(request.query_params.getlist("wait"))
+        deadline = time.monotonic() + (wait or 0)
         result = selectors.participation_get(request_id)
+        while result is None and time.monotonic() < deadline:
+            time.sleep(max(0, min(self.WAIT_POLL_S, deadline - time.monotonic())))
+            result = selectors.participation_get(request_id)
         if result is None:
-            if not is_issued_here(request_id):
-                raise NotFound("unknown request id")
             # Accepted by Kafka, not decided yet: the API stores nothing on the hot path, so
             # campaign and user are known only once the consumer has recorded the request.
             result = {"request_id": request_id, "campaign_id": None, "user_id": None,

@@ -18,6 +18,7 @@ from kafka.errors import KafkaError
 
 from campaigns.selectors import campaign_get, outcome_counters
 from monitoring import cpu
+from stats.selectors import sold_out_refusals_total
 from streaming import topics
 from streaming.health import BrokerUnavailable, broker_ping
 from streaming.worker import offset_holes
@@ -34,6 +35,9 @@ def monitoring_snapshot(campaign_id) -> dict:
             "total_stock": campaign.total_stock, "remaining_stock": campaign.remaining_stock,
         },
         "decisions": {**decisions, "total": sum(decisions.values())},
+        # Refused at the door once sold out (409, never published): the web processes' flushed
+        # counts, up to FIRSTCOME_REFUSALS_FLUSH_S behind.
+        "refused_sold_out": sold_out_refusals_total(campaign.pk),
         "stream": stream_progress(settings.FIRSTCOME_TOPIC, settings.FIRSTCOME_GROUP_ID),
         "cpu": {"host": cpu.host_cpu_seconds(), "consumers": cpu.consumer_cpu_seconds()},
     }

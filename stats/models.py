@@ -131,3 +131,24 @@ class CampaignStats(models.Model):
 
     def __str__(self):
         return f"campaign {self.campaign_id} on {self.stats_date}"
+
+
+class SoldOutRefusals(models.Model):
+    """Participations a campaign refused at the door on one day (in TIME_ZONE): answered 409
+    sold_out without being published, so they are no decision event. Each web process counts them
+    in memory and adds its counts here every FIRSTCOME_REFUSALS_FLUSH_S (campaigns.answers)."""
+
+    campaign_id = models.BigIntegerField()  # no foreign key: written from the web tier's flush, never blocked
+    stats_date = models.DateField()
+    refused_count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        db_table = "campaign_sold_out_refusals"
+        ordering = ["-stats_date", "campaign_id"]
+        verbose_name_plural = "sold-out refusals"
+        constraints = [
+            models.UniqueConstraint(fields=["campaign_id", "stats_date"], name="sold_out_refusals_one_row_per_day"),
+        ]
+
+    def __str__(self):
+        return f"campaign {self.campaign_id} on {self.stats_date}: {self.refused_count} refused"

@@ -1,11 +1,11 @@
 """Reads of the statistics: the batch's aggregation queries and what the run history says."""
 from datetime import date, datetime
 
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, Max, Min, Q, Sum
 
 from campaigns.models import Participation
 from stats.days import days_between
-from stats.models import BatchRun, CampaignStats, DecisionEvent
+from stats.models import BatchRun, CampaignStats, DecisionEvent, SoldOutRefusals
 
 
 def decision_event_count(campaign_id: int) -> int:
@@ -48,3 +48,13 @@ def latest_run_per_day(job_name: str, first: date, last: date) -> dict:
             latest[day] = run
     return latest
 
+
+
+def sold_out_refusals_by_day(campaign_id: int) -> dict[date, int]:
+    """{day: participations refused at the door as sold out} for one campaign (flushed counts)."""
+    return dict(SoldOutRefusals.objects.filter(campaign_id=campaign_id).order_by("stats_date")
+                .values_list("stats_date", "refused_count"))
+
+
+def sold_out_refusals_total(campaign_id: int) -> int:
+    return SoldOutRefusals.objects.filter(campaign_id=campaign_id).aggregate(n=Sum("refused_count"))["n"] or 0

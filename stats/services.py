@@ -23,7 +23,7 @@ from campaigns.models import Participation
 from campaigns.rows import EVENT_COLUMNS, time_columns
 from stats import selectors
 from stats.days import day_bounds, days_between
-from stats.models import BatchRun, BatchRunFailure, CampaignStats, DecisionEvent
+from stats.models import BatchRun, BatchRunFailure, CampaignStats, DecisionEvent, SoldOutRefusals
 
 JOB_NAME = "run_stats_batch"
 Status = Participation.Status
@@ -182,3 +182,22 @@ def _reaggregation_note(previous: dict) -> str:
         lines.append(f"re-aggregation: {span} already aggregated by run #{run.pk} ({run.status}); "
                      f"its rows are replaced, not added to")
     return "\n".join(lines)
+
+
+def sold_out_refusals_add(counts: dict[tuple[int, date], int]) -> None:
+    """Add a web process's refusal counts {(campaign_id, day): n} to the day's rows: one upsert
+    per campaign-day, adding to what the other processes wrote (campaigns.answers flushes here)."""
+    rows = [(campaign_id, day, n) for (campaign_id, day), n in sorted(counts.items()) if n > 0]
+    if not rows:
+        return
+    db = transaction.get_connection()
+    ops = db.ops
+    table = ops.quote_name(SoldOutRefusals._meta.db_table)
+    if db.vendor == "mysql":
+        upsert = "ON DUPLICATE KEY UPDATE refused_count = refused_count + VALUES(refused_count)"
+    else:
+        upsert = ("ON CONFLICT (campaign_id, stats_date) DO UPDATE SET "
+                  "refused_count = refused_count + excluded.refused_count")
+    with db.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} (campaign_id, stats_date, refused_count) VALUES (%s, %s, %s) {upsert}",
+                           rows)

@@ -237,6 +237,13 @@ FIRSTCOME_DLQ_TOPIC = env.str("FIRSTCOME_DLQ_TOPIC", f"{FIRSTCOME_TOPIC}.dlq")
 FIRSTCOME_CAMPAIGN_CACHE_S = env.float("FIRSTCOME_CAMPAIGN_CACHE_S", 1.0, minimum=0)
 # Decision events (one per decided request) for the statistics consumer.
 FIRSTCOME_DECISIONS_TOPIC = env.str("FIRSTCOME_DECISIONS_TOPIC", "firstcome.decisions")
+# Each web process reads those events to answer result lookups (campaigns/answers.py): the latest
+# decisions it keeps, the messages it reads back at start, the long polls (?wait=S) it holds.
+FIRSTCOME_RESULTS_CACHE_SIZE = env.int("FIRSTCOME_RESULTS_CACHE_SIZE", 200_000, minimum=0)
+FIRSTCOME_RESULTS_LOOKBACK_MESSAGES = env.int("FIRSTCOME_RESULTS_LOOKBACK_MESSAGES", 20, minimum=0)
+FIRSTCOME_RESULTS_MAX_WAITERS = env.int("FIRSTCOME_RESULTS_MAX_WAITERS", 10_000, minimum=0)
+# Participations refused at the door (sold out) are counted in memory and written this often.
+FIRSTCOME_REFUSALS_FLUSH_S = env.float("FIRSTCOME_REFUSALS_FLUSH_S", 5.0, minimum=0.1)
 FIRSTCOME_GROUP_ID = env.str("FIRSTCOME_GROUP_ID", "firstcome-deciders")
 FIRSTCOME_PARTITIONS = env.int("FIRSTCOME_PARTITIONS", 1, minimum=1)
 # "campaign": one campaign's requests share a partition and keep their arrival order.

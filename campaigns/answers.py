@@ -1,0 +1,353 @@
+"""Answers about decided requests, given on the event loop (campaigns.ingest) without a database
+query in the common case, and the rules both paths share with the DRF views (campaigns.views).
+
+- The result of a request: each web process keeps the latest decisions in a size-capped cache,
+  fed by the decisions topic (campaigns.results_feed). A hit is answered at once; a miss goes to
+  the DRF view, which reads the database, so what is answered never differs from it.
+- Long polling (`?wait=S`): a request waits on a future keyed by its id, woken by the decision's
+  event; the database is read when the wait starts, when the feed had a gap, and at the deadline
+  (then by the DRF view itself). The waiters of a process are capped (ResultWaiters).
+- Sold out at the door: a participation arriving after the campaign's stock reached 0 can only be
+  refused (the stock never grows again), so it is answered 409 sold_out at once. The refusals are
+  counted in memory and flushed to the statistics periodically (SoldOutRefusals): no database
+  write or message per refused request.
+"""
+import asyncio
+import atexit
+import logging
+import re
+import threading
+import time
+import uuid
+from collections import defaultdict
+from datetime import date
+
+import orjson
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+from prometheus_client import Counter, Gauge
+from rest_framework.exceptions import ValidationError
+
+from campaigns import selectors
+from campaigns.errors import TooManyWaiters
+from campaigns.request_ids import is_issued_here
+
+log = logging.getLogger(__name__)
+
+MAX_WAIT_S = 30
+# Seconds as digits, with up to three decimals: no exponent, sign, nan or inf to reason about.
+_WAIT = re.compile(r"[0-9]{1,2}(\.[0-9]{1,3})?")
+
+
+def wait_seconds(values: list[str]) -> float | None:
+    """The `wait` query parameter's values (request.query_params.getlist("wait")) → seconds, None
+    when absent; ValidationError naming the rule otherwise. One rule for both paths."""
+    if not values:
+        return None
+    if len(values) > 1:
+        raise ValidationError({"wait": "give wait once"})
+    seconds = float(values[0]) if _WAIT.fullmatch(values[0]) else 0.0
+    if not 0 < seconds <= MAX_WAIT_S:
+        raise ValidationError({"wait": f"seconds to wait, more than 0 and at most {MAX_WAIT_S} "
+                                       "(digits, up to three decimals)"})
+    return seconds
+
+
+RESULT_FIELDS = ("request_id", "campaign_id", "user_id", "status", "coupon_code")
+
+
+def result_body(result) -> bytes:
+    """ParticipationResultSerializer's data as DRF's JSONRenderer writes it (compact, not ASCII-
+    escaped, U+2028/U+2029 escaped), for a result mapping (a decision event, a database row)."""
+    body = orjson.dumps({"request_id": str(result["request_id"]), "campaign_id": result["campaign_id"],
+                         "user_id": result["user_id"], "status": result["status"],
+                         "coupon_code": result.get("coupon_code")})
+    return body.replace("\u2028".encode(), b"\\u2028").replace("\u2029".encode(), b"\\u2029")
+
+
+def pending_body(request_id: uuid.UUID) -> bytes:
+    return result_body({"request_id": request_id, "campaign_id": None, "user_id": None, "status": "PENDING"})
+
+
+DUPLICATE = "DUPLICATE"
+SOLD_OUT = "SOLD_OUT"
+
+
+class ResultCache:
+    """The latest decisions of this process: by request id, and each user's decision by
+    (campaign id, user id). Size-capped dicts: the oldest entry goes first."""
+
+    def __init__(self, *, size: int):
+        self.size = size
+        self.by_request = {}  # str(request id) -> event
+        self.by_user = {}  # (campaign id, user id) -> event
+
+    def add(self, event: dict) -> None:
+        if self.size <= 0:
+            return
+        _put(self.by_request, event["request_id"], event, self.size)
+        if event["status"] != DUPLICATE:  # a DUPLICATE is not the user's decision
+            _put(self.by_user, (event["campaign_id"], event["user_id"]), event, self.size)
+
+    def __len__(self):
+        return len(self.by_request)
+
+
+def _put(entries, key, value, size):
+    entries.pop(key, None)  # re-inserted at the end: a redelivered event is the newest
+    entries[key] = value
+    while len(entries) > size:
+        del entries[next(iter(entries))]
+
+
+WAITING = Gauge("firstcome_result_waiters", "Result requests waiting for their decision (?wait=S), this process.",
+                multiprocess_mode="livesum")
+RESULT_ANSWERS = Counter("firstcome_result_requests_total",
+                         "Result GETs by who answered: cache (the fast path's decisions), woken (a waiter "
+                         "answered by the decision's event), not_issued (404 at the door), too_many_waiters, "
+                         "django (handed to the DRF view).", ["answer"])
+_result_answered = {name: RESULT_ANSWERS.labels(name)
+                    for name in ("cache", "woken", "not_issued", "too_many_waiters", "django")}
+
+
+class ResultWaiters:
+    """Futures of the requests waiting for their decision, keyed by request id, at most `limit`
+    at a time. Lives on the event loop: only its thread touches it."""
+
+    RECHECK = "recheck"  # what a future gets when the feed had a gap: read the database
+    RELEASED = "released"  # the server stops: answer PENDING now
+
+    def __init__(self, *, limit: int):
+        self.limit = limit
+        self.waiting = defaultdict(list)  # str(request id) -> [future]
+        self.count = 0
+
+    def add(self, request_id: str) -> asyncio.Future | None:
+        """A future for the decision; None past the limit."""
+        if self.count >= self.limit:
+            return None
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[request_id].append(future)
+        self.count += 1
+        WAITING.inc()
+        return future
+
+    def remove(self, request_id: str, future: asyncio.Future) -> None:
+        futures = self.waiting.get(request_id)
+        if futures and future in futures:
+            futures.remove(future)
+            self.count -= 1
+            WAITING.dec()
+            if not futures:
+                del self.waiting[request_id]
+
+    def wake(self, request_id: str, outcome) -> None:
+        for future in self.waiting.get(request_id, ()):
+            if not future.done():
+                future.set_result(outcome)
+
+    def wake_all(self, outcome) -> None:
+        for futures in self.waiting.values():
+            for future in futures:
+                if not future.done():
+                    future.set_result(outcome)
+
+
+# --- sold out at the door -------------------------------------------------------------------
+
+SOLD_OUT_REFUSALS = Counter("firstcome_sold_out_refusals_total",
+                            "Participations refused at the door because the campaign was sold out (409 "
+                            "sold_out, nothing published); per campaign: the daily statistics.")
+
+
+class SoldOutRefusals:
+    """Refusals per (campaign, day in TIME_ZONE), counted in memory and written by `sink` (the
+    statistics, stats.apps) every `interval_s` from a daemon thread, and at exit: one upsert
+    per campaign per interval, whatever the number of refused requests."""
+
+    def __init__(self, *, interval_s: float | None = None):
+        self.interval_s = interval_s  # None: settings.FIRSTCOME_REFUSALS_FLUSH_S
+        self.sink = None  # callable({(campaign_id, day): count}); set by the stats app
+        self._counts = defaultdict(int)
+        self._lock = threading.Lock()
+        self._thread = None
+
+    def record(self, campaign_id: int) -> None:
+        SOLD_OUT_REFUSALS.inc()
+        with self._lock:
+            self._counts[(campaign_id, timezone.localdate())] += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._flush_periodically, name="sold-out-refusals",
+                                                daemon=True)
+                self._thread.start()
+
+    def pending(self) -> dict[tuple[int, date], int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def flush(self) -> None:
+        """Write what was counted since the last flush; kept for the next one if the write fails."""
+        with self._lock:
+            counts, self._counts = self._counts, defaultdict(int)
+        if not counts or self.sink is None:
+            with self._lock:
+                for key, n in counts.items():
+                    self._counts[key] += n
+            return
+        try:
+            close_old_connections()
+            self.sink(dict(counts))
+        except Exception:  # the database is down: keep the counts, try again next interval
+            log.warning("sold-out refusals not written; kept for the next flush", exc_info=True)
+            with self._lock:
+                for key, n in counts.items():
+                    self._counts[key] += n
+        finally:
+            close_old_connections()
+
+    def _flush_periodically(self):
+        while True:
+            time.sleep(self.interval_s or settings.FIRSTCOME_REFUSALS_FLUSH_S)
+            self.flush()
+
+
+sold_out_refusals = SoldOutRefusals()
+atexit.register(sold_out_refusals.flush)
+
+
+# --- the result endpoints on the event loop ---------------------------------------------------
+
+NOT_ISSUED = "unknown request id"  # the 404 of an id this system never issued, on both paths
+NOT_ISSUED_BODY = orjson.dumps({"detail": NOT_ISSUED})
+TOO_MANY_WAITERS = TooManyWaiters("too many requests are waiting for their decision on this server; retry")
+RESULT_PATH = re.compile(r"/api/participations/([^/]+)")  # Django's <str:request_id>
+USER_DECISION_PATH = re.compile(r"/api/campaigns/([0-9]+)/participations/(.+)", re.DOTALL)  # <int>/<path>
+SIMPLE_WAIT = re.compile(rb"wait=[0-9.]{1,8}")  # any other query string is Django's to read
+
+
+class ResultAnswers:
+    """The result GETs answered on the event loop: from the cache of decisions, by waiting for a
+    decision's event, or by handing the request to the DRF view (`to_django`), which answers
+    exactly as it always has. One per process, created on the loop's thread."""
+
+    def __init__(self, *, cache_size: int, max_waiters: int, feed_factory=None):
+        self.cache = ResultCache(size=cache_size)
+        self.waiters = ResultWaiters(limit=max_waiters)
+        self._feed_factory = feed_factory  # (on_events=, on_gap=) -> DecisionFeed
+        self.feed = None
+        self._loop = None
+        self._released = False
+
+    def start(self) -> None:
+        """On the loop's first request: the feed's thread hands its events to this loop."""
+        if self._loop is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        if self._feed_factory is not None:
+            self.feed = self._feed_factory(on_events=self._on_loop(self.decided), on_gap=self._on_loop(self.gap))
+            self.feed.start()
+
+    def _on_loop(self, function):
+        loop = self._loop
+        return lambda *args: loop.call_soon_threadsafe(function, *args)
+
+    def decided(self, events: list[dict]) -> None:
+        for event in events:
+            self.cache.add(event)
+            if event["status"] == SOLD_OUT:  # committed with no stock left: it never comes back
+                selectors.campaign_sold_out_seen(event["campaign_id"])
+            if self.waiters.count:
+                self.waiters.wake(event["request_id"], event)
+
+    def gap(self) -> None:
+        """The feed (re)started reading: what it may have missed is read from the database."""
+        self.waiters.wake_all(ResultWaiters.RECHECK)
+
+    def release(self) -> None:
+        """The server stops: every waiter answers PENDING now (the client asks again elsewhere)."""
+        self._released = True
+        self.waiters.wake_all(ResultWaiters.RELEASED)
+        if self.feed is not None:
+            self.feed.stop()
+
+    async def result(self, *, request_id: str, query: bytes, respond, to_django) -> None:
+        """GET /api/participations/{request_id}[?wait=S]."""
+        try:
+            request_id = uuid.UUID(request_id)
+        except ValueError:
+            return await to_django(None)
+        if not is_issued_here(request_id):
+            _result_answered["not_issued"].inc()
+            return await respond(404, NOT_ISSUED_BODY)
+        wait = None
+        if query:
+            try:
+                wait = wait_seconds([query[5:].decode()]) if SIMPLE_WAIT.fullmatch(query) else "django"
+            except ValidationError:
+                wait = "django"
+            if wait == "django":  # its 400, or a parameter only Django reads
+                return await to_django(None)
+        event = self.cache.by_request.get(str(request_id))
+        if event is not None:
+            _result_answered["cache"].inc()
+            return await respond(200, result_body(event))
+        if wait is None or self._released:  # stopping: no new waiter, the view reads once
+            return await to_django(None if wait is None else b"")
+        await self._wait(request_id, wait, respond, to_django)
+
+    async def user_decision(self, *, campaign_id: int, user_id: str, respond, to_django) -> None:
+        """GET /api/campaigns/{id}/participations/{user_id}: a cached decision, or the view."""
+        event = self.cache.by_user.get((campaign_id, user_id))
+        if event is None:
+            return await to_django(None)
+        _result_answered["cache"].inc()
+        await respond(200, result_body(event))
+
+    async def _wait(self, request_id, wait, respond, to_django):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        key = str(request_id)
+        future = self.waiters.add(key)
+        if future is None:
+            _result_answered["too_many_waiters"].inc()
+            return await respond(TOO_MANY_WAITERS.http_status, orjson.dumps(TOO_MANY_WAITERS.body()),
+                                 [(b"retry-after", str(TOO_MANY_WAITERS.retry_after).encode())])
+        try:
+            outcome = ResultWaiters.RECHECK  # the decision may be older than this process's cache
+            while True:
+                if outcome is ResultWaiters.RELEASED:
+                    return await respond(200, pending_body(request_id))
+                if outcome is ResultWaiters.RECHECK:
+                    row = await loop.run_in_executor(None, _participation_row, request_id)
+                    if row is not None:
+                        return await respond(200, result_body(row))
+                elif outcome is not None:  # the decision's event
+                    _result_answered["woken"].inc()
+                    return await respond(200, result_body(outcome))
+                if future.done():  # woken to re-check: wait on a fresh future
+                    self.waiters.remove(key, future)
+                    future = self.waiters.add(key) or loop.create_future()
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                done, _ = await asyncio.wait({future}, timeout=remaining)
+                outcome = future.result() if done else None
+                if outcome is None:
+                    break
+        finally:
+            self.waiters.remove(key, future)
+        # The deadline: the view reads the database once more and answers (PENDING, most likely).
+        await to_django(b"")
+
+
+def _participation_row(request_id):
+    close_old_connections()  # what Django does at the start and the end of a request
+    try:
+        return selectors.participation_get(request_id)
+    finally:
+        close_old_connections()
+
+
+def count_result_handed_to_django() -> None:
+    _result_answered["django"].inc()

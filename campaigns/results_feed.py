@@ -1,0 +1,98 @@
+"""The decisions topic read by each web process, to answer result lookups without the database.
+
+The first-come consumer publishes every decision after its commit (campaigns.consumers,
+settings.FIRSTCOME_DECISIONS_TOPIC). Each web process reads that topic itself: no consumer group
+(every process needs every decision, and a group would share them out), all partitions assigned,
+starting a bounded number of messages before the end so a restarted worker knows the latest
+decisions at once. kafka-python blocks, so the reading runs on a daemon thread that hands each
+batch of events to the event loop (campaigns.answers.ResultAnswers.decided).
+
+While the thread is not reading (starting, the broker gone, a partition reset) decisions may pass
+unseen: it says so through on_gap once it reads again, so that whoever waits on a decision checks
+the database instead of waiting for an event that already went by.
+"""
+import logging
+import threading
+import time
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from campaigns.messages import decode_decision_events
+from streaming.errors import PoisonMessage
+
+log = logging.getLogger(__name__)
+
+RETRY_S = 1.0  # between two attempts to reach the broker
+
+
+class DecisionFeed:
+    def __init__(self, *, topic: str, bootstrap_servers, lookback_messages: int, on_events, on_gap):
+        self.topic = topic
+        self.bootstrap_servers = bootstrap_servers
+        self.lookback_messages = lookback_messages
+        self.on_events = on_events  # called on the thread with a list of decision events
+        self.on_gap = on_gap  # called on the thread each time reading (re)starts
+        self._stop = threading.Event()
+        self._thread = None
+        self.live = False
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="decision-feed", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self):
+        while not self._stop.is_set():
+            consumer = None
+            try:
+                consumer = self._positioned_consumer()
+                if consumer is None:  # the topic does not exist yet
+                    self._stop.wait(RETRY_S)
+                    continue
+                self.live = True
+                self.on_gap()
+                self._read(consumer)
+            except (KafkaError, OSError):
+                log.warning("decision feed: reading %s failed; retrying", self.topic, exc_info=True)
+                self._stop.wait(RETRY_S)
+            finally:
+                self.live = False
+                if consumer is not None:
+                    consumer.close(autocommit=False)
+
+    def _positioned_consumer(self):
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False,
+                                 group_id=None, fetch_max_wait_ms=100, request_timeout_ms=5000)
+        partitions = consumer.partitions_for_topic(self.topic)
+        if not partitions:
+            consumer.close(autocommit=False)
+            return None
+        assigned = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        starts, ends = consumer.beginning_offsets(assigned), consumer.end_offsets(assigned)
+        for tp in assigned:
+            consumer.seek(tp, max(starts[tp], ends[tp] - self.lookback_messages))
+        return consumer
+
+    def _read(self, consumer):
+        known = len(consumer.assignment())
+        last_check = time.monotonic()
+        while not self._stop.is_set():
+            events = []
+            for records in consumer.poll(timeout_ms=200).values():
+                for record in records:
+                    try:
+                        events.extend(decode_decision_events(record))
+                    except PoisonMessage as exc:  # the stats consumer dead-letters it; here it is skipped
+                        log.warning("decision feed: %s[%d]@%d skipped: %s", record.topic, record.partition,
+                                    record.offset, exc)
+            if events:
+                self.on_events(events)
+            if time.monotonic() - last_check > 30:  # partitions added to the topic: start over
+                last_check = time.monotonic()
+                if len(consumer.partitions_for_topic(self.topic) or ()) != known:
+                    return
