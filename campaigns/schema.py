@@ -6,6 +6,7 @@ to parsing and calling services. Other apps' API views describe themselves next 
 with the error shapes below (monitoring.views). The fuzz tests (schemathesis) hold the API to
 this document: every status it answers must be listed, every body must match.
 """
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field,
                                    extend_schema_view, inline_serializer)
 from rest_framework import serializers
@@ -93,3 +94,12 @@ def describe():
                                   "check character that does not match (a typo); nothing was looked up"),
                        404: error("no winner holds this code"), 409: ALREADY_REDEEMED, **STAFF_ONLY}),
     )(views.CouponRedeemView)
+    extend_schema_view(
+        get=extend_schema(
+            summary="A campaign's winners as CSV (staff)", operation_id="api_admin_campaigns_winners_csv",
+            description="Streamed, one row per SUCCESS in decision order: `user_id,request_id,coupon_code,decided_at` "
+                        "(UTF-8, header row first). A value starting with `=`, `+`, `-` or `@` (a formula in a "
+                        "spreadsheet) is written with a leading `'`.",
+            responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="the CSV file"),
+                       404: error("no such campaign"), **STAFF_ONLY}),
+    )(views.WinnersCSVView)

@@ -4,6 +4,7 @@ from campaigns import views
 
 urlpatterns = [
     path("admin/campaigns", views.AdminCampaignsView.as_view(), name="admin-campaigns"),
+    path("admin/campaigns/<int:campaign_id>/winners.csv", views.WinnersCSVView.as_view(), name="campaign-winners-csv"),
     path("admin/coupons/<str:code>/redeem", views.CouponRedeemView.as_view(), name="coupon-redeem"),
     path("campaigns/<int:campaign_id>", views.CampaignDetailView.as_view(), name="campaign-detail"),
     path("campaigns/<int:campaign_id>/participations", views.ParticipationCreateView.as_view(),

@@ -2,6 +2,7 @@
 import time
 import uuid
 
+from django.http import StreamingHttpResponse
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.fields import empty
@@ -13,6 +14,7 @@ from rest_framework.views import APIView
 from campaigns import answers, selectors, services
 from campaigns.answers import sold_out_refusals
 from campaigns.errors import CampaignSoldOut
+from campaigns.exports import winners_csv
 from campaigns.request_ids import is_issued_here
 from campaigns.serializers import (USER_ID_FIELD, CampaignCreateSerializer, CampaignSerializer,
                                    CouponRedemptionSerializer, ParticipationResultSerializer)
@@ -122,3 +124,18 @@ class CouponRedeemView(APIView):
 
     def post(self, request, code):
         return Response(CouponRedemptionSerializer(services.coupon_redeem(typed_code=code)).data)
+
+
+class WinnersCSVView(APIView):
+    """Staff only; streamed, so the export of a million winners holds one page in memory.
+    Errors are JSON like the rest of the API, whatever the Accept header asks for."""
+
+    permission_classes = [IsAdminUser]
+    content_negotiation_class = JSONOnlyNegotiation
+
+    def get(self, request, campaign_id):
+        campaign = selectors.campaign_get(campaign_id)
+        response = StreamingHttpResponse(winners_csv(campaign_id=campaign.pk), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-winners.csv"'
+        response["Cache-Control"] = "private, no-store"  # personal data: no copy in a shared cache
+        return response
