@@ -16,6 +16,7 @@ from campaign_site import server
 from campaign_site.access_log import AccessLog
 from campaign_site.wsgi import application as django_application
 from campaigns.answers import ResultAnswers
+from campaigns.compat.ingest import original_route
 from campaigns.ingest import ParticipationIngest
 from campaigns.results_feed import DecisionFeed
 
@@ -40,7 +41,7 @@ def build_application():
     mirrors has changed (campaigns.ingest.WRITTEN_AGAINST): the server does not start.
     Each layer wraps the one below: a route answered ahead of the stack wraps `application`."""
     django = WSGIMiddleware(django_application, workers=DJANGO_THREADS)
-    application = ParticipationIngest(django, results=build_results())
+    application = ParticipationIngest(django, results=build_results(), routes=(original_route(),))
     return AccessLog(application) if os.environ.get("GUNICORN_ACCESS_LOG") else application
 
 

@@ -10,6 +10,7 @@ admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("campaigns.compat.urls")),  # the original contract (docs/api.md), ahead of the native
     path("api/", include("campaigns.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),  # Swagger UI
@@ -18,6 +19,7 @@ urlpatterns = [
 # The lab (experiments) is installed by the local and test settings only: production has no route to it.
 if apps.is_installed("lab"):
     urlpatterns.insert(0, path("lab/", include("lab.urls")))
+    urlpatterns.insert(0, path("api/", include("lab.original_contract")))  # the original's load-test helpers
 
 handler400 = "campaign_site.errors.bad_request"
 handler404 = "campaign_site.errors.not_found"

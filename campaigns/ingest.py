@@ -27,6 +27,8 @@ import functools
 import logging
 import re
 import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import orjson
 from django.conf import settings
@@ -165,13 +167,32 @@ POST_ALLOW, GET_ALLOW = "POST, OPTIONS", "GET, HEAD, OPTIONS"  # DRF's Allow on 
 JSON_ACCEPTS = {None, b"*/*", b"application/json", b"application/*"}
 
 
+class Route(NamedTuple):
+    """A participation POST answered here. `path`: group 1 is the campaign id; `user_id`: the
+    parsed JSON body to the user id, raising KeyError, TypeError or ValidationError where the view
+    refuses the body (Django answers); `accepted`: the request id to the answer's (status, body);
+    `refused`: a DomainError to its body. PARTICIPATIONS is the native endpoint; another contract
+    over the same submission passes its own (campaigns.compat.ingest)."""
+    path: re.Pattern
+    user_id: Callable[[Any], str]
+    accepted: Callable[[Any], tuple[int, bytes]]
+    refused: Callable[[DomainError], bytes]
+
+
+PARTICIPATIONS = Route(
+    PARTICIPATION_PATH, lambda data: USER_ID_FIELD.run_validation(data["user_id"]),
+    lambda request_id: (202, b'{"request_id":"%s","status":"PENDING"}' % str(request_id).encode()),
+    lambda exc: orjson.dumps(exc.body()))
+
+
 class ParticipationIngest:
     """ASGI application: the fast path for participation requests and their results
     (campaigns.answers), `django` for the rest."""
 
-    def __init__(self, django, *, results: ResultAnswers | None = None):
+    def __init__(self, django, *, results: ResultAnswers | None = None, routes: tuple["Route", ...] = ()):
         check_mirrored_configuration()
         self.django = django
+        self.routes = (PARTICIPATIONS, *routes)  # another contract's participation POSTs (Route)
         self.results = results  # None: the result GETs all go to Django
         self._response_headers = {}  # (is the request secure, Allow) -> headers for a fast-path answer
         # One for the loop, not one per request: its check runs start to end without yielding.
@@ -182,9 +203,10 @@ class ParticipationIngest:
             if self.results is not None:
                 self.results.start()  # its feed warms the cache before the first result is asked
             if scope["method"] == "POST":
-                match = PARTICIPATION_PATH.fullmatch(scope["path"])
-                if match is not None:
-                    return await self._participate(match, scope, receive, send)
+                for route in self.routes:
+                    match = route.path.fullmatch(scope["path"])
+                    if match is not None:
+                        return await self._participate(route, match, scope, receive, send)
             elif scope["method"] == "GET" and self.results is not None:
                 return await self._result(scope, receive, send)
         return await self.django(scope, receive, send)
@@ -218,7 +240,7 @@ class ParticipationIngest:
         await self.results.user_decision(campaign_id=int(by_user[1]), user_id=by_user[2],
                                          respond=respond, to_django=to_django)
 
-    async def _participate(self, match, scope, receive, send):
+    async def _participate(self, route, match, scope, receive, send):
         headers = dict(scope["headers"])
         if len(headers) != len(scope["headers"]) or len(match[1]) > MAX_ID_DIGITS:
             # A repeated header: Django sees its values joined by commas (a2wsgi), not the last.
@@ -227,23 +249,23 @@ class ParticipationIngest:
         body = await self._body_if_ours(headers, secure, receive)
         if body is None:
             return await self._to_django(scope, receive, send)
-        submission = await self._submission(int(match[1]), body)
+        submission = await self._submission(route, int(match[1]), body)
         if submission is None:
             return await self._to_django(scope, _replay(body, receive), send)
         if isinstance(submission, CampaignSoldOut):
             _answered_by["sold_out"].inc()
             sold_out_refusals.record(int(match[1]))
-            return await self._answer(send, secure, submission.http_status, orjson.dumps(submission.body()))
+            return await self._answer(send, secure, submission.http_status, route.refused(submission))
         started = time.perf_counter()
         try:
             request_id = await services.participation_publish_async(submission)
         except BrokerUnavailable as exc:
             _answered_by["broker_unavailable"].inc()
-            return await self._answer(send, secure, exc.http_status, orjson.dumps(exc.body()),
+            return await self._answer(send, secure, exc.http_status, route.refused(exc),
                                       [(name.lower().encode(), value.encode()) for name, value in exc.headers().items()])
         ACCEPT_SECONDS.observe(time.perf_counter() - started)
         _answered_by["accepted"].inc()
-        await self._answer(send, secure, 202, b'{"request_id":"%s","status":"PENDING"}' % str(request_id).encode())
+        await self._answer(send, secure, *route.accepted(request_id))
 
     async def _body_if_ours(self, headers, secure, receive):
         """The body, if the request is one Django would take as far as the view; None (nothing
@@ -269,14 +291,14 @@ class ParticipationIngest:
             if not message.get("more_body"):
                 return b"".join(chunks)
 
-    async def _submission(self, campaign_id, body):
+    async def _submission(self, route, campaign_id, body):
         """The request ready to publish, or None if Django's view would not accept it: it then
         answers it (and counts it against the user's rate) itself."""
         if may_be_too_deep(body):  # the parser's nesting limit decides; orjson's is another
             return None
         try:
             data = orjson.loads(body)
-            user_id = USER_ID_FIELD.run_validation(data["user_id"])
+            user_id = route.user_id(data)
             window = await selectors.campaign_window_async(campaign_id)
             submission = services.participation_prepare(window, user_id, timezone.now())
         except CampaignSoldOut as exc:  # answered here, nothing published: counted as the view would
