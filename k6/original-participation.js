@@ -1,0 +1,60 @@
+// The original system's load script, in its style, against firstcome's compatibility surface:
+// POST /api/campaigns/{id}/participation {"userId": <integer>}, each iteration a distinct integer
+// user (FIRST_USER_ID + iteration), checking `status == 200` and the envelope's `success` field,
+// as the original's k6-load-test.js did.
+//   .venv/bin/k6 run -e BASE_URL=http://127.0.0.1:8000 -e CAMPAIGN_ID=1 -e N=3000 -e VUS=200 k6/original-participation.js
+// Shared iterations: N requests over VUS virtual users, as fast as they are answered. Every check
+// must pass (thresholds). SUMMARY=path writes k6's JSON summary there.
+import http from 'k6/http';
+import { check } from 'k6';
+import exec from 'k6/execution';
+import { Counter } from 'k6/metrics';
+
+const BASE_URL = __ENV.BASE_URL || 'http://127.0.0.1:8000';
+const CAMPAIGN_ID = __ENV.CAMPAIGN_ID || 1;
+const FIRST_USER_ID = parseInt(__ENV.FIRST_USER_ID || '1', 10);
+const participationSuccess = new Counter('participation_success');  // 200: the broker holds the request
+const participationFail = new Counter('participation_fail');
+
+export const options = {
+  scenarios: {
+    spike_test: {
+      executor: 'shared-iterations',
+      vus: parseInt(__ENV.VUS || '100', 10),
+      iterations: parseInt(__ENV.N || '1000', 10),
+      maxDuration: __ENV.MAX_DURATION || '120s',
+    },
+  },
+  thresholds: { checks: ['rate==1'] },
+  summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'],
+};
+
+export default function () {
+  const userId = FIRST_USER_ID + exec.scenario.iterationInTest;
+  const response = http.post(`${BASE_URL}/api/campaigns/${CAMPAIGN_ID}/participation`,
+    JSON.stringify({ userId: userId }), { headers: { 'Content-Type': 'application/json' }, timeout: '60s' });
+  check(response, {
+    'status is 200': (r) => r.status === 200,
+    'response has success field': (r) => {
+      try {
+        return JSON.parse(r.body).hasOwnProperty('success');
+      } catch (e) {
+        return false;
+      }
+    },
+  });
+  if (response.status === 200) participationSuccess.add(1);
+  else participationFail.add(1);
+}
+
+export function handleSummary(data) {
+  const count = (name) => (data.metrics[name] ? data.metrics[name].values.count : 0);
+  const reqs = data.metrics.http_reqs ? data.metrics.http_reqs.values : { count: 0, rate: 0 };
+  const dur = data.metrics.http_req_duration ? data.metrics.http_req_duration.values : {};
+  const out = {
+    stdout: `original-participation: ${reqs.count} requests, ${count('participation_success')} answered 200, ` +
+      `${count('participation_fail')} not, ${reqs.rate.toFixed(0)}/s, p95 ${(dur['p(95)'] || 0).toFixed(1)} ms\n`,
+  };
+  if (__ENV.SUMMARY) out[__ENV.SUMMARY] = JSON.stringify(data, null, 2);
+  return out;
+}
