@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import close_old_connections, connection
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Q
 
 from campaigns.errors import CampaignNotFound
 from campaigns.models import Campaign, Participation
@@ -14,6 +14,17 @@ from campaigns.models import Campaign, Participation
 
 def campaign_list():
     return Campaign.objects.all()
+
+
+def campaign_status_filter(*, status: str, now: datetime) -> Q:
+    """The campaigns whose status_at(now) is `status`, as a filter: Campaign.window_status and
+    status_at's sold-out rule written in SQL (the admin's status filter, closing a campaign)."""
+    started = Q(starts_at__isnull=True) | Q(starts_at__lte=now)
+    is_open = started & (Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+    return {Campaign.Status.SCHEDULED: Q(starts_at__gt=now),
+            Campaign.Status.CLOSED: started & Q(ends_at__lte=now),
+            Campaign.Status.OPEN: is_open & Q(remaining_stock__gt=0),
+            Campaign.Status.SOLD_OUT: is_open & Q(remaining_stock=0)}[status]
 
 
 def campaign_get(campaign_id) -> Campaign:
