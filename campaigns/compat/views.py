@@ -40,11 +40,12 @@ class NotServedHere(DomainError):
     code = "not_served_here"
 
 
-def answer(name, data=None, *, failure=False):
-    """The envelope's schema, `data` holding `data` (a serializer) or null."""
-    fields = {"success": serializers.BooleanField(), "message": serializers.CharField(),
-              "errorCode": serializers.CharField(allow_null=True),
-              "data": data if data is not None else serializers.JSONField(allow_null=True)}
+def answer(name, data=None, *, failure=False, enveloped=True):
+    """The envelope's schema, `data` holding `data` (a serializer) or null. enveloped=False: the
+    envelope's fields may be absent (the site's own 404 for a path no route matches)."""
+    fields = {"success": serializers.BooleanField(required=enveloped), "message": serializers.CharField(required=enveloped),
+              "errorCode": serializers.CharField(allow_null=True, required=enveloped),
+              "data": data if data is not None else serializers.JSONField(allow_null=True, required=enveloped)}
     if failure:
         fields.update(detail=serializers.CharField(), code=serializers.CharField(),
                       errors=serializers.DictField(required=False, help_text="400: what is wrong with each field"))
@@ -58,7 +59,10 @@ def refused(description):
 
 BAD_BODY = refused("invalid body (COMMON_002)")
 UNSUPPORTED = refused("body not sent as application/json")
-UNKNOWN_CAMPAIGN = refused("no such campaign (CAMPAIGN_001)")
+UNKNOWN_CAMPAIGN = OpenApiResponse(
+    answer("OriginalNotFound", failure=True, enveloped=False),
+    description="no such campaign (CAMPAIGN_001), in the envelope; an id that is not a whole number matches "
+                "no route: the site's own 404 {detail, code}")
 
 
 class OriginalAPIView(APIView):
