@@ -53,8 +53,8 @@ ISSUED = F("total_stock") - F("remaining_stock")
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "status", "stock", "success", "sold_out_count", "duplicate_count",
-                    "starts_at", "ends_at", "live"]
+    list_display = ["id", "name", "status", "stock", "success", "sold_out", "duplicates", "live", "starts_at",
+                    "ends_at"]
     list_display_links = ["id", "name"]
     list_filter = [CampaignStatusFilter, "starts_at", "ends_at"]
     search_fields = ["name", "id"]
@@ -85,6 +85,14 @@ class CampaignAdmin(admin.ModelAdmin):
     def success(self, campaign):
         # From the counters the decision keeps on the row: no participation is counted per row.
         return selectors.outcome_counters(campaign)[Participation.Status.SUCCESS]
+
+    @admin.display(description="sold out", ordering="sold_out_count")
+    def sold_out(self, campaign):
+        return campaign.sold_out_count
+
+    @admin.display(description="duplicates", ordering="duplicate_count")
+    def duplicates(self, campaign):
+        return campaign.duplicate_count
 
     @admin.display(description="live")
     def live(self, campaign):

@@ -1,6 +1,5 @@
 """A real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium) logs in as
 staff and watches the dashboard while bursts go through gunicorn, the broker and the consumer."""
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,33 +10,18 @@ from django.contrib.auth.models import User
 
 from campaigns import selectors
 from testsupport.artifacts import ARTIFACTS
+from testsupport.browser import headless_chromium
 from testsupport.factories import CampaignFactory
 from testsupport.polling import poll
 from testsupport.web import start_gunicorn
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--window-size=1440,1200")
 
 
 @pytest.fixture
 def browser(tmp_path):
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and chromedriver):
-        pytest.skip("needs Debian's chromium and chromium-driver packages; scripts/test.sh installs "
-                    "them with apt-get when it runs as root")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
-    yield driver
-    driver.quit()
+    with headless_chromium(tmp_path / "chromium-profile") as driver:
+        yield driver
 
 
 def burst(base_url, campaign, wave):
