@@ -3,6 +3,7 @@ run_stats_batch, and the run history is a record, not something to edit."""
 from django.contrib import admin
 from django.db.models import Count
 
+from campaigns.admin import CappedCountPaginator
 from stats.models import BatchRun, BatchRunFailure, CampaignStats, DecisionEvent
 
 
@@ -63,5 +64,9 @@ class CampaignStatsAdmin(ReadOnlyAdmin):
 class DecisionEventAdmin(ReadOnlyAdmin):
     list_display = ["request_id", "campaign_id", "user_id", "status", "received_at", "decided_at", "stored_at"]
     list_filter = ["status"]
-    search_fields = ["=request_id", "user_id"]
-    show_full_result_count = False  # no COUNT(*) over millions of raw rows on every page
+    search_fields = ["=request_id", "=user_id"]  # equality: a LIKE '%term%' would read every row
+    # No COUNT(*) over millions of raw rows: neither the total, nor the filtered count beyond the
+    # paginator's cap, nor a count per filter choice.
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    show_facets = admin.ShowFacets.NEVER

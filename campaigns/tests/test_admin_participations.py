@@ -93,3 +93,12 @@ def test_the_list_never_counts_the_whole_table(admin_client, monkeypatch):
     assert re.search(r"10\+\s+participations", page)
     counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
     assert counts and all("LIMIT 11" in sql for sql in counts), counts
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(term=st.text(min_size=1, max_size=80))
+def test_the_decision_events_list_answers_any_search_without_counting_the_table(admin_client, term):
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/admin/stats/decisionevent/", {"q": term})
+    assert response.status_code == 200
+    assert all("LIMIT" in q["sql"] for q in queries if "COUNT(" in q["sql"].upper())
