@@ -15,7 +15,7 @@ from django.conf import settings
 from campaign_site import server
 from campaign_site.access_log import AccessLog
 from campaign_site.wsgi import application as django_application
-from campaigns.answers import ResultAnswers
+from campaigns.answers import ResultAnswers, sold_out_refusals
 from campaigns.compat.ingest import original_route
 from campaigns.ingest import ParticipationIngest
 from campaigns.results_feed import DecisionFeed
@@ -33,6 +33,7 @@ def build_results() -> ResultAnswers:
     results = ResultAnswers(cache_size=settings.FIRSTCOME_RESULTS_CACHE_SIZE,
                             max_waiters=settings.FIRSTCOME_RESULTS_MAX_WAITERS, feed_factory=feed)
     server.on_graceful_stop(results.release)
+    server.on_graceful_stop(sold_out_refusals.flush)  # what was counted since the last flush
     return results
 
 

@@ -13,7 +13,6 @@ query in the common case, and the rules both paths share with the DRF views (cam
   write or message per refused request.
 """
 import asyncio
-import atexit
 import logging
 import re
 import threading
@@ -163,8 +162,8 @@ SOLD_OUT_REFUSALS = Counter("firstcome_sold_out_refusals_total",
 
 class SoldOutRefusals:
     """Refusals per (campaign, day in TIME_ZONE), counted in memory and written by `sink` (the
-    statistics, stats.apps) every `interval_s` from a daemon thread, and at exit: one upsert
-    per campaign per interval, whatever the number of refused requests."""
+    statistics, stats.apps) every `interval_s` from a daemon thread, and at the server's graceful
+    stop: one upsert per flush, whatever the number of refused requests."""
 
     def __init__(self, *, interval_s: float | None = None):
         self.interval_s = interval_s  # None: settings.FIRSTCOME_REFUSALS_FLUSH_S
@@ -212,8 +211,7 @@ class SoldOutRefusals:
             self.flush()
 
 
-sold_out_refusals = SoldOutRefusals()
-atexit.register(sold_out_refusals.flush)
+sold_out_refusals = SoldOutRefusals()  # the server flushes it at its graceful stop too (campaign_site/asgi.py)
 
 
 # --- the result endpoints on the event loop ---------------------------------------------------

@@ -198,6 +198,8 @@ def sold_out_refusals_add(counts: dict[tuple[int, date], int]) -> None:
     else:
         upsert = ("ON CONFLICT (campaign_id, stats_date) DO UPDATE SET "
                   "refused_count = refused_count + excluded.refused_count")
+    # One statement built here: the driver's executemany folding stops at the VALUES() of the upsert.
+    values = ", ".join(["(%s, %s, %s)"] * len(rows))
     with db.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} (campaign_id, stats_date, refused_count) VALUES (%s, %s, %s) {upsert}",
-                           rows)
+        cursor.execute(f"INSERT INTO {table} (campaign_id, stats_date, refused_count) VALUES {values} {upsert}",
+                       [value for row in rows for value in row])

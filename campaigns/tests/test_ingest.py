@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from campaign_site.parsers import MAX_JSON_DEPTH, TOO_DEEP
+from campaigns.models import Campaign
 from testsupport.factories import CampaignFactory
 from testsupport.kafka import read_topic
 from testsupport.web import django_client_headers, metric_value, scrape_metrics, start_gunicorn
@@ -78,7 +79,7 @@ def comparable(status, headers, body):
 def ingest_counts(base_url):
     samples = scrape_metrics(base_url)
     return {answer: metric_value(samples, "firstcome_ingest_requests_total", answer=answer)
-            for answer in ("accepted", "broker_unavailable", "django")}
+            for answer in ("accepted", "broker_unavailable", "sold_out", "django")}
 
 
 CASES = [  # (name, campaign, body, content type, status)
@@ -106,6 +107,7 @@ CASES = [  # (name, campaign, body, content type, status)
     ("a campaign id of 4,300 digits", "4300 digits", b'{"user_id": "mike"}', JSON, 404),
     ("a campaign id of 5,000 digits", "5000 digits", b'{"user_id": "nina"}', JSON, 404),
     ("leading zeros", "leading zeros", b'{"user_id": "olga"}', JSON, 202),
+    ("sold out", "sold out", b'{"user_id": "pia"}', JSON, 409),  # answered at the door, nothing published
 ]
 # Accepted by Django, not the fast path: orjson refuses a number past a double where Python's
 # parser takes it, and an id with leading zeros is not the fast path's to read.
@@ -125,6 +127,8 @@ def test_every_answer_is_the_drf_views_and_only_acceptances_skip_django(processe
                  "future": CampaignFactory(starts_at=now + timedelta(days=1)).pk,
                  "bigint": 2**63, "4300 digits": "9" * 4300, "5000 digits": "9" * 5000}
     campaigns["leading zeros"] = f"{campaigns['open']:0>25}"
+    campaigns["sold out"] = CampaignFactory(total_stock=1).pk
+    Campaign.objects.for_decision().filter(pk=campaigns["sold out"]).update(remaining_stock=0)  # as the decision does
     # The ALB's request line limit rather than gunicorn's, so that the longest ids reach the fast
     # path (gunicorn's own answer to a long line: campaign_site/tests/test_request_limits.py).
     _, base_url = start_gunicorn(processes, child_env(GUNICORN_LIMIT_REQUEST_LINE="16384"), workers=1)
@@ -146,8 +150,9 @@ def test_every_answer_is_the_drf_views_and_only_acceptances_skip_django(processe
 
     by_fast_path = sum(status == 202 and name not in DJANGOS_202 for name, *_, status in CASES)
     accepted = sum(status == 202 for *_, status in [*CASES, *HEADER_CASES])
-    assert ingest_counts(base_url) == {"accepted": by_fast_path, "broker_unavailable": 0,
-                                       "django": len(CASES) + len(HEADER_CASES) - by_fast_path}
+    sold_out = sum(name == "sold out" for name, *_ in CASES)
+    assert ingest_counts(base_url) == {"accepted": by_fast_path, "broker_unavailable": 0, "sold_out": sold_out,
+                                       "django": len(CASES) + len(HEADER_CASES) - by_fast_path - sold_out}
     # One message per 202 from each side: nothing handed to Django was published on the way. A
     # marker sent last is read for: anything a refused request had published stands before it.
     raw_post(f"{base_url}/api/campaigns/{campaigns['open']}/participations", b'{"user_id": "marker"}', JSON)

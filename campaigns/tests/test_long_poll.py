@@ -1,0 +1,152 @@
+"""?wait=S on GET /api/participations/{id}: answered as soon as the request is decided (the
+decision's event wakes the waiter on the fast path), PENDING at the deadline, 400 for a bad value
+on both paths, 503 past the process's cap, PENDING at once when the server stops."""
+import signal
+import threading
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import strategies as st
+from rest_framework.test import APIClient
+
+from campaigns.answers import MAX_WAIT_S, wait_seconds
+from testsupport.factories import CampaignFactory
+from testsupport.polling import poll
+from testsupport.web import call, get, metric_value, scrape_metrics, start_gunicorn, workers
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def accepted(base_url, campaign, user):
+    status, body = call("POST", f"{base_url}/api/campaigns/{campaign.pk}/participations", body={"user_id": user})
+    assert status == 202, body
+    return body["request_id"]
+
+
+def in_background(function):
+    """Run function() on a thread; returns a callable giving (its result, seconds it took)."""
+    box = {}
+
+    def run():
+        started = time.monotonic()
+        box["result"] = function()
+        box["seconds"] = time.monotonic() - started
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return lambda: (thread.join(timeout=40), box["result"], box["seconds"])[1:]
+
+
+def test_a_waiting_request_is_answered_when_its_decision_arrives(processes, child_env):
+    campaign = CampaignFactory(total_stock=1)
+    _, base_url = start_gunicorn(processes, child_env(), workers=1)
+    request_id = accepted(base_url, campaign, "wes")
+    answer = in_background(lambda: get(f"{base_url}/api/participations/{request_id}?wait=20", timeout=30))
+    poll(lambda: metric_value(scrape_metrics(base_url), "firstcome_result_waiters") == 1, message="waiting")
+    processes("consume_firstcome")
+    (status, body), seconds = answer()
+    assert (status, body["status"], body["user_id"]) == (200, "SUCCESS", "wes")
+    assert seconds < 15  # the event woke it, long before the deadline
+    samples = scrape_metrics(base_url)
+    assert metric_value(samples, "firstcome_result_requests_total", answer="woken") == 1
+    assert body == APIClient().get(f"/api/participations/{request_id}").json()
+
+
+def test_at_the_deadline_the_answer_is_pending_as_the_views(processes, child_env):
+    campaign = CampaignFactory()
+    _, base_url = start_gunicorn(processes, child_env(), workers=1)
+    request_id = accepted(base_url, campaign, "pat")  # no consumer: never decided
+    started = time.monotonic()
+    served = get(f"{base_url}/api/participations/{request_id}?wait=0.5")
+    assert time.monotonic() - started >= 0.5
+    response = APIClient().get(f"/api/participations/{request_id}?wait=0.5")
+    assert served == (200, response.json()) == (200, {"request_id": request_id, "campaign_id": None,
+                                                      "user_id": None, "status": "PENDING", "coupon_code": None})
+
+
+BAD_WAITS = ["0", "0.0", "31", "30.001", "-1", "1e1", "nan", "inf", "", "5s", "1.2345", "007.5", " 5"]
+
+
+def test_a_bad_wait_is_a_400_with_its_reason_on_both_paths(processes, child_env):
+    campaign = CampaignFactory()
+    _, base_url = start_gunicorn(processes, child_env(), workers=1)
+    request_id = accepted(base_url, campaign, "val")
+    api = APIClient()
+
+    @hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.sampled_from(BAD_WAITS) | st.from_regex(r"[0-9.]{1,8}", fullmatch=True)
+           .filter(lambda v: _refused(v)))
+    def check(value):
+        from urllib.parse import quote
+
+        path = f"/api/participations/{request_id}?wait={quote(value)}"
+        served = get(base_url + path)
+        assert served[0] == 400 and "wait" in served[1]["errors"], (value, served)
+        response = api.get(path)
+        assert served == (response.status_code, response.json()), value
+
+    check()
+    path = f"/api/participations/{request_id}?wait=1&wait=2"  # twice
+    assert get(base_url + path) == (400, api.get(path).json())
+
+
+def _refused(value):
+    try:
+        wait_seconds([value])
+    except Exception:
+        return True
+    return False
+
+
+@given(st.decimals(min_value="0.001", max_value=MAX_WAIT_S, places=3))
+def test_any_wait_within_the_range_is_taken(value):
+    assert wait_seconds([str(value)]) == float(value)
+
+
+def test_waiters_past_the_cap_get_a_503_to_retry(processes, child_env):
+    campaign = CampaignFactory()
+    _, base_url = start_gunicorn(processes, child_env(FIRSTCOME_RESULTS_MAX_WAITERS="2"), workers=1)
+    ids = [accepted(base_url, campaign, f"cap-{i}") for i in range(3)]
+    waiting = [in_background(lambda rid=rid: get(f"{base_url}/api/participations/{rid}?wait=3")) for rid in ids[:2]]
+    poll(lambda: metric_value(scrape_metrics(base_url), "firstcome_result_waiters") == 2, message="two waiting")
+    status, body = get(f"{base_url}/api/participations/{ids[2]}?wait=3")
+    assert (status, body["code"]) == (503, "too_many_waiters")
+    assert all(answer()[0][0] == 200 for answer in waiting)
+
+
+def test_the_graceful_stop_answers_the_waiters_pending_at_once(processes, child_env):
+    campaign = CampaignFactory()
+    web, base_url = start_gunicorn(processes, child_env(), workers=1)
+    request_id = accepted(base_url, campaign, "sam")
+    answer = in_background(lambda: get(f"{base_url}/api/participations/{request_id}?wait=30", timeout=40))
+    poll(lambda: metric_value(scrape_metrics(base_url), "firstcome_result_waiters") == 1, message="waiting")
+    worker = workers(web)[0]
+    worker.send_signal(signal.SIGTERM)  # the worker's graceful stop (a reload or a deploy sends it)
+    (status, body), seconds = answer()
+    assert (status, body["status"]) == (200, "PENDING")
+    assert seconds < 10  # not the 30 s it asked to wait
+
+
+def test_the_views_wait_reads_the_database_until_decided():
+    """The DRF view (the fallback path) polls the database at a modest interval."""
+    from django.db import connection
+
+    from campaigns import services
+    from testsupport.factories import participation_request
+
+    campaign = CampaignFactory()
+    request = participation_request(campaign, "vic")
+
+    def decide_later():
+        time.sleep(0.7)
+        services.participation_decide(request)
+        connection.close()
+
+    thread = threading.Thread(target=decide_later)
+    thread.start()
+    started = time.monotonic()
+    response = APIClient().get(f"/api/participations/{request.request_id}?wait=10")
+    thread.join()
+    assert (response.status_code, response.json()["status"]) == (200, "SUCCESS")
+    assert 0.7 <= time.monotonic() - started < 5
