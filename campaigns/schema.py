@@ -12,6 +12,7 @@ from drf_spectacular.utils import (OpenApiParameter, OpenApiResponse, extend_sch
 from rest_framework import serializers
 
 from campaigns import views
+from campaigns.answers import MAX_WAIT_S
 from campaigns.models import Campaign
 from campaigns.serializers import (CampaignCreateSerializer, CampaignSerializer, CouponRedemptionSerializer,
                                    ParticipationCreateSerializer, ParticipationResultSerializer)
@@ -62,19 +63,31 @@ def describe():
         post=extend_schema(
             summary="Ask for a coupon",
             description="`202` once the broker has acknowledged the request; the consumer decides it later. "
-                        "Poll `GET /api/participations/{request_id}` for the outcome.",
+                        "Poll `GET /api/participations/{request_id}` for the outcome (`?wait=S` waits for it).\n\n"
+                        "Once the campaign's stock is gone (it never comes back) a request is answered `409` with "
+                        "`code` `sold_out` at once: it was not queued and has no request id. A request accepted "
+                        "earlier keeps its own outcome.",
             request=ParticipationCreateSerializer,
             responses={202: PARTICIPATION_ACCEPTED, 400: BAD_BODY, 404: error("no such campaign"),
-                       409: error("the campaign is not open (not started yet, or closed)"),
+                       409: error("`code` `campaign_not_open`: not started yet, or closed; `code` `sold_out`: no "
+                                  "stock left, nothing was queued"),
                        413: TOO_LARGE, 415: UNSUPPORTED,
                        429: error("this user sent more than FIRSTCOME_PARTICIPATION_RATE; see Retry-After"),
                        503: error("the broker did not acknowledge: nothing was queued, retry (Retry-After)")}),
     )(views.ParticipationCreateView)
     extend_schema_view(
         get=extend_schema(summary="The outcome of a request (PENDING until decided)",
-                          parameters=[OpenApiParameter("request_id", str, OpenApiParameter.PATH, description="a UUID")],
-                          responses={200: ParticipationResultSerializer, 400: error("not a UUID"),
-                                     404: error("no request with this id was ever accepted here")}),
+                          parameters=[OpenApiParameter("request_id", str, OpenApiParameter.PATH, description="a UUID"),
+                                      OpenApiParameter(
+                                          "wait", str, OpenApiParameter.QUERY, required=False, pattern=r"^[0-9]{1,2}(\.[0-9]{1,3})?$",
+                                          description=f"long poll: answer as soon as the request is decided, or "
+                                                      f"`PENDING` after this many seconds (more than 0, at most "
+                                                      f"{MAX_WAIT_S}, up to three decimals)")],
+                          responses={200: ParticipationResultSerializer,
+                                     400: error("not a UUID, or `wait` out of range or given twice"),
+                                     404: error("no request with this id was ever accepted here"),
+                                     503: error("`code` `too_many_waiters`: this server holds as many long polls as "
+                                                "it takes; retry (Retry-After)")}),
     )(views.ParticipationResultView)
     extend_schema_view(
         get=extend_schema(summary="A user's decision for a campaign",
