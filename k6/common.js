@@ -1,5 +1,6 @@
 // Shared by burst.js and bulk.js: the request each mode sends, what is counted, the summary.
-//   MODE=kafka (default)          POST /participations                 → 202, decided later by the consumer
+//   MODE=kafka (default)          POST /participations                 → 202, decided later by the consumer,
+//                                 or 409 sold_out once the web tier knows the stock is gone (a final answer)
 //   MODE=naive|atomic|locked      POST /lab/…/participations-sync?strategy=… → 200 with the outcome (no Kafka;
 //                                 the server needs the lab app and FIRSTCOME_EXPERIMENT_ENDPOINTS=1)
 import http from 'k6/http';
@@ -18,6 +19,7 @@ export const SUMMARY_TREND_STATS = ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99
 
 const OUTCOMES = ['SUCCESS', 'SOLD_OUT', 'DUPLICATE'];
 const accepted = new Counter('accepted');  // kafka: 202, the broker holds the request
+const soldOutAtDoor = new Counter('sold_out_at_door');  // kafka: 409 sold_out, nothing was queued
 const answered = {                         // sync modes: the outcome in the 200
   SUCCESS: new Counter('answered_success'),
   SOLD_OUT: new Counter('answered_sold_out'),
@@ -37,10 +39,12 @@ export function participate(campaignId, userId) {
   if (res.status === 0) noAnswer.add(1);
   else byStatusClass[Math.floor(res.status / 100)].add(1);
   if (MODE === 'kafka') {
+    const refused = res.status === 409 && res.json('code') === 'sold_out';
     if (res.status === 202) accepted.add(1);
+    if (refused) soldOutAtDoor.add(1);
     check(res, {
-      'accepted with 202': (r) => r.status === 202,
-      'has a request id': (r) => r.status === 202 && !!r.json('request_id'),
+      'accepted with 202 or sold out at the door': (r) => r.status === 202 || refused,
+      'a 202 has a request id': (r) => r.status !== 202 || !!r.json('request_id'),
     });
   } else {
     const outcome = res.status === 200 ? res.json('status') : null;
@@ -68,7 +72,7 @@ export function summarize(script, data) {
   const checks = data.metrics.checks ? data.metrics.checks.values : { passes: 0, fails: 0 };
   const dur = data.metrics.http_req_duration ? data.metrics.http_req_duration.values : {};
   const answers = MODE === 'kafka'
-    ? `${count(data, 'accepted')} accepted (202)`
+    ? `${count(data, 'accepted')} accepted (202), ${count(data, 'sold_out_at_door')} sold out at the door (409)`
     : `${count(data, 'answered_success')} SUCCESS / ${count(data, 'answered_sold_out')} SOLD_OUT / ` +
       `${count(data, 'answered_duplicate')} DUPLICATE (200)`;
   const out = {

@@ -133,6 +133,7 @@
     field("success", fmt(d.SUCCESS));
     field("sold-out", fmt(d.SOLD_OUT));
     field("duplicate", fmt(d.DUPLICATE));
+    field("refused-sold-out", fmt(snap.refused_sold_out));
     field("ingest-rate", fmtRate(ingest));
     field("consume-rate", fmtRate(consumed));
     field("commit-rate", fmtRate(commits));

@@ -120,6 +120,8 @@ class Command(BaseCommand):
             raise CommandError(f"k6 wrote no summary; see {logs / 'k6.log'}")
         metrics = summary["metrics"]
         accepted = int(metrics.get("accepted", {}).get("values", {}).get("count", 0))
+        # Once the web tier knows the stock is gone it answers 409 sold_out without queuing.
+        at_door = int(metrics.get("sold_out_at_door", {}).get("values", {}).get("count", 0))
         self.stack.wait(lambda: Participation.objects.filter(campaign=campaign).count() >= accepted,
                         timeout=60, message="every accepted request to be decided")
         elapsed = time.monotonic() - started
@@ -129,13 +131,14 @@ class Command(BaseCommand):
         self.say(
             f"\nRead back from the database ({elapsed:.1f}s from first request to last decision):\n"
             f"  requests accepted (202)  {accepted}\n"
+            f"  sold out at the door     {at_door} (409, nothing queued)\n"
             f"  SUCCESS                  {counts['SUCCESS']}\n"
-            f"  SOLD_OUT                 {counts['SOLD_OUT']}\n"
+            f"  SOLD_OUT                 {counts['SOLD_OUT'] + at_door} ({counts['SOLD_OUT']} decided, {at_door} at the door)\n"
             f"  DUPLICATE                {counts['DUPLICATE']}\n"
             f"  stock issued             {issued} of {campaign.total_stock}\n"
             f"  users with two coupons   {selectors.users_with_several_coupons(campaign.pk)}\n"
             f"  receipt -> decision      {latency_line(campaign.pk)}\n"
-            f"\n=> {counts['SUCCESS']} SUCCESS / {counts['SOLD_OUT']} SOLD_OUT / "
+            f"\n=> {counts['SUCCESS']} SUCCESS / {counts['SOLD_OUT'] + at_door} SOLD_OUT / "
             f"{selectors.users_with_several_coupons(campaign.pk)} duplicates issued")
         self.daily_stats(campaign, accepted)
 
