@@ -16,8 +16,13 @@ from campaigns.answers import sold_out_refusals
 from campaigns.errors import CampaignSoldOut
 from campaigns.exports import winners_csv
 from campaigns.request_ids import is_issued_here
-from campaigns.serializers import (USER_ID_FIELD, CampaignCreateSerializer, CampaignSerializer,
-                                   CouponRedemptionSerializer, ParticipationResultSerializer)
+from campaigns.serializers import (
+    USER_ID_FIELD,
+    CampaignCreateSerializer,
+    CampaignSerializer,
+    CouponRedemptionSerializer,
+    ParticipationResultSerializer,
+)
 from campaigns.throttles import ParticipationUserThrottle
 
 
@@ -53,14 +58,14 @@ class JSONOnlyNegotiation(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def user_id_from(request):
-    """The body's user_id, validated by the one shared field (ParticipationCreateSerializer
-    describes the same body in the schema); 400 naming the field otherwise."""
+def user_id_from(request, *, key: str = "user_id", field=USER_ID_FIELD) -> str:
+    """The body's user id under `key`, validated by the one shared field (ParticipationCreateSerializer
+    describes the same body in the schema); 400 naming the key otherwise."""
     data = request.data
     try:
-        return USER_ID_FIELD.run_validation(data.get("user_id", empty) if isinstance(data, dict) else empty)
+        return field.run_validation(data.get(key, empty) if isinstance(data, dict) else empty)
     except ValidationError as exc:
-        raise ValidationError({"user_id": exc.detail}) from None
+        raise ValidationError({key: exc.detail}) from None
 
 
 class ParticipationCreateView(PublicAPIView):

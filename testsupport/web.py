@@ -1,4 +1,5 @@
 """gunicorn, started the way production starts it (gunicorn.conf.py), as a test's child process."""
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -84,3 +85,28 @@ def django_client_headers(headers):
         joined[key] = f"{joined[key]},{value}" if key in joined else value
     return joined.pop("CONTENT_TYPE", None), joined
 
+
+def post_with_headers(base_url, path, body, headers):
+    """POST through gunicorn with exactly these header lines, repeated ones included."""
+    host, port = base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        connection.putrequest("POST", path, skip_host=True, skip_accept_encoding=True)
+        for name, value in [*headers, ("Content-Length", str(len(body)))]:
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, dict(response.headers.items()), response.read()
+    finally:
+        connection.close()
+
+
+def raw_post(url, body, content_type="application/json"):
+    """(status, headers, body bytes) of one POST of raw bytes; HTTP errors are answers."""
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": content_type} if content_type else {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, dict(response.headers.items()), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers.items()), exc.read()

@@ -6,8 +6,11 @@ import json
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import NotAuthenticated, PermissionDenied, ValidationError
-from rest_framework.fields import empty
+from rest_framework.exceptions import (
+    NotAuthenticated,
+    PermissionDenied,
+    ValidationError,
+)
 from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,8 +19,13 @@ from campaign_site.parsers import may_be_too_deep
 from campaigns import selectors, services
 from campaigns import views as native
 from campaigns.compat import envelope
-from campaigns.compat.serializers import (USER_ID_FIELD, CampaignCreateSerializer, CampaignSerializer,
-                                          CampaignStatusSerializer, ParticipationRequestSerializer)
+from campaigns.compat.serializers import (
+    USER_ID_FIELD,
+    CampaignCreateSerializer,
+    CampaignSerializer,
+    CampaignStatusSerializer,
+    ParticipationRequestSerializer,
+)
 from campaigns.errors import DomainError
 from campaigns.models import Participation
 from campaigns.schema import TOO_LARGE
@@ -76,20 +84,15 @@ class OriginalAPIView(APIView):
 
 def original_user_id(request) -> str:
     """The body's userId as firstcome's user id (its decimal string); 400 naming it otherwise."""
-    data = request.data
-    try:
-        return USER_ID_FIELD.run_validation(data.get("userId", empty) if isinstance(data, dict) else empty)
-    except ValidationError as exc:
-        raise ValidationError({"userId": exc.detail}) from None
+    return native.user_id_from(request, key="userId", field=USER_ID_FIELD)
 
 
 class OriginalParticipationThrottle(ParticipationUserThrottle):
     """The native rate and count, for the same user: {"userId": 12345} counts as "12345"."""
 
     def allow_request(self, request, view):
-        data = request.data
         try:
-            user_id = USER_ID_FIELD.run_validation(data.get("userId", empty) if isinstance(data, dict) else empty)
+            user_id = original_user_id(request)
         except ValidationError:
             user_id = None  # refused by the view; not counted, as a native body without a string id
         return self.allow(user_id)

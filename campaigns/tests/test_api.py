@@ -58,11 +58,15 @@ def test_result_is_pending_until_decided_then_final(api, kafka_topics):
 
     pending = api.get(f"/api/participations/{request_id}")
     assert pending.status_code == 200
-    assert pending.json() == {"request_id": request_id, "campaign_id": None, "user_id": None, "status": "PENDING"}
+    assert pending.json() == {"request_id": request_id, "campaign_id": None, "user_id": None, "status": "PENDING",
+                              "coupon_code": None}
 
     services.participation_decide(participation_request(campaign, "carol", request_id=uuid.UUID(request_id)))
-    assert api.get(f"/api/participations/{request_id}").json() == {
-        "request_id": request_id, "campaign_id": campaign.pk, "user_id": "carol", "status": "SUCCESS"}
+    decided = api.get(f"/api/participations/{request_id}").json()
+    code = Participation.objects.get(request_id=request_id).coupon_code
+    assert decided == {"request_id": request_id, "campaign_id": campaign.pk, "user_id": "carol", "status": "SUCCESS",
+                       "coupon_code": code}
+    assert len(code) == 16
     decision = api.get(f"/api/campaigns/{campaign.pk}/participations/carol")
     assert decision.status_code == 200 and decision.json()["status"] == "SUCCESS"
 

@@ -2,12 +2,9 @@
 same request is sent to gunicorn (where the fast path answers it or hands it to Django) and to
 the view through Django's test client, and the answers are compared; the server's own metrics
 tell which path answered."""
-import http.client
 import itertools
 import json
 import re
-import urllib.error
-import urllib.request
 from datetime import timedelta
 
 import hypothesis
@@ -21,7 +18,14 @@ from campaign_site.parsers import MAX_JSON_DEPTH, TOO_DEEP
 from campaigns.models import Campaign
 from testsupport.factories import CampaignFactory
 from testsupport.kafka import read_topic
-from testsupport.web import django_client_headers, metric_value, scrape_metrics, start_gunicorn
+from testsupport.web import (
+    django_client_headers,
+    metric_value,
+    post_with_headers,
+    raw_post,
+    scrape_metrics,
+    start_gunicorn,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -30,37 +34,12 @@ COMPARED_HEADERS = ("x-frame-options", "x-content-type-options", "referrer-polic
                     "cross-origin-opener-policy", "strict-transport-security", "allow", "vary", "retry-after")
 
 
-def post_with_headers(base_url, path, body, headers):
-    """POST through gunicorn with exactly these header lines, repeated ones included."""
-    host, port = base_url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=5)
-    try:
-        connection.putrequest("POST", path, skip_host=True, skip_accept_encoding=True)
-        for name, value in [*headers, ("Content-Length", str(len(body)))]:
-            connection.putheader(name, value)
-        connection.endheaders(body)
-        response = connection.getresponse()
-        return response.status, dict(response.headers.items()), response.read()
-    finally:
-        connection.close()
-
-
 def view_post(path, body, headers):
     """The same request to the DRF view through Django's test client: a repeated header arrives
     joined by commas, as the ASGI-to-WSGI adapter in front of Django joins it."""
     content_type, joined = django_client_headers(headers)
     response = APIClient().generic("POST", path, body, content_type=content_type, **joined)
     return response.status_code, response.headers, response.content
-
-
-def raw_post(url, body, content_type):
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": content_type} if content_type else {})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, dict(response.headers.items()), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers.items()), exc.read()
 
 
 def comparable(status, headers, body):

@@ -18,23 +18,11 @@ from campaigns import selectors
 from campaigns.models import Campaign, Participation
 from testsupport.factories import CampaignFactory
 from testsupport.polling import poll
-from testsupport.web import call, metric_value, scrape_metrics, start_gunicorn
+from testsupport.web import call, metric_value, raw_post, scrape_metrics, start_gunicorn
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 JSON = "application/json"
 COMPARED_HEADERS = ("content-type", "x-frame-options", "x-content-type-options", "allow", "vary", "retry-after")
-
-
-def raw_post(url, body, content_type=JSON):
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, dict(response.headers.items()), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers.items()), exc.read()
 
 
 def comparable(status, headers, body):
