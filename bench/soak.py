@@ -105,11 +105,13 @@ def main():
     print(f"\n{args.requests:,} requests from {users:,} users, stock {args.stock:,}, {args.vus} VUs, "
           f"{os.cpu_count()} cores; sent in {sent_s:,.0f} s ({k6_count(metrics, 'http_reqs') / sent_s:,.0f}/s), "
           f"drained {drain_s:,.0f} s after k6, {time.monotonic() - started:,.0f} s in all")
-    print(f"answers: {accepted:,} × 202, {k6_count(metrics, 'http_4xx'):,} × 4xx, {k6_count(metrics, 'http_5xx'):,} × 5xx, "
+    at_door = k6_count(metrics, "sold_out_at_door")  # 409 sold_out: a final answer, nothing queued
+    print(f"answers: {accepted:,} × 202, {at_door:,} × 409 sold out at the door, "
+          f"{k6_count(metrics, 'http_4xx') - at_door:,} other 4xx, {k6_count(metrics, 'http_5xx'):,} × 5xx, "
           f"{k6_count(metrics, 'http_no_answer'):,} unanswered; outcomes {outcomes}\n")
-    print_table(["accepted", "decided", "of them 503s", "issued", "stock", "total − remaining", "accepted − decided",
-                 "issued − stock", "users with 2+ coupons"],
-                [[f"{accepted:,}", f"{decided:,}", f"{late:,}", f"{issued:,}", f"{args.stock:,}", f"{moved:,}",
+    print_table(["accepted", "sold out at the door", "decided", "of them 503s", "issued", "stock", "total − remaining",
+                 "accepted − decided", "issued − stock", "users with 2+ coupons"],
+                [[f"{accepted:,}", f"{at_door:,}", f"{decided:,}", f"{late:,}", f"{issued:,}", f"{args.stock:,}", f"{moved:,}",
                   f"{difference:,}", f"{issued - args.stock:,}", several]])
     failures = [text for failed, text in [
         (difference != 0, f"accepted − decided = {difference:,} (after {late:,} late 503s)"),
@@ -117,6 +119,7 @@ def main():
         (issued != moved, f"{issued:,} SUCCESS rows but the stock moved by {moved:,}"),
         (issued > campaign.total_stock, "oversold"),
         (several, f"{several} user(s) hold two coupons"),
+        (k6_count(metrics, "http_4xx") != at_door, "a 4xx other than sold out at the door"),
     ] if failed]
     print("\n" + ("FAILED: " + "; ".join(failures) if failures else "OK: every accepted request decided, the stock issued exactly"))
     raise SystemExit(1 if failures else 0)
