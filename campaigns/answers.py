@@ -74,20 +74,23 @@ SOLD_OUT = "SOLD_OUT"
 
 
 class ResultCache:
-    """The latest decisions of this process: by request id, and each user's decision by
-    (campaign id, user id). Size-capped dicts: the oldest entry goes first."""
+    """The latest decisions of this process, as the answer's body: by request id, and each
+    user's decision by (campaign id, user id). Size-capped dicts: the oldest entry goes first.
+    Only the body is kept (not the event's other fields): a few hundred bytes an entry."""
 
     def __init__(self, *, size: int):
         self.size = size
-        self.by_request = {}  # str(request id) -> event
-        self.by_user = {}  # (campaign id, user id) -> event
+        self.by_request = {}  # str(request id) -> body
+        self.by_user = {}  # (campaign id, user id) -> body
 
-    def add(self, event: dict) -> None:
-        if self.size <= 0:
-            return
-        _put(self.by_request, event["request_id"], event, self.size)
-        if event["status"] != DUPLICATE:  # a DUPLICATE is not the user's decision
-            _put(self.by_user, (event["campaign_id"], event["user_id"]), event, self.size)
+    def add(self, event: dict) -> bytes:
+        """The event's answer body, kept unless the cache is off."""
+        body = result_body(event)
+        if self.size > 0:
+            _put(self.by_request, event["request_id"], body, self.size)
+            if event["status"] != DUPLICATE:  # a DUPLICATE is not the user's decision
+                _put(self.by_user, (event["campaign_id"], event["user_id"]), body, self.size)
+        return body
 
     def __len__(self):
         return len(self.by_request)
@@ -252,11 +255,11 @@ class ResultAnswers:
 
     def decided(self, events: list[dict]) -> None:
         for event in events:
-            self.cache.add(event)
+            body = self.cache.add(event)
             if event["status"] == SOLD_OUT:  # committed with no stock left: it never comes back
                 selectors.campaign_sold_out_seen(event["campaign_id"])
             if self.waiters.count:
-                self.waiters.wake(event["request_id"], event)
+                self.waiters.wake(event["request_id"], body)
 
     def gap(self) -> None:
         """The feed (re)started reading: what it may have missed is read from the database."""
@@ -286,21 +289,21 @@ class ResultAnswers:
                 wait = "django"
             if wait == "django":  # its 400, or a parameter only Django reads
                 return await to_django(None)
-        event = self.cache.by_request.get(str(request_id))
-        if event is not None:
+        body = self.cache.by_request.get(str(request_id))
+        if body is not None:
             _result_answered["cache"].inc()
-            return await respond(200, result_body(event))
+            return await respond(200, body)
         if wait is None or self._released:  # stopping: no new waiter, the view reads once
             return await to_django(None if wait is None else b"")
         await self._wait(request_id, wait, respond, to_django)
 
     async def user_decision(self, *, campaign_id: int, user_id: str, respond, to_django) -> None:
         """GET /api/campaigns/{id}/participations/{user_id}: a cached decision, or the view."""
-        event = self.cache.by_user.get((campaign_id, user_id))
-        if event is None:
+        body = self.cache.by_user.get((campaign_id, user_id))
+        if body is None:
             return await to_django(None)
         _result_answered["cache"].inc()
-        await respond(200, result_body(event))
+        await respond(200, body)
 
     async def _wait(self, request_id, wait, respond, to_django):
         loop = asyncio.get_running_loop()
@@ -320,9 +323,9 @@ class ResultAnswers:
                     row = await loop.run_in_executor(None, _participation_row, request_id)
                     if row is not None:
                         return await respond(200, result_body(row))
-                elif outcome is not None:  # the decision's event
+                elif outcome is not None:  # the decision's answer, from its event
                     _result_answered["woken"].inc()
-                    return await respond(200, result_body(outcome))
+                    return await respond(200, outcome)
                 if future.done():  # woken to re-check: wait on a fresh future
                     self.waiters.remove(key, future)
                     future = self.waiters.add(key) or loop.create_future()

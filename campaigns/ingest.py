@@ -1,5 +1,7 @@
 """The participation endpoint's fast path: POST /api/campaigns/<id>/participations answered on
-the event loop of an ASGI worker, in front of the Django application (campaign_site/asgi.py).
+the event loop of an ASGI worker, in front of the Django application (campaign_site/asgi.py);
+and the result GETs that follow it, answered from the decision cache (campaigns/answers.py)
+under the same gate (host, HTTPS redirect, headers sent twice) and the same response headers.
 
 Why: under a burst, this one endpoint is nearly all the traffic, and through Django a request
 cost ~1.6 ms of CPU on a thread of its own waiting for the broker's ack (middleware, DRF, the

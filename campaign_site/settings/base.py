@@ -239,7 +239,7 @@ FIRSTCOME_CAMPAIGN_CACHE_S = env.float("FIRSTCOME_CAMPAIGN_CACHE_S", 1.0, minimu
 FIRSTCOME_DECISIONS_TOPIC = env.str("FIRSTCOME_DECISIONS_TOPIC", "firstcome.decisions")
 # Each web process reads those events to answer result lookups (campaigns/answers.py): the latest
 # decisions it keeps, the messages it reads back at start, the long polls (?wait=S) it holds.
-FIRSTCOME_RESULTS_CACHE_SIZE = env.int("FIRSTCOME_RESULTS_CACHE_SIZE", 200_000, minimum=0)
+FIRSTCOME_RESULTS_CACHE_SIZE = env.int("FIRSTCOME_RESULTS_CACHE_SIZE", 100_000, minimum=0)
 FIRSTCOME_RESULTS_LOOKBACK_MESSAGES = env.int("FIRSTCOME_RESULTS_LOOKBACK_MESSAGES", 20, minimum=0)
 FIRSTCOME_RESULTS_MAX_WAITERS = env.int("FIRSTCOME_RESULTS_MAX_WAITERS", 10_000, minimum=0)
 # Participations refused at the door (sold out) are counted in memory and written this often.

@@ -1,5 +1,6 @@
 """The result GETs answered on the event loop (campaigns/answers.py) from each web process's cache
 of decision events: the same status, body and headers as the DRF views, and no database read."""
+import json
 import urllib.parse
 import uuid
 
@@ -94,4 +95,4 @@ def test_the_cache_keeps_the_newest_decisions_up_to_its_size():
         cache.add(event)
     assert list(cache.by_request) == ["r3", "r4", "r5"]
     assert list(cache.by_user) == [(1, "u2"), (1, "u3"), (1, "u4")]
-    assert cache.by_user[(1, "u4")]["status"] == "SUCCESS"  # a DUPLICATE is not the user's decision
+    assert json.loads(cache.by_user[(1, "u4")])["status"] == "SUCCESS"  # a DUPLICATE is not the user's decision
