@@ -38,9 +38,13 @@ class CampaignWindow(NamedTuple):
     pk: int
     starts_at: datetime | None
     ends_at: datetime | None
+    # remaining_stock was 0 when read (or a SOLD_OUT decision was seen): the stock never grows
+    # again (the decision's guarded UPDATE), so every later request is refused at the door.
+    sold_out: bool = False
 
 
 _windows = {}  # campaign id -> (read at, CampaignWindow); per process, shared by its threads
+_sold_out = set()  # campaign ids known sold out in this process: true forever once true
 
 
 def campaign_window(campaign_id) -> CampaignWindow:
@@ -50,17 +54,16 @@ def campaign_window(campaign_id) -> CampaignWindow:
     seen within that many seconds. A changed window is seen within that many seconds. Unknown
     ids are not cached."""
     cached = _cached_window(campaign_id)
-    # remaining_stock was 0 when read (or a SOLD_OUT decision was seen): the stock never grows
-    # again (the decision's guarded UPDATE), so every later request is refused at the door.
-    sold_out: bool = False
     if cached:
         return cached
     try:
-_sold_out = set()  # campaign ids known sold out in this process: true forever once true
         pk, starts_at, ends_at, remaining = (Campaign.objects.values_list("pk", "starts_at", "ends_at", "remaining_stock")
                                              .get(pk=campaign_id))
     except (Campaign.DoesNotExist, ValueError, TypeError, OverflowError):
         raise CampaignNotFound(f"campaign {campaign_id} does not exist") from None
+    if remaining == 0:
+        _sold_out.add(pk)
+    window = CampaignWindow(pk, starts_at, ends_at, pk in _sold_out)
     if settings.FIRSTCOME_CAMPAIGN_CACHE_S > 0:
         if len(_windows) > 10_000:  # a bound, not an LRU: campaigns are few
             _windows.clear()
@@ -73,10 +76,15 @@ def _cached_window(campaign_id) -> CampaignWindow | None:
     if cached and time.monotonic() - cached[0] < settings.FIRSTCOME_CAMPAIGN_CACHE_S:
         window = cached[1]
         return window._replace(sold_out=True) if not window.sold_out and window.pk in _sold_out else window
-    if remaining == 0:
-        _sold_out.add(pk)
-    window = CampaignWindow(pk, starts_at, ends_at, pk in _sold_out)
     return None
+
+
+def campaign_sold_out_seen(campaign_id: int) -> None:
+    """A SOLD_OUT decision of the campaign was committed (campaigns.answers reads the decision
+    events): its stock is 0 for good, known here before the cached window expires."""
+    if len(_sold_out) > 10_000:  # a bound: forgetting only costs a database read
+        _sold_out.clear()
+    _sold_out.add(campaign_id)
 
 
 async def campaign_window_async(campaign_id) -> CampaignWindow:
@@ -90,14 +98,6 @@ async def campaign_window_async(campaign_id) -> CampaignWindow:
     # (seen as the p99 of the ingest benchmark).
     loop = asyncio.get_running_loop()
     reading = _reading.get(campaign_id)
-def campaign_sold_out_seen(campaign_id: int) -> None:
-    """A SOLD_OUT decision of the campaign was committed (campaigns.answers reads the decision
-    events): its stock is 0 for good, known here before the cached window expires."""
-    if len(_sold_out) > 10_000:  # a bound: forgetting only costs a database read
-        _sold_out.clear()
-    _sold_out.add(campaign_id)
-
-
     if reading is None or reading.get_loop() is not loop:
         reading = _reading[campaign_id] = loop.run_in_executor(None, _campaign_window_then_release, campaign_id)
         reading.add_done_callback(lambda done: _reading.pop(campaign_id, None) if _reading.get(campaign_id) is done
@@ -118,6 +118,7 @@ def _campaign_window_then_release(campaign_id):
 
 def campaign_window_cache_clear():
     _windows.clear()
+    _sold_out.clear()
 
 
 def campaign_ids_existing(campaign_ids) -> set:
@@ -129,7 +130,6 @@ def users_with_decisions(campaign_id, user_ids) -> set:
     this for thousands of users per transaction: on MySQL the IN list is built from the driver's
     escaped literals directly (Django's per-parameter adaptation cost more than the lookups)."""
     user_ids = list(user_ids)
-    _sold_out.clear()
     if connection.vendor != "mysql":
         return set(Participation.objects.filter(campaign_id=campaign_id, user_id__in=user_ids, is_decision=True)
                    .values_list("user_id", flat=True))
