@@ -61,15 +61,21 @@ async def participation_publish_async(submission: Submission) -> uuid.UUID:
     return submission.request_id
 
 
-def check_open(campaign: CampaignWindow, now) -> None:
+def check_window(campaign: CampaignWindow, now) -> None:
     """CampaignNotOpen unless the campaign takes participations at `now` (Campaign.window_status,
-    the rule the campaign's displayed status follows too); CampaignSoldOut once its stock is gone."""
+    the rule the campaign's displayed status follows too)."""
     status = Campaign.window_status(starts_at=campaign.starts_at, ends_at=campaign.ends_at, now=now)
     if status == Campaign.Status.SCHEDULED:
         raise CampaignNotOpen(f"campaign {campaign.pk} opens at {campaign.starts_at.isoformat()}")
     if status == Campaign.Status.CLOSED:
         raise CampaignNotOpen(f"campaign {campaign.pk} closed at {campaign.ends_at.isoformat()}")
-    if campaign.sold_out:  # could only be decided SOLD_OUT (or DUPLICATE): not worth a message
+
+
+def check_open(campaign: CampaignWindow, now) -> None:
+    """check_window, and CampaignSoldOut once the stock is gone: a request queued then could only
+    be decided SOLD_OUT (or DUPLICATE), so it is not worth a message."""
+    check_window(campaign, now)
+    if campaign.sold_out:
         raise CampaignSoldOut(f"campaign {campaign.pk} is sold out")
 
 

@@ -24,7 +24,7 @@ from campaigns.compat import envelope
 from campaigns.compat.serializers import BulkParticipateSerializer
 from campaigns.compat.views import OriginalAPIView, StaffOnlyView, original_user_id
 from campaigns.errors import BrokerUnavailable, ExperimentsDisabled, LoopbackOnly
-from campaigns.submission import check_open
+from campaigns.submission import check_window
 from lab import services
 from lab.publishing import publish_participations
 from lab.views import from_loopback
@@ -58,7 +58,7 @@ class BulkParticipateView(StaffOnlyView):
         serializer = BulkParticipateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         campaign_id, count = serializer.validated_data["campaignId"], serializer.validated_data["count"]
-        check_open(selectors.campaign_window(campaign_id), timezone.now())
+        check_window(selectors.campaign_window(campaign_id), timezone.now())
         users = [str(next(_synthetic_users)) for _ in range(count)]
         try:
             published = publish_participations(topic=settings.FIRSTCOME_TOPIC, key_by=settings.FIRSTCOME_MESSAGE_KEY,

@@ -19,7 +19,7 @@ from campaigns.selectors import campaign_window
 from campaigns.decision import Decision, participation_decide
 from campaigns.decision import count_outcomes as _count_outcomes
 from campaigns.rows import orm_fields as _participation_fields
-from campaigns.submission import check_open as _check_open
+from campaigns.submission import check_window as _check_window
 
 Status = Participation.Status
 
@@ -41,7 +41,7 @@ def participation_decide_sync(*, campaign_id, user_id, strategy, now=None) -> De
                               else f"strategy is required: one of {choices}")
     now = now or timezone.now()
     campaign = campaign_window(campaign_id)
-    _check_open(campaign, now)
+    _check_window(campaign, now)  # the baselines decide SOLD_OUT themselves: that is the experiment
     request = ParticipationRequest(request_id=new_request_id(), campaign_id=campaign.pk,
                                    user_id=user_id, received_at=now)
     if strategy == "atomic":
