@@ -3,6 +3,7 @@ the user id's type differ."""
 import re
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from campaigns import serializers as native
@@ -12,6 +13,8 @@ MAX_USER_ID = 2**63 - 1  # the original's userId is a Java long; negative ids ar
 CANONICAL_DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
 
 
+@extend_schema_field({"oneOf": [{"type": "integer", "minimum": 0, "maximum": MAX_USER_ID},
+                             {"type": "string", "pattern": "^(0|[1-9][0-9]{0,18})$"}]})
 class OriginalUserIdField(serializers.Field):
     """The original's integer userId, as firstcome's user id: its decimal string, so
     {"userId": 12345} here and {"user_id": "12345"} on the native API are one user. A string of

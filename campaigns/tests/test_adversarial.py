@@ -208,9 +208,12 @@ def test_adversarial_stream_keeps_every_guarantee(processes, child_env, kafka_to
                     self.accepted[body["request_id"]] = user_id
                 elif status == 503:
                     self.maybe_sent.add(user_id)
-            assert status in (202, 400, 429, 503), (user_id, status, body)
+            assert status in (202, 400, 409, 429, 503), (user_id, status, body)
             if status != 202:
                 assert isinstance(body, dict) and body.get("detail"), (user_id, status, body)
+            if status == 409:  # refused at the door: only once the stock is gone for good
+                assert body["code"] == "sold_out", body
+                assert Campaign.objects.get(pk=self.campaign.pk).remaining_stock == 0, (user_id, body)
             return status
 
         @rule(target=users, user_id=base_users)
@@ -278,8 +281,14 @@ def test_adversarial_stream_keeps_every_guarantee(processes, child_env, kafka_to
             # request could have published before it.
             marker_user = f"marker-{uuid.uuid4().hex[:8]}"
             status, marker = call("POST", base_url + self.path, body={"user_id": marker_user}, timeout=10)
-            assert status == 202, marker
-            self.accepted[marker["request_id"]] = marker_user
+            if status == 202:
+                self.accepted[marker["request_id"]] = marker_user
+            else:  # sold out at the door: the marker goes through a campaign that still has stock
+                assert (status, marker["code"]) == (409, "sold_out"), marker
+                status, marker = call("POST", f"{base_url}/api/campaigns/{CampaignFactory().pk}/participations",
+                                      body={"user_id": marker_user}, timeout=10)
+                assert status == 202, marker
+                seen_request_ids.add(marker["request_id"])
             seen_request_ids.update(self.accepted)
             consumer = consumers[-1]
 
