@@ -6,7 +6,6 @@ from pathlib import Path
 # DEBUG off (the local settings keep every query in memory); the database from DATABASE_URL.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "campaign_site.settings.test")
 os.environ.setdefault("DATABASE_URL", "mysql://root@127.0.0.1:3306/firstcome_bench")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 
 def setup_django(migrate=True):
@@ -15,6 +14,9 @@ def setup_django(migrate=True):
     import django
     import MySQLdb
 
+    # Quiet benchmark processes (and the children they start), set here rather than at import:
+    # a test that imports a benchmark must not turn its own children's logs down.
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
     url = os.environ["DATABASE_URL"]
     if migrate and url.startswith("mysql://"):
         name = url.rsplit("/", 1)[1]

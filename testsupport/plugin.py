@@ -75,6 +75,7 @@ def child_env(kafka_topics, settings):
             "STATS_GROUP_ID": settings.STATS_GROUP_ID,
             "STATS_DLQ_TOPIC": settings.STATS_DLQ_TOPIC,
             "KAFKA_SESSION_TIMEOUT_MS": 6000,
+            "LOG_LEVEL": "INFO",  # tests read the children's INFO lines, whatever this process was given
             **overrides,
         })
     return build
