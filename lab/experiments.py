@@ -223,7 +223,8 @@ class BurstExperiment:
         """Before anything is measured: each web thread has its DB connection and each worker its
         Kafka producer, the synchronous endpoints answer (they are on, we are a loopback client),
         and the consumer has joined its group (Kafka requests are decided end to end)."""
-        campaign = services.campaign_create(name="burst_report warm-up", total_stock=1)
+        # Enough stock that the warm-up never sells out (a sold-out campaign refuses at the door).
+        campaign = services.campaign_create(name="burst_report warm-up", total_stock=100_000)
         endpoint = f"{base_url}/api/campaigns/{campaign.pk}/participations"
         requests = []
         if set(self.plan.modes) & set(SYNC_STRATEGIES):
