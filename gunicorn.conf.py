@@ -43,9 +43,9 @@ forwarded_allow_ips = env.str("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # A request's head (gunicorn's defaults; 0 is no limit): over them a JSON 414 (the request line)
 # or 431 (header fields), answered by the worker class (campaign_site/server.py) before Django.
 # The ALB in front refuses a request line over 16 KB and headers over 64 KB on its own.
-limit_request_line = env.int("GUNICORN_LIMIT_REQUEST_LINE", 4094, minimum=0)
-limit_request_fields = env.int("GUNICORN_LIMIT_REQUEST_FIELDS", 100, minimum=0)
-limit_request_field_size = env.int("GUNICORN_LIMIT_REQUEST_FIELD_SIZE", 8190, minimum=0)
+limit_request_line, limit_request_fields, limit_request_field_size = (
+    env.int(f"GUNICORN_{name}", default, minimum=0) for name, default in (
+        ("LIMIT_REQUEST_LINE", 4094), ("LIMIT_REQUEST_FIELDS", 100), ("LIMIT_REQUEST_FIELD_SIZE", 8190)))
 proc_name = "firstcome-web"
 # The worker heartbeat file: on tmpfs, so a slow disk cannot stall a worker into a timeout kill.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None

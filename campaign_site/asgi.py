@@ -7,13 +7,13 @@ gunicorn's threaded workers. Django's own ASGI handler would run every synchrono
 middleware on one thread per process, serialising the result lookups that clients poll.
 """
 import functools
-import os
 
 from a2wsgi import WSGIMiddleware
 from django.conf import settings
 
 from campaign_site import server
 from campaign_site.access_log import AccessLog
+from campaign_site.environment import env
 from campaign_site.wsgi import application as django_application
 from campaigns.answers import ResultAnswers, sold_out_refusals
 from campaigns.compat.ingest import original_route
@@ -21,7 +21,7 @@ from campaigns.ingest import ParticipationIngest
 from campaigns.results_feed import DecisionFeed
 
 # Set by gunicorn.conf.py's on_starting; the default is for a server started without it.
-DJANGO_THREADS = int(os.environ.get("GUNICORN_THREADS", 24))
+DJANGO_THREADS = env.int("GUNICORN_THREADS", 24, minimum=1)
 
 
 def build_results() -> ResultAnswers:
@@ -43,7 +43,7 @@ def build_application():
     Each layer wraps the one below: a route answered ahead of the stack wraps `application`."""
     django = WSGIMiddleware(django_application, workers=DJANGO_THREADS)
     application = ParticipationIngest(django, results=build_results(), routes=(original_route(),))
-    return AccessLog(application) if os.environ.get("GUNICORN_ACCESS_LOG") else application
+    return AccessLog(application) if env.str("GUNICORN_ACCESS_LOG") else application
 
 
 application = build_application()

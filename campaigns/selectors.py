@@ -167,6 +167,12 @@ def coupon_get(code: str):
             .values("coupon_code", "request_id", "campaign_id", "user_id", "redeemed_at").first())
 
 
+def coupons_redeemed(campaign_id) -> int:
+    """How many of a campaign's coupons were redeemed: a range of the (redeemed_at, campaign)
+    index, whose rows are the redeemed coupons only."""
+    return Participation.objects.filter(redeemed_at__isnull=False, campaign_id=campaign_id).count()
+
+
 def outcome_counts(campaign_id) -> dict:
     """{SUCCESS: n, SOLD_OUT: n, DUPLICATE: n} for one campaign (index range scan)."""
     counts = dict.fromkeys(Participation.Status.values, 0)

@@ -75,19 +75,23 @@ class ParticipationCreateSerializer(serializers.Serializer):
     user_id = USER_ID_FIELD
 
 
-class ParticipationResultSerializer(serializers.Serializer):
+class _ParticipationSerializer(serializers.Serializer):
+    """Whose request it was: the fields every answer about one participation starts with."""
     request_id = serializers.UUIDField()
     campaign_id = serializers.IntegerField(allow_null=True)
     user_id = serializers.CharField(allow_null=True)
+
+
+class ParticipationResultSerializer(_ParticipationSerializer):
     status = serializers.CharField()
     # default: a result without the key (PENDING) says null rather than failing.
     coupon_code = serializers.CharField(allow_null=True, default=None,
                                         help_text="a SUCCESS's coupon code (16 characters); null otherwise")
 
 
-class CouponRedemptionSerializer(serializers.Serializer):
-    coupon_code = serializers.CharField()
-    request_id = serializers.UUIDField()
+class CouponRedemptionSerializer(_ParticipationSerializer):
+    """A redeemed coupon: always a winner's, so nothing here is null."""
     campaign_id = serializers.IntegerField()
     user_id = serializers.CharField()
+    coupon_code = serializers.CharField()
     redeemed_at = serializers.DateTimeField()

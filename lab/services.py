@@ -16,9 +16,7 @@ from campaigns.selectors import campaign_window
 
 # The product's own window check and bookkeeping, so a baseline differs from the Kafka path only
 # in how it moves the stock.
-from campaigns.decision import Decision, participation_decide
-from campaigns.decision import count_outcomes as _count_outcomes
-from campaigns.rows import orm_fields as _participation_fields
+from campaigns.decision import Decision, decision_record, participation_decide
 from campaigns.submission import check_window as _check_window
 
 Status = Participation.Status
@@ -73,6 +71,5 @@ def _decide_read_then_write(request: ParticipationRequest, *, lock: bool) -> Dec
     else:
         status = Status.SOLD_OUT
     decision = Decision(request, status, timezone.now())
-    _count_outcomes([decision])
-    Participation.objects.create(**_participation_fields(decision))
+    decision_record(decision)
     return decision

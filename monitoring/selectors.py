@@ -8,6 +8,7 @@ processes thus keep no state, any gunicorn worker can answer, and any number of 
   offsets (a metadata probe, then one admin client's handful of requests, whatever the volume);
 - decisions: the counters on the campaign row (one primary-key read, see Campaign.sold_out_count);
 - CPU: cumulative CPU seconds of the host and of the consumer processes on it;
+- redeemed: the campaign's coupons used at the till (the redeemed rows of one index);
 - holes: a lagging partition whose committed offset is not readable (a stalled consumer).
 """
 import time
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 from kafka.errors import KafkaError
 
-from campaigns.selectors import campaign_get, outcome_counters
+from campaigns.selectors import campaign_get, coupons_redeemed, outcome_counters
 from monitoring import cpu
 from stats.selectors import sold_out_refusals_total
 from streaming import topics
@@ -38,6 +39,7 @@ def monitoring_snapshot(campaign_id) -> dict:
         # Refused at the door once sold out (409, never published): the web processes' flushed
         # counts, up to FIRSTCOME_REFUSALS_FLUSH_S behind.
         "refused_sold_out": sold_out_refusals_total(campaign.pk),
+        "redeemed": coupons_redeemed(campaign.pk),
         "stream": stream_progress(settings.FIRSTCOME_TOPIC, settings.FIRSTCOME_GROUP_ID),
         "cpu": {"host": cpu.host_cpu_seconds(), "consumers": cpu.consumer_cpu_seconds()},
     }

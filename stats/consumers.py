@@ -7,11 +7,12 @@ committed (the worker commits them only after the rows are in the database).
 from campaigns.coupons import CouponCodeInvalid, coupon_code_read
 from campaigns.messages import decode_decision_events, request_identity
 from campaigns.models import Participation
+from campaigns.rows import time_columns
 from stats import services
 from streaming.worker import BatchConsumerWorker, BatchResult, PoisonMessage
 
 _STATUSES = frozenset(Participation.Status.values)
-_TIME_FIELDS = ("broker_timestamp", "received_at", "decided_at")
+_TIME_FIELDS = time_columns()  # the event carries the row's times, under the same names
 MAX_TOPIC_LENGTH = 249
 MAX_EPOCH_US = 253402300800 * 1_000_000  # 10000-01-01: past it a time is not a datetime
 

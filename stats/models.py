@@ -103,13 +103,25 @@ class BatchRunFailure(models.Model):
         return f"campaign {self.campaign_id} on {self.stats_date}: {self.error}"
 
 
-class CampaignStats(models.Model):
-    """A campaign's outcomes on one day (in TIME_ZONE). Written only by run_stats_batch, with
+class _CampaignDay(models.Model):
+    """A row per campaign and day (in TIME_ZONE): each model names its unique (campaign, day)."""
+
+    stats_date = models.DateField()
+
+    class Meta:
+        abstract = True
+        ordering = ["-stats_date", "campaign_id"]
+
+    def __str__(self):
+        return f"campaign {self.campaign_id} on {self.stats_date}"
+
+
+class CampaignStats(_CampaignDay):
+    """A campaign's outcomes on one day. Written only by run_stats_batch, with
     INSERT … ON DUPLICATE KEY UPDATE on the unique (campaign, stats_date): re-running a day
     replaces its row, it never adds to it."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="daily_stats")
-    stats_date = models.DateField()
     success_count = models.PositiveIntegerField(default=0)
     sold_out_count = models.PositiveIntegerField(default=0)
     duplicate_count = models.PositiveIntegerField(default=0)
@@ -121,34 +133,25 @@ class CampaignStats(models.Model):
     batch_run = models.ForeignKey(BatchRun, null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="+", help_text="the run that last wrote this row")
 
-    class Meta:
+    class Meta(_CampaignDay.Meta):
         db_table = "campaign_stats"
-        ordering = ["-stats_date", "campaign_id"]
         verbose_name_plural = "campaign stats"
-        constraints = [
-            models.UniqueConstraint(fields=["campaign", "stats_date"], name="campaign_stats_one_row_per_day"),
-        ]
-
-    def __str__(self):
-        return f"campaign {self.campaign_id} on {self.stats_date}"
+        constraints = [models.UniqueConstraint(fields=["campaign", "stats_date"], name="campaign_stats_one_row_per_day")]
 
 
-class SoldOutRefusals(models.Model):
-    """Participations a campaign refused at the door on one day (in TIME_ZONE): answered 409
-    sold_out without being published, so they are no decision event. Each web process counts them
-    in memory and adds its counts here every FIRSTCOME_REFUSALS_FLUSH_S (campaigns.answers)."""
+class SoldOutRefusals(_CampaignDay):
+    """Participations a campaign refused at the door on one day: answered 409 sold_out without
+    being published, so they are no decision event. Each web process counts them in memory and
+    adds its counts here every FIRSTCOME_REFUSALS_FLUSH_S (campaigns.answers)."""
 
     campaign_id = models.BigIntegerField()  # no foreign key: written from the web tier's flush, never blocked
-    stats_date = models.DateField()
     refused_count = models.PositiveBigIntegerField(default=0)
 
-    class Meta:
+    class Meta(_CampaignDay.Meta):
         db_table = "campaign_sold_out_refusals"
-        ordering = ["-stats_date", "campaign_id"]
         verbose_name_plural = "sold-out refusals"
-        constraints = [
-            models.UniqueConstraint(fields=["campaign_id", "stats_date"], name="sold_out_refusals_one_row_per_day"),
-        ]
+        constraints = [models.UniqueConstraint(fields=["campaign_id", "stats_date"],
+                                               name="sold_out_refusals_one_row_per_day")]
 
     def __str__(self):
-        return f"campaign {self.campaign_id} on {self.stats_date}: {self.refused_count} refused"
+        return f"{super().__str__()}: {self.refused_count} refused"

@@ -257,6 +257,18 @@ def test_redeem_a_mistyped_code_is_400_with_the_reason_before_any_lookup(staff_a
     assert Participation.objects.get(coupon_code=code).redeemed_at is None
 
 
+def test_redemptions_show_on_the_campaigns_dashboard_snapshot(staff_api):
+    campaign, other = CampaignFactory(total_stock=5), CampaignFactory()
+    codes = [winner(campaign, f"u{i}").coupon_code for i in range(3)]
+    redeem(staff_api, winner(other).coupon_code)  # another campaign's redemption is not counted
+    snapshot = lambda: staff_api.get(f"/api/monitoring/snapshot?campaign_id={campaign.pk}").json()  # noqa: E731
+    assert snapshot()["redeemed"] == 0
+    for code in codes[:2]:
+        redeem(staff_api, code)
+    redeem(staff_api, codes[0])  # a second redemption of one coupon counts once
+    assert snapshot()["redeemed"] == 2
+
+
 @pytest.mark.django_db
 def test_redeem_is_for_staff_only():
     code = winner().coupon_code

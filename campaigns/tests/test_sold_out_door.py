@@ -1,7 +1,6 @@
 """Sold out at the door: once a campaign's stock is 0 (it never grows again), a participation is
 answered 409 sold_out at once on both paths, nothing is published, and the refusals are counted
 in memory and flushed per campaign and day to the statistics."""
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 

@@ -134,6 +134,7 @@
     field("sold-out", fmt(d.SOLD_OUT));
     field("duplicate", fmt(d.DUPLICATE));
     field("refused-sold-out", fmt(snap.refused_sold_out));
+    field("redeemed", fmt(snap.redeemed));
     field("ingest-rate", fmtRate(ingest));
     field("consume-rate", fmtRate(consumed));
     field("commit-rate", fmtRate(commits));
