@@ -7,5 +7,7 @@ class CampaignsConfig(AppConfig):
 
     def ready(self):
         from campaigns import schema
+        from campaigns.compat import schema as original_schema
 
         schema.describe()
+        original_schema.describe()  # the path both contracts share

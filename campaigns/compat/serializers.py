@@ -3,7 +3,7 @@ the user id's type differ."""
 import re
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from campaigns import serializers as native
@@ -68,6 +68,7 @@ class CampaignCreateSerializer(serializers.Serializer):
         return checked.validated_data
 
 
+@extend_schema_serializer(component_name="OriginalCampaign")
 class CampaignSerializer(serializers.Serializer):
     """The original's CampaignResponse. `status` is firstcome's: SCHEDULED, OPEN, SOLD_OUT or
     CLOSED (the original had OPEN and CLOSED)."""

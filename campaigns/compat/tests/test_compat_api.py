@@ -135,6 +135,30 @@ def test_the_native_admin_api_keeps_its_shape_beside_the_original(staff_api):
     assert listed["success"] is True and listed["data"][0]["totalStock"] == 5
 
 
+def schema_ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+@pytest.mark.django_db
+def test_the_openapi_document_gives_both_contracts_of_the_shared_admin_path(api):
+    document = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operations, schemas = document["paths"]["/api/admin/campaigns"], document["components"]["schemas"]
+    create = operations["post"]
+    body = create["requestBody"]["content"]["application/json"]["schema"]
+    assert schemas[body["$ref"].rsplit("/", 1)[1]]["oneOf"] == [schema_ref("CampaignCreate"),
+                                                                  schema_ref("OriginalCampaignCreateRequest")]
+    assert schemas["OriginalCampaignCreateRequest"]["required"] == ["name", "totalStock"]
+    answers = {status: a["content"]["application/json"]["schema"] for status, a in create["responses"].items()}
+    assert (answers["201"], answers["200"]) == (schema_ref("Campaign"), schema_ref("OriginalCampaignCreated"))
+    assert schemas["OriginalCampaignCreated"]["properties"]["data"] == schema_ref("OriginalCampaign")
+
+    listing = operations["get"]
+    assert [(p["name"], p["schema"]["enum"]) for p in listing["parameters"]] == [("contract", ["original"])]
+    listed = listing["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schemas[listed["$ref"].rsplit("/", 1)[1]]["oneOf"] == [
+        {"type": "array", "items": schema_ref("Campaign")}, schema_ref("OriginalCampaignList")]
+
+
 def test_without_the_lab_the_load_test_helpers_are_a_404_envelope():
     view = LabOnlyView.as_view()
     for path in ("/api/campaigns/1/participation-sync", "/api/admin/test/participate-bulk"):
