@@ -46,27 +46,22 @@ def batch_sizes(metrics_url):
 
 
 def run_consumer(topic, mode, count, stock, max_poll_records, shape, processes, in_flight):
-    from campaigns.models import Participation
     from campaigns.services import campaign_create
+    from lab.deciders import decider_env, running_deciders, wait_until_decided
     from lab.embedded import free_port
-    from lab.processes import ManagedProcess, project_env, wait_until
 
     empty_tables()
     campaign = campaign_create(name=f"bench {mode} {count}", total_stock=stock)
     publish(topic, campaign.pk, count, shape, processes, in_flight)
-    group = f"bench-{mode}-{uuid.uuid4().hex[:8]}"
-    env = project_env(FIRSTCOME_TOPIC=topic, FIRSTCOME_GROUP_ID=group, KAFKA_SESSION_TIMEOUT_MS=6000,
-                      FIRSTCOME_DECISIONS_TOPIC=f"{topic}.decisions", KAFKA_MAX_POLL_RECORDS=max_poll_records)
+    env = decider_env(topic, f"bench-{mode}-{uuid.uuid4().hex[:8]}", KAFKA_SESSION_TIMEOUT_MS=6000,
+                      KAFKA_MAX_POLL_RECORDS=max_poll_records)
     port = free_port()
-    proc = ManagedProcess.manage("consume_firstcome", "--mode", mode, "--metrics-port", str(port),
-                                 "--metrics-addr", "127.0.0.1", env=env, log_path=f"/tmp/bench-{mode}.log").start()
-    try:
-        wait_until(lambda: Participation.objects.filter(campaign=campaign).count() >= count,
-                   timeout=3600, interval=0.5, message=f"{count} decisions")
-        peak = peak_rss_mib(proc.pid)
+    with running_deciders(env, log_dir="/tmp", stem=f"bench-{mode}",
+                          args=lambda i: ("--mode", mode, "--metrics-port", str(port),
+                                          "--metrics-addr", "127.0.0.1")) as (decider,):
+        wait_until_decided([campaign.pk], count, timeout_s=3600)
+        peak = peak_rss_mib(decider.pid)
         batches, records = batch_sizes(f"http://127.0.0.1:{port}/metrics")
-    finally:
-        proc.stop()
     from lab.ordering import commit_rate
     from lab.selectors import decided_events
 

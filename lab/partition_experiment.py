@@ -6,7 +6,6 @@ publish their requests concurrently, exactly as the API does (same message, key 
 settings: lab.publishing); a probe consumer in its own group measures how fast Kafka alone delivers them; CPU of
 every process is sampled; when every request is decided the metrics are computed from the rows.
 """
-import csv
 import json
 import os
 import threading
@@ -22,11 +21,12 @@ from django.conf import settings
 from kafka import KafkaConsumer
 
 from campaigns import services
-from campaigns.models import Participation
 from lab import ordering
 from lab.cpu import CpuSampler
-from lab.processes import ManagedProcess, project_env, wait_until
+from lab.deciders import decider_env, running_deciders, wait_until_decided
+from lab.processes import wait_until
 from lab.publishing import publish_burst
+from lab.reports import csv_write, markdown_table
 from lab.selectors import decided_events
 from streaming.topics import ensure_topics
 from streaming.worker import FETCH_MIN_BYTES
@@ -163,43 +163,36 @@ def run_one(partitions, config, log):
         name=f"partition experiment p={partitions} key={config.key_by} #{n + 1}", total_stock=config.stock)
         for n in range(config.campaigns)]
     campaign_ids = [c.pk for c in campaigns]
-    env = project_env(FIRSTCOME_TOPIC=topic, FIRSTCOME_DLQ_TOPIC=f"{topic}.dlq",
-                      FIRSTCOME_DECISIONS_TOPIC=f"{topic}.decisions", FIRSTCOME_GROUP_ID=f"deciders-{suffix}",
-                      FIRSTCOME_MESSAGE_KEY=config.key_by, LOG_LEVEL="WARNING")
+    env = decider_env(topic, f"deciders-{suffix}", FIRSTCOME_MESSAGE_KEY=config.key_by, LOG_LEVEL="WARNING")
     logs = config.output_dir / "logs"
     assignment_files = [logs / f"p{partitions}-consumer-{i}.assignment.json" for i in range(partitions)]
-    consumers = [ManagedProcess.manage("consume_firstcome", "--assignment-file", str(assignment_files[i]),
-                                       env=env, name=f"consumer-{i}",
-                                       log_path=logs / f"p{partitions}-consumer-{i}.log").start()
-                 for i in range(partitions)]
-    watched = {c.name: c.pid for c in consumers}
-    watched.update(local_servers())
-    watched["publishers (this process)"] = os.getpid()
     probe_ready, probe_stop = threading.Event(), threading.Event()
-    probe = ThreadPoolExecutor(1).submit(probe_kafka_rate, topic, config.events, config.timeout_s,
-                                         probe_ready, probe_stop)
     sampler = None
-    try:
-        # The burst starts once every consumer holds its partition (a real campaign's consumers
-        # are running before it opens) and the probe has joined its own group.
-        wait_until(lambda: group_is_stable(assignment_files, partitions), timeout=60,
-                   message=f"{partitions} consumers to share {partitions} partitions")
-        probe_ready.wait(60)
-        sampler = CpuSampler(watched)
-        sampler.start()
-        log(f"p={partitions}: {len(consumers)} consumer(s) assigned; publishing {config.events:,} requests")
-        published_at, acked_at = publish_burst(topic=topic, campaign_ids=campaign_ids, users=config.users,
-                                               count=config.events, key_by=config.key_by,
-                                               publishers=config.publishers)
-        wait_until(lambda: Participation.objects.filter(campaign__in=campaign_ids).count() >= config.events,
-                   timeout=config.timeout_s, interval=0.5, message=f"{config.events} decisions")
-    except BaseException:
-        probe_stop.set()  # or the probe polls on until timeout_s and holds the process's exit
-        raise
-    finally:
-        cpu = sampler.stop() if sampler else {}
-        for consumer in consumers:
-            consumer.stop()
+    with running_deciders(env, count=partitions, log_dir=logs, stem=f"p{partitions}",
+                          args=lambda i: ("--assignment-file", str(assignment_files[i]))) as consumers:
+        watched = {c.name: c.pid for c in consumers}
+        watched.update(local_servers())
+        watched["publishers (this process)"] = os.getpid()
+        probe = ThreadPoolExecutor(1).submit(probe_kafka_rate, topic, config.events, config.timeout_s,
+                                             probe_ready, probe_stop)
+        try:
+            # The burst starts once every consumer holds its partition (a real campaign's consumers
+            # are running before it opens) and the probe has joined its own group.
+            wait_until(lambda: group_is_stable(assignment_files, partitions), timeout=60,
+                       message=f"{partitions} consumers to share {partitions} partitions")
+            probe_ready.wait(60)
+            sampler = CpuSampler(watched)
+            sampler.start()
+            log(f"p={partitions}: {len(consumers)} consumer(s) assigned; publishing {config.events:,} requests")
+            published_at, acked_at = publish_burst(topic=topic, campaign_ids=campaign_ids, users=config.users,
+                                                   count=config.events, key_by=config.key_by,
+                                                   publishers=config.publishers)
+            wait_until_decided(campaign_ids, config.events, timeout_s=config.timeout_s)
+        except BaseException:
+            probe_stop.set()  # or the probe polls on until timeout_s and holds the process's exit
+            raise
+        finally:
+            cpu = sampler.stop() if sampler else {}
     probed, _, last_poll = probe.result()
     by_campaign = {pk: decided_events(campaign_id=pk) for pk in campaign_ids}
     events = [e for campaign_events in by_campaign.values() for e in campaign_events]
@@ -259,17 +252,13 @@ def report_name(config):
 def write_reports(results, config):
     stem = config.output_dir / report_name(config)
     rows = [as_row(r) for r in results]
-    with open(f"{stem}.csv", "w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(COLUMNS)
-        writer.writerows(rows)
+    csv_write(f"{stem}.csv", COLUMNS, rows)
     lines = [f"# Partition experiment — key = {config.key_by}", "",
              f"{config.events:,} requests from {config.users:,} users to {config.campaigns} campaign(s), "
              f"stock {config.stock:,} each, "
              f"{config.publishers} concurrent publishers; one consume_firstcome per partition. "
              f"Run {datetime.now():%Y-%m-%d %H:%M}.", "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(f"{v:,}" if isinstance(v, int) else str(v) for v in row) + " |" for row in rows]
+             *markdown_table(COLUMNS, [[f"{v:,}" if isinstance(v, int) else v for v in row] for row in rows])]
     lines += ["", f"![decisions per second]({stem.name}-tps.png)", "", f"![CPU]({stem.name}-cpu.png)", ""]
     Path(f"{stem}.md").write_text("\n".join(lines))
     write_charts(results, stem)

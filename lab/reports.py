@@ -1,5 +1,6 @@
-"""The burst report as files: Markdown (the table for humans), CSV (every number), PNG (bar
-charts). Input is a lab.experiments.BurstReport."""
+"""The lab's reports as files: Markdown (the table for humans), CSV (every number), PNG (charts).
+The table writers serve every experiment (the partition experiment's too); the rest is the burst
+report's, from a lab.experiments.BurstReport."""
 import csv
 import textwrap
 from pathlib import Path
@@ -46,22 +47,32 @@ def _cell(result, attribute, fmt):
     return "–" if value is None else fmt.format(value)
 
 
+def markdown_table(headers, rows, *, left=()) -> list[str]:
+    """A Markdown table's lines: the columns named in `left` aligned left, the others right."""
+    return ["| " + " | ".join(headers) + " |",
+            "|" + "|".join(" --- " if header in left else " ---: " for header in headers) + "|",
+            *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows)]
+
+
+def csv_write(path, columns, rows) -> None:
+    with open(path, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        writer.writerows(rows)
+
+
 def markdown(report) -> str:
     lines = [f"## Burst report, {report.started_at:%Y-%m-%d %H:%M %Z}", "", report.plan.describe() + ".", ""]
     lines += [f"- {name}: {value}" for name, value in report.environment.items()]
-    lines += ["", "| " + " | ".join(header for _, header, _ in TABLE) + " |",
-              "|" + "|".join(" --- " if attribute in ("mode", "verdict") else " ---: " for attribute, _, _ in TABLE) + "|"]
-    for result in report.results:
-        lines.append("| " + " | ".join(_cell(result, attribute, fmt) for attribute, _, fmt in TABLE) + " |")
+    lines += ["", *markdown_table([header for _, header, _ in TABLE],
+                                  [[_cell(result, attribute, fmt) for attribute, _, fmt in TABLE]
+                                   for result in report.results], left=("mode", "verdict"))]
     return "\n".join(lines) + "\n\n" + LEGEND
 
 
 def write_csv(report, path):
-    with open(path, "w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
-        for result in report.results:
-            writer.writerow(["" if (v := getattr(result, c)) is None else v for c in CSV_COLUMNS])
+    csv_write(path, CSV_COLUMNS, [["" if (v := getattr(result, c)) is None else v for c in CSV_COLUMNS]
+                                  for result in report.results])
 
 
 def write_chart(report, path):

@@ -30,8 +30,12 @@ def test_report_on_stock_10_and_30_users_equals_the_database(child_env, tmp_path
         outcomes = selectors.outcome_counts(campaign.pk)
         decrement = campaign.total_stock - campaign.remaining_stock
         first, last = selectors.decision_window(campaign.pk)
-        assert (int(row["requests"]), int(row["http_2xx"]), int(row["http_4xx"]), int(row["http_5xx"])) == (30, 30, 0, 0)
-        assert sum(outcomes.values()) == 30, row["mode"]  # every request decided, Kafka's included
+        accepted, refused = int(row["http_2xx"]), int(row["http_4xx"])
+        assert (int(row["requests"]), accepted + refused, int(row["http_5xx"])) == (30, 30, 0)
+        # Only Kafka's path refuses at the door (409 sold_out), and only once the stock is gone: on
+        # a slow machine the consumer can sell the 10 coupons before the burst's last requests.
+        assert refused == 0 or (row["mode"] == "kafka" and decrement == 10), row
+        assert sum(outcomes.values()) == accepted, row["mode"]  # every request accepted is decided
         assert (int(row["issued"]), int(row["sold_out"]), int(row["duplicates"])) == \
             (outcomes["SUCCESS"], outcomes["SOLD_OUT"], outcomes["DUPLICATE"])
         assert int(row["stock_decrement"]) == decrement
