@@ -13,6 +13,7 @@ query in the common case, and the rules both paths share with the DRF views (cam
   write or message per refused request.
 """
 import asyncio
+import atexit
 import logging
 import re
 import threading
@@ -183,6 +184,9 @@ class SoldOutRefusals:
                 self._thread = threading.Thread(target=self._flush_periodically, name="sold-out-refusals",
                                                 daemon=True)
                 self._thread.start()
+                # A process that ends without gunicorn's graceful stop (runserver, a WSGI server,
+                # a script) writes what it counted since the last flush as it exits.
+                atexit.register(self.flush)
 
     def pending(self) -> dict[tuple[int, date], int]:
         with self._lock:

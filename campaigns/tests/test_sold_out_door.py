@@ -1,10 +1,13 @@
 """Sold out at the door: once a campaign's stock is 0 (it never grows again), a participation is
 answered 409 sold_out at once on both paths, nothing is published, and the refusals are counted
 in memory and flushed per campaign and day to the statistics."""
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import pytest
+from django.conf import settings
 from django.db.models import Count
 from rest_framework.test import APIClient
 
@@ -67,6 +70,15 @@ def test_refusals_are_written_once_per_campaign_and_day_per_flush():
     assert sold_out_refusals_total(first.pk) == 507 and sold_out_refusals_total(second.pk) == 1
     assert list(sold_out_refusals_by_day(first.pk).values()) == [507]
     assert monitoring_snapshot(first.pk)["refused_sold_out"] == 507
+
+
+def test_a_process_that_exits_without_the_servers_graceful_stop_writes_its_counts(child_env):
+    """runserver, another WSGI server or a script: no flush interval passes, the exit writes them."""
+    campaign = sold_out_campaign()
+    record = f"from campaigns.answers import sold_out_refusals as r\nfor _ in range(3): r.record({campaign.pk})"
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", record], cwd=settings.BASE_DIR, check=True,
+                   env=child_env(FIRSTCOME_REFUSALS_FLUSH_S="3600"), timeout=120)
+    assert sold_out_refusals_total(campaign.pk) == 3
 
 
 def test_counts_are_kept_when_the_write_fails():
