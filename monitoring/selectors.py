@@ -19,10 +19,10 @@ from kafka.errors import KafkaError
 
 from campaigns.selectors import campaign_get, coupons_redeemed, outcome_counters
 from monitoring import cpu
+from monitoring.holes import hole_probe
 from stats.selectors import sold_out_refusals_total
 from streaming import topics
 from streaming.health import BrokerUnavailable, broker_ping
-from streaming.worker import offset_holes
 
 
 def monitoring_snapshot(campaign_id) -> dict:
@@ -85,8 +85,8 @@ def _add_offset_holes(progress, timeout_ms):
     holes = {}
     if lagging:
         try:
-            holes = offset_holes(progress["topic"], lagging, bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
-                                 timeout_ms=timeout_ms)
+            holes = hole_probe.holes(progress["topic"], lagging, bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
+                                     timeout_ms=timeout_ms)
         except KafkaError as exc:
             progress["error"] = f"offset holes unknown: {exc}"
     for partition in progress["partitions"]:
