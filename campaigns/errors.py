@@ -7,9 +7,18 @@ from django.utils import timezone
 
 
 class DomainError(Exception):
+    """A refusal with its answer. A subclass names its answer in its class line:
+    `class CampaignNotFound(DomainError, http_status=404, code="campaign_not_found")`."""
+
     http_status = 400
     code = "error"
     retry_after = None
+
+    def __init_subclass__(cls, *, http_status=None, code=None, retry_after=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, value in (("http_status", http_status), ("code", code), ("retry_after", retry_after)):
+            if value is not None:
+                setattr(cls, name, value)
 
     def __init__(self, message):
         super().__init__(message)
@@ -22,70 +31,49 @@ class DomainError(Exception):
         return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
 
-class CampaignNotFound(DomainError):
-    http_status = 404
-    code = "campaign_not_found"
+class CampaignNotFound(DomainError, http_status=404, code="campaign_not_found"):
+    """No campaign has this id."""
 
 
-class CampaignNotOpen(DomainError):
-    http_status = 409
-    code = "campaign_not_open"
+class CampaignNotOpen(DomainError, http_status=409, code="campaign_not_open"):
+    """The campaign has not started yet, or has ended (or was closed)."""
 
 
-class CampaignSoldOut(DomainError):
+class CampaignSoldOut(DomainError, http_status=409, code="sold_out"):
     """No stock is left and none comes back (the stock guard): refused at once, nothing queued."""
 
-    http_status = 409
-    code = "sold_out"
 
-
-class TooManyWaiters(DomainError):
+class TooManyWaiters(DomainError, http_status=503, code="too_many_waiters", retry_after=1):
     """A web process holds at most FIRSTCOME_RESULTS_MAX_WAITERS long polls (campaigns.answers)."""
 
-    http_status = 503
-    code = "too_many_waiters"
-    retry_after = 1
 
-
-class BrokerUnavailable(DomainError):
+class BrokerUnavailable(DomainError, http_status=503, code="broker_unavailable", retry_after=1):
     """The request could not be handed to Kafka: it was not accepted and will not be decided."""
 
-    http_status = 503
-    code = "broker_unavailable"
-    retry_after = 1
+
+class UnknownStrategy(DomainError, code="unknown_strategy"):
+    """A synchronous baseline (the lab) was asked for a strategy it does not have."""
 
 
-class UnknownStrategy(DomainError):
-    code = "unknown_strategy"
-
-
-class ExperimentsDisabled(DomainError):
+class ExperimentsDisabled(DomainError, http_status=404, code="experiments_disabled"):
     """The synchronous experiment endpoints are off (settings.FIRSTCOME_EXPERIMENT_ENDPOINTS)."""
 
-    http_status = 404
-    code = "experiments_disabled"
+
+class LoopbackOnly(DomainError, http_status=403, code="loopback_only"):
+    """A lab endpoint asked from anywhere but this machine."""
 
 
-class LoopbackOnly(DomainError):
-    http_status = 403
-    code = "loopback_only"
-
-
-class CouponCodeMistyped(DomainError):
+class CouponCodeMistyped(DomainError, code="coupon_code_invalid"):
     """Refused before any lookup: not the alphabet, not the length, or a check character that
     does not match (campaigns.coupons)."""
 
-    code = "coupon_code_invalid"
+
+class CouponNotFound(DomainError, http_status=404, code="coupon_not_found"):
+    """A well-formed coupon code that no winner holds."""
 
 
-class CouponNotFound(DomainError):
-    http_status = 404
-    code = "coupon_not_found"
-
-
-class CouponAlreadyRedeemed(DomainError):
-    http_status = 409
-    code = "coupon_already_redeemed"
+class CouponAlreadyRedeemed(DomainError, http_status=409, code="coupon_already_redeemed"):
+    """Redeemed before, or by a concurrent request: the answer says when."""
 
     def __init__(self, message, *, redeemed_at):
         super().__init__(message)

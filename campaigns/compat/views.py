@@ -44,9 +44,8 @@ def accepted_message(request_id) -> str:
     return f"{ACCEPTED} request_id={request_id}"
 
 
-class NotServedHere(DomainError):
-    http_status = 404
-    code = "not_served_here"
+class NotServedHere(DomainError, http_status=404, code="not_served_here"):
+    """An endpoint of the original's that this installation does not serve (the lab's)."""
 
 
 def answer(name, data=None, *, failure=False, enveloped=True):
