@@ -13,9 +13,8 @@ with new codes instead of failing (campaigns/tests/test_coupons.py).
 """
 import logging
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -37,8 +36,7 @@ _RECORDED = ("status", "decided_at", "coupon_code")
 BATCH_ATTEMPTS = 3
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):  # immutable, and cheap to build once per record (see ParticipationRequest)
     request: ParticipationRequest
     status: str
     decided_at: datetime
