@@ -4,6 +4,10 @@ k6 (k6/bulk.js, a closed loop of --vus virtual users) sends --requests participa
 --users distinct users (a user's requests are consecutive, so they race each other) to gunicorn
 (gunicorn.conf.py, production settings, the per-user throttle off: racing is the point) for one
 campaign of --stock coupons; the embedded broker carries them to one consume_firstcome on MariaDB.
+The participation topic has --partitions partitions (default 32) and messages are keyed by user:
+the embedded broker's in-memory log stops answering fetches once one partition holds somewhere
+between 60,000 and 120,000 record batches (docs/benchmarks.md, "The embedded broker's limit"), and
+the web tier writes about one batch per request. Apache Kafka has no such limit.
 Once k6 is done the consumer is waited for until it has decided every accepted request (or makes
 no progress for --stall seconds), and the run reports:
 
@@ -16,6 +20,7 @@ reach the broker and be decided (README, broker outages), so decided may exceed 
 the 503s; those are reported apart and are not a difference.
 
     .venv/bin/python -m bench.soak [--requests 2000000] [--users 1500000] [--stock 100000] [--vus 100]
+        [--partitions 32]
 """
 import argparse
 import os
@@ -55,6 +60,8 @@ def main():
     parser.add_argument("--users", type=int, help="distinct users (default: three quarters of --requests)")
     parser.add_argument("--stock", type=int, default=100_000)
     parser.add_argument("--vus", type=int, default=100)
+    parser.add_argument("--partitions", type=int, default=32,
+                        help="of the participation topic; messages keyed by user spread over them")
     parser.add_argument("--stall", type=int, default=120, help="give up once no decision was made for this long (s)")
     args = parser.parse_args()
     users = args.users or max(args.requests * 3 // 4, 1)
@@ -75,12 +82,13 @@ def main():
     started = time.monotonic()
     try:
         stack.start_broker(port=None)
-        call_command("create_topics", verbosity=0)
+        call_command("create_topics", partitions=args.partitions, verbosity=0)
+        spread = {"FIRSTCOME_PARTITIONS": args.partitions, "FIRSTCOME_MESSAGE_KEY": "user"}
         base_url = stack.start_web(
             free_port(), DJANGO_SETTINGS_MODULE="campaign_site.settings.production",
             DJANGO_SECRET_KEY="soak-" + uuid.uuid4().hex * 2, DJANGO_ALLOWED_HOSTS="127.0.0.1",
-            DJANGO_SECURE_SSL_REDIRECT="false", GUNICORN_ACCESS_LOG="", FIRSTCOME_PARTICIPATION_RATE="off")
-        stack.start_consumer()
+            DJANGO_SECURE_SSL_REDIRECT="false", GUNICORN_ACCESS_LOG="", FIRSTCOME_PARTICIPATION_RATE="off", **spread)
+        stack.start_consumer(**spread)
         campaign = campaign_create(name="soak", total_stock=args.stock)
         print(f"k6: {args.requests:,} requests from {users:,} users, stock {args.stock:,}, logs in {logs}", flush=True)
         code, summary = run_k6("bulk.js", {"BASE_URL": base_url, "CAMPAIGN_ID": campaign.pk, "N": args.requests,
@@ -103,6 +111,7 @@ def main():
     difference = accepted - (decided - late)
     several = selectors.users_with_several_coupons(campaign.pk)
     print(f"\n{args.requests:,} requests from {users:,} users, stock {args.stock:,}, {args.vus} VUs, "
+          f"{args.partitions} partition(s), "
           f"{os.cpu_count()} cores; sent in {sent_s:,.0f} s ({k6_count(metrics, 'http_reqs') / sent_s:,.0f}/s), "
           f"drained {drain_s:,.0f} s after k6, {time.monotonic() - started:,.0f} s in all")
     at_door = k6_count(metrics, "sold_out_at_door")  # 409 sold_out: a final answer, nothing queued
