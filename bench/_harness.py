@@ -14,8 +14,10 @@ def setup_django(migrate=True):
     import django
     import MySQLdb
 
-    # Quiet benchmark processes (and the children they start), set here rather than at import:
-    # a test that imports a benchmark must not turn its own children's logs down.
+    # A quiet benchmark process, set here rather than at import (a test that imports a benchmark
+    # must not turn its own children's logs down). The children it measures (web, consumers) log
+    # at the production level, their decision lines included, unless the caller sets LOG_LEVEL.
+    given = os.environ.get("LOG_LEVEL")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     url = os.environ["DATABASE_URL"]
     if migrate and url.startswith("mysql://"):
@@ -24,6 +26,8 @@ def setup_django(migrate=True):
         conn.cursor().execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
         conn.close()
     django.setup()
+    if given is None:
+        del os.environ["LOG_LEVEL"]
     if migrate:
         from django.core.management import call_command
 
