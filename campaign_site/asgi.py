@@ -15,9 +15,10 @@ from campaign_site import server
 from campaign_site.access_log import AccessLog
 from campaign_site.environment import env
 from campaign_site.wsgi import application as django_application
-from campaigns.answers import ResultAnswers, sold_out_refusals
+from campaigns.answers import ResultAnswers
 from campaigns.compat.ingest import original_route
 from campaigns.ingest import ParticipationIngest
+from campaigns.refusals import sold_out_refusals
 from campaigns.results_feed import DecisionFeed
 
 # Set by gunicorn.conf.py's on_starting; the default is for a server started without it.
@@ -33,7 +34,7 @@ def build_results() -> ResultAnswers:
     results = ResultAnswers(cache_size=settings.FIRSTCOME_RESULTS_CACHE_SIZE,
                             max_waiters=settings.FIRSTCOME_RESULTS_MAX_WAITERS, feed_factory=feed)
     server.on_graceful_stop(results.release)
-    server.on_graceful_stop(sold_out_refusals.flush)  # what was counted since the last flush
+    server.on_graceful_stop(sold_out_refusals.flush_off_the_loop)  # what was counted since the last flush
     return results
 
 

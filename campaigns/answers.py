@@ -7,25 +7,18 @@ query in the common case, and the rules both paths share with the DRF views (cam
 - Long polling (`?wait=S`): a request waits on a future keyed by its id, woken by the decision's
   event; the database is read when the wait starts, when the feed had a gap, and at the deadline
   (then by the DRF view itself). The waiters of a process are capped (ResultWaiters).
-- Sold out at the door: a participation arriving after the campaign's stock reached 0 can only be
-  refused (the stock never grows again), so it is answered 409 sold_out at once. The refusals are
-  counted in memory and flushed to the statistics periodically (SoldOutRefusals): no database
-  write or message per refused request.
+
+Sold out at the door (a participation refused at once once the stock is gone) is
+campaigns.submission's rule; the refusals are counted by campaigns.refusals.
 """
 import asyncio
-import atexit
 import logging
 import re
-import threading
-import time
 import uuid
-from collections import defaultdict
-from datetime import date
+from collections import OrderedDict, defaultdict
 
 import orjson
-from django.conf import settings
 from django.db import close_old_connections
-from django.utils import timezone
 from prometheus_client import Counter, Gauge
 from rest_framework.exceptions import ValidationError
 
@@ -54,9 +47,6 @@ def wait_seconds(values: list[str]) -> float | None:
     return seconds
 
 
-RESULT_FIELDS = ("request_id", "campaign_id", "user_id", "status", "coupon_code")
-
-
 def result_body(result) -> bytes:
     """ParticipationResultSerializer's data as DRF's JSONRenderer writes it (compact, not ASCII-
     escaped, U+2028/U+2029 escaped), for a result mapping (a decision event, a database row)."""
@@ -76,13 +66,13 @@ SOLD_OUT = "SOLD_OUT"
 
 class ResultCache:
     """The latest decisions of this process, as the answer's body: by request id, and each
-    user's decision by (campaign id, user id). Size-capped dicts: the oldest entry goes first.
+    user's decision by (campaign id, user id). Size-capped: the oldest entry goes first.
     Only the body is kept (not the event's other fields): a few hundred bytes an entry."""
 
     def __init__(self, *, size: int):
         self.size = size
-        self.by_request = {}  # str(request id) -> body
-        self.by_user = {}  # (campaign id, user id) -> body
+        self.by_request = OrderedDict()  # str(request id) -> body
+        self.by_user = OrderedDict()  # (campaign id, user id) -> body
 
     def add(self, event: dict) -> bytes:
         """The event's answer body, kept unless the cache is off."""
@@ -97,11 +87,11 @@ class ResultCache:
         return len(self.by_request)
 
 
-def _put(entries, key, value, size):
-    entries.pop(key, None)  # re-inserted at the end: a redelivered event is the newest
+def _put(entries: OrderedDict, key, value, size):
     entries[key] = value
-    while len(entries) > size:
-        del entries[next(iter(entries))]
+    entries.move_to_end(key)  # a redelivered event is the newest
+    if len(entries) > size:  # OrderedDict: dropping the oldest costs the same at any size
+        entries.popitem(last=False)
 
 
 WAITING = Gauge("firstcome_result_waiters", "Result requests waiting for their decision (?wait=S), this process.",
@@ -157,68 +147,6 @@ class ResultWaiters:
                     future.set_result(outcome)
 
 
-# --- sold out at the door -------------------------------------------------------------------
-
-SOLD_OUT_REFUSALS = Counter("firstcome_sold_out_refusals_total",
-                            "Participations refused at the door because the campaign was sold out (409 "
-                            "sold_out, nothing published); per campaign: the daily statistics.")
-
-
-class SoldOutRefusals:
-    """Refusals per (campaign, day in TIME_ZONE), counted in memory and written by `sink` (the
-    statistics, stats.apps) every `interval_s` from a daemon thread, and at the server's graceful
-    stop: one upsert per flush, whatever the number of refused requests."""
-
-    def __init__(self, *, interval_s: float | None = None):
-        self.interval_s = interval_s  # None: settings.FIRSTCOME_REFUSALS_FLUSH_S
-        self.sink = None  # callable({(campaign_id, day): count}); set by the stats app
-        self._counts = defaultdict(int)
-        self._lock = threading.Lock()
-        self._thread = None
-
-    def record(self, campaign_id: int) -> None:
-        SOLD_OUT_REFUSALS.inc()
-        with self._lock:
-            self._counts[(campaign_id, timezone.localdate())] += 1
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._flush_periodically, name="sold-out-refusals",
-                                                daemon=True)
-                self._thread.start()
-                # A process that ends without gunicorn's graceful stop (runserver, a WSGI server,
-                # a script) writes what it counted since the last flush as it exits.
-                atexit.register(self.flush)
-
-    def pending(self) -> dict[tuple[int, date], int]:
-        with self._lock:
-            return dict(self._counts)
-
-    def flush(self) -> None:
-        """Write what was counted since the last flush; kept for the next one if the write fails."""
-        with self._lock:
-            counts, self._counts = self._counts, defaultdict(int)
-        if not counts or self.sink is None:
-            with self._lock:
-                for key, n in counts.items():
-                    self._counts[key] += n
-            return
-        try:
-            close_old_connections()
-            self.sink(dict(counts))
-        except Exception:  # the database is down: keep the counts, try again next interval
-            log.warning("sold-out refusals not written; kept for the next flush", exc_info=True)
-            with self._lock:
-                for key, n in counts.items():
-                    self._counts[key] += n
-        finally:
-            close_old_connections()
-
-    def _flush_periodically(self):
-        while True:
-            time.sleep(self.interval_s or settings.FIRSTCOME_REFUSALS_FLUSH_S)
-            self.flush()
-
-
-sold_out_refusals = SoldOutRefusals()  # the server flushes it at its graceful stop too (campaign_site/asgi.py)
 
 
 # --- the result endpoints on the event loop ---------------------------------------------------
@@ -318,6 +246,14 @@ class ResultAnswers:
             _result_answered["too_many_waiters"].inc()
             return await respond(TOO_MANY_WAITERS.http_status, orjson.dumps(TOO_MANY_WAITERS.body()),
                                  [(b"retry-after", str(TOO_MANY_WAITERS.retry_after).encode())])
+
+        def take():  # the woken future's news; a fresh future for the next
+            nonlocal future
+            news = future.result()
+            self.waiters.remove(key, future)
+            future = self.waiters.add(key) or loop.create_future()
+            return news
+
         try:
             outcome = ResultWaiters.RECHECK  # the decision may be older than this process's cache
             while True:
@@ -327,19 +263,19 @@ class ResultAnswers:
                     row = await loop.run_in_executor(None, _participation_row, request_id)
                     if row is not None:
                         return await respond(200, result_body(row))
-                elif outcome is not None:  # the decision's answer, from its event
+                    if future.done():  # woken while reading (the decision, a gap, the stop)
+                        outcome = take()
+                        continue
+                else:  # the decision's answer, from its event
                     _result_answered["woken"].inc()
                     return await respond(200, outcome)
-                if future.done():  # woken to re-check: wait on a fresh future
-                    self.waiters.remove(key, future)
-                    future = self.waiters.add(key) or loop.create_future()
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
                 done, _ = await asyncio.wait({future}, timeout=remaining)
-                outcome = future.result() if done else None
-                if outcome is None:
+                if not done:
                     break
+                outcome = take()
         finally:
             self.waiters.remove(key, future)
         # The deadline: the view reads the database once more and answers (PENDING, most likely).

@@ -45,8 +45,7 @@ from rest_framework.settings import api_settings
 
 from campaign_site.parsers import may_be_too_deep
 from campaigns import selectors, services
-from campaigns.answers import (RESULT_PATH, USER_DECISION_PATH, ResultAnswers, count_result_handed_to_django,
-                               sold_out_refusals)
+from campaigns.answers import (RESULT_PATH, USER_DECISION_PATH, ResultAnswers, count_result_handed_to_django)
 from campaigns.errors import BrokerUnavailable, CampaignSoldOut, DomainError
 from campaigns.serializers import USER_ID_FIELD
 from campaigns.throttles import ParticipationUserThrottle
@@ -256,7 +255,6 @@ class ParticipationIngest:
             return await self._to_django(scope, _replay(body, receive), send)
         if isinstance(submission, CampaignSoldOut):
             _answered_by["sold_out"].inc()
-            sold_out_refusals.record(int(match[1]))
             return await self._answer(send, secure, submission.http_status, route.refused(submission))
         started = time.perf_counter()
         try:
@@ -303,7 +301,7 @@ class ParticipationIngest:
             user_id = route.user_id(data)
             window = await selectors.campaign_window_async(campaign_id)
             submission = services.participation_prepare(window, user_id, timezone.now())
-        except CampaignSoldOut as exc:  # answered here, nothing published: counted as the view would
+        except CampaignSoldOut as exc:  # answered here, nothing published (counted by participation_prepare)
             submission = exc
         except (orjson.JSONDecodeError, TypeError, KeyError, ValidationError, DomainError):
             return None

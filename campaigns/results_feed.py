@@ -35,7 +35,6 @@ class DecisionFeed:
         self.on_gap = on_gap  # called on the thread each time reading (re)starts
         self._stop = threading.Event()
         self._thread = None
-        self.live = False
 
     def start(self) -> None:
         if self._thread is None:
@@ -53,14 +52,12 @@ class DecisionFeed:
                 if consumer is None:  # the topic does not exist yet
                     self._stop.wait(RETRY_S)
                     continue
-                self.live = True
                 self.on_gap()
                 self._read(consumer)
             except (KafkaError, OSError):
                 log.warning("decision feed: reading %s failed; retrying", self.topic, exc_info=True)
                 self._stop.wait(RETRY_S)
             finally:
-                self.live = False
                 if consumer is not None:
                     consumer.close(autocommit=False)
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from campaigns.errors import BrokerUnavailable, CampaignNotOpen, CampaignSoldOut
+from campaigns.refusals import sold_out_refusals
 from campaigns.messages import encode_participation, message_key
 from campaigns.models import Campaign
 from campaigns.request_ids import new_request_id
@@ -45,8 +46,13 @@ def participation_submit(*, campaign_id, user_id, now=None) -> uuid.UUID:
 
 def participation_prepare(campaign: CampaignWindow, user_id, now) -> Submission:
     """The request as it will be published, if the campaign takes participations at `now`;
-    CampaignNotOpen if not. No I/O: the ASGI ingest calls it on its event loop."""
-    check_open(campaign, now)
+    CampaignNotOpen if not, CampaignSoldOut (counted: campaigns.refusals) once the stock is gone.
+    No I/O: the ASGI ingest calls it on its event loop."""
+    try:
+        check_open(campaign, now)
+    except CampaignSoldOut:
+        sold_out_refusals.record(campaign.pk)
+        raise
     request_id = new_request_id()
     return Submission(campaign.pk, request_id, encode_participation(request_id, campaign.pk, user_id, now),
                       message_key(campaign.pk, user_id, settings.FIRSTCOME_MESSAGE_KEY))

@@ -12,8 +12,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns import answers, selectors, services
-from campaigns.answers import sold_out_refusals
-from campaigns.errors import CampaignSoldOut
 from campaigns.exports import winners_csv
 from campaigns.request_ids import is_issued_here
 from campaigns.serializers import (
@@ -77,11 +75,7 @@ class ParticipationCreateView(PublicAPIView):
     throttle_classes = [ParticipationUserThrottle]
 
     def post(self, request, campaign_id):
-        try:
-            request_id = services.participation_submit(campaign_id=campaign_id, user_id=user_id_from(request))
-        except CampaignSoldOut:
-            sold_out_refusals.record(campaign_id)
-            raise
+        request_id = services.participation_submit(campaign_id=campaign_id, user_id=user_id_from(request))
         return Response({"request_id": str(request_id), "status": "PENDING"},
                         status=status.HTTP_202_ACCEPTED)
 

@@ -5,7 +5,7 @@ class StatsConfig(AppConfig):
     name = "stats"
 
     def ready(self):
-        from campaigns.answers import sold_out_refusals
+        from campaigns.refusals import sold_out_refusals
         from stats.services import sold_out_refusals_add
 
         # The web tier counts its sold-out refusals in memory; the statistics keep them per day.

@@ -1,6 +1,7 @@
 """?wait=S on GET /api/participations/{id}: answered as soon as the request is decided (the
 decision's event wakes the waiter on the fast path), PENDING at the deadline, 400 for a bad value
 on both paths, 503 past the process's cap, PENDING at once when the server stops."""
+import asyncio
 import signal
 import threading
 import time
@@ -150,3 +151,47 @@ def test_the_views_wait_reads_the_database_until_decided():
     thread.join()
     assert (response.status_code, response.json()["status"]) == (200, "SUCCESS")
     assert 0.7 <= time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("news", ["decision", "stop"])
+def test_news_arriving_while_the_wait_reads_the_database_is_not_lost(monkeypatch, news):
+    """The wait starts with a database read (the decision may predate the cache). A decision
+    event, or the server's stop, that lands during that read must still answer the request:
+    not after the whole wait, through the view."""
+    from campaigns import answers
+    from campaigns.request_ids import new_request_id
+
+    request_id = new_request_id()
+    event = {"request_id": str(request_id), "campaign_id": 7, "user_id": "u", "status": "SUCCESS",
+             "coupon_code": "0123456789ABCDEF"}
+    results = answers.ResultAnswers(cache_size=10, max_waiters=10)
+    real_read = answers._participation_row
+
+    async def run():
+        loop = asyncio.get_running_loop()
+        results.start()
+
+        def read_while_news_lands(rid):
+            landed = threading.Event()
+            arrive = (lambda: results.decided([event])) if news == "decision" else results.release
+            loop.call_soon_threadsafe(lambda: (arrive(), landed.set()))
+            landed.wait(5)
+            return real_read(rid)  # the real database: no row yet
+
+        monkeypatch.setattr(answers, "_participation_row", read_while_news_lands)
+        answered, handed = [], []
+
+        async def respond(status, body, headers=()):
+            answered.append((status, body))
+
+        async def to_django(query):
+            handed.append(query)
+
+        started = loop.time()
+        await results.result(request_id=str(request_id), query=b"wait=20", respond=respond, to_django=to_django)
+        return answered, handed, loop.time() - started
+
+    answered, handed, seconds = asyncio.run(run())
+    expected = answers.result_body(event) if news == "decision" else answers.pending_body(request_id)
+    assert (answered, handed) == ([(200, expected)], [])
+    assert seconds < 10  # answered by the news, not at the 20 s deadline

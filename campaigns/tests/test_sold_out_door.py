@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Count
 from rest_framework.test import APIClient
 
-from campaigns.answers import SoldOutRefusals
+from campaigns.refusals import SoldOutRefusals
 from campaigns.models import Campaign, Participation
 from monitoring.selectors import monitoring_snapshot
 from stats.selectors import sold_out_refusals_by_day, sold_out_refusals_total
@@ -75,7 +75,7 @@ def test_refusals_are_written_once_per_campaign_and_day_per_flush():
 def test_a_process_that_exits_without_the_servers_graceful_stop_writes_its_counts(child_env):
     """runserver, another WSGI server or a script: no flush interval passes, the exit writes them."""
     campaign = sold_out_campaign()
-    record = f"from campaigns.answers import sold_out_refusals as r\nfor _ in range(3): r.record({campaign.pk})"
+    record = f"from campaigns.refusals import sold_out_refusals as r\nfor _ in range(3): r.record({campaign.pk})"
     subprocess.run([sys.executable, "manage.py", "shell", "-c", record], cwd=settings.BASE_DIR, check=True,
                    env=child_env(FIRSTCOME_REFUSALS_FLUSH_S="3600"), timeout=120)
     assert sold_out_refusals_total(campaign.pk) == 3
