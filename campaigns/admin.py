@@ -69,7 +69,7 @@ class CampaignAdmin(admin.ModelAdmin):
         if not search_term:
             return queryset, False
         matches = Q(name_lower__contains=search_term.lower())
-        if search_term.isdigit():
+        if search_term.isascii() and search_term.isdigit():  # "²".isdigit(), but int("²") fails
             matches |= Q(pk=int(search_term))
         return queryset.alias(name_lower=Lower("name")).filter(matches), False
 
@@ -141,12 +141,12 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # Stock and counters move only through the decision (Campaign.DECISION_FIELDS): shown,
-        # never edited; Campaign.save() on the change below writes the other columns only.
+        # never edited; the change below writes only the columns the form changed.
         return sorted(Campaign.DECISION_FIELDS) if obj else []
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            services.campaign_edit(campaign=obj, changed=form.changed_data)
             return
         created = services.campaign_create(name=obj.name, total_stock=obj.total_stock,
                                            starts_at=obj.starts_at, ends_at=obj.ends_at)

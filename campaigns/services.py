@@ -18,7 +18,7 @@ from campaigns.selectors import campaign_get, campaign_status_filter, campaign_w
 from campaigns.submission import (Submission, participation_prepare, participation_publish_async,
                                   participation_submit)
 
-__all__ = ["Decision", "Submission", "campaign_close_now", "campaign_create", "coupon_redeem", "participation_decide",
+__all__ = ["Decision", "Submission", "campaign_close_now", "campaign_create", "campaign_edit", "coupon_redeem", "participation_decide",
            "participation_prepare", "participation_publish_async", "participation_submit", "participations_decide_batch"]
 
 
@@ -28,6 +28,16 @@ def campaign_create(*, name, total_stock, starts_at=None, ends_at=None) -> Campa
     campaign.full_clean()
     campaign.save()
     return campaign
+
+
+def campaign_edit(*, campaign: Campaign, changed) -> None:
+    """Write only the columns an operator changed (an admin form's changed_data): a form read
+    before a close, or before another operator's edit, never writes back what it did not touch.
+    Stock and counters are refused by Campaign.save(); the window may have moved, so this process
+    forgets its cached windows (the others within FIRSTCOME_CAMPAIGN_CACHE_S)."""
+    if changed:
+        campaign.save(update_fields=list(changed))
+        campaign_window_cache_clear()
 
 
 def campaign_close_now(*, campaign_id: int, now: datetime | None = None) -> Campaign:

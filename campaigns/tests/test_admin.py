@@ -6,7 +6,8 @@ import pytest
 from django.db import connection, transaction
 from django.db.models.signals import pre_save
 
-from campaigns import services
+from campaigns import selectors, services
+from campaigns.errors import CampaignNotOpen
 from campaigns.models import Campaign
 from testsupport.factories import CampaignFactory, participation_request
 
@@ -62,6 +63,32 @@ def test_a_decision_committed_between_the_admins_read_and_write_is_kept(admin_cl
     assert campaign.name == "Spring sale"
     # a, b, c won the 3 coupons; the second "a" is a DUPLICATE; d and e are SOLD_OUT.
     assert stock_and_counters(campaign.pk) == {"remaining_stock": 0, "sold_out_count": 2, "duplicate_count": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_campaign_closed_between_the_admins_read_and_write_stays_closed(admin_client):
+    """Operator A has the change page open; operator B closes the campaign now; A saves a rename
+    with the window as A's form read it (no end): the campaign stays closed."""
+    campaign = CampaignFactory(name="Spring", total_stock=3)
+    closed = []
+
+    def close_after_the_admin_read_the_row(sender, instance, **kwargs):
+        if not closed:
+            closed.append(services.campaign_close_now(campaign_id=campaign.pk))
+
+    pre_save.connect(close_after_the_admin_read_the_row, sender=Campaign)
+    try:
+        response = admin_client.post(change_url(campaign), {
+            "name": "Spring sale", "starts_at_0": "", "starts_at_1": "", "ends_at_0": "", "ends_at_1": ""})
+    finally:
+        pre_save.disconnect(close_after_the_admin_read_the_row, sender=Campaign)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    campaign.refresh_from_db()
+    assert (campaign.name, campaign.ends_at) == ("Spring sale", closed[0].ends_at)
+    assert campaign.status_at(closed[0].ends_at) == Campaign.Status.CLOSED
+    with pytest.raises(CampaignNotOpen):
+        services.participation_prepare(selectors.campaign_window(campaign.pk), "late", closed[0].ends_at)
 
 
 @pytest.mark.django_db

@@ -5,6 +5,8 @@ import re
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -174,3 +176,15 @@ def test_the_service_closes_at_the_given_time_and_refuses_a_second_close():
         services.campaign_close_now(campaign_id=campaign.pk, now=now + HOUR)
     campaign.refresh_from_db()
     assert campaign.ends_at == now
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(term=st.text(min_size=1, max_size=40))
+def test_any_search_term_is_answered_200_without_error(admin_client, term):
+    """Digits that are not ASCII ("²", "١") included: they are not an id."""
+    assert admin_client.get("/admin/campaigns/campaign/", {"q": term}).status_code == 200
+
+
+def test_superscript_and_other_script_digits_are_searched_as_names(admin_client):
+    for term in ("²", "١٢", "७"):
+        assert admin_client.get("/admin/campaigns/campaign/", {"q": term}).status_code == 200
