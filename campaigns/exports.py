@@ -20,11 +20,15 @@ from campaigns.models import Participation
 WINNER_COLUMNS = ("user_id", "request_id", "coupon_code", "decided_at")
 PAGE_SIZE = 2000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A value already starting with the apostrophe gets one too: one rule reads every cell back
+# (drop one leading apostrophe), so "=x" and "'=x" never export as the same cell.
+QUOTED_STARTS = (*FORMULA_STARTS, "'")
 
 
 def spreadsheet_safe(value: str) -> str:
-    """The value a spreadsheet shows as text: a would-be formula gets a leading apostrophe."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    """The value a spreadsheet shows as text: a would-be formula (or a value starting with an
+    apostrophe) gets a leading apostrophe."""
+    return "'" + value if value.startswith(QUOTED_STARTS) else value
 
 
 def winner_pages(*, campaign_id: int, page_size: int | None = None) -> Iterator[list[tuple]]:

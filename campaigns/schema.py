@@ -112,7 +112,7 @@ def describe():
             summary="A campaign's winners as CSV (staff)", operation_id="api_admin_campaigns_winners_csv",
             description="Streamed, one row per SUCCESS in decision order: `user_id,request_id,coupon_code,decided_at` "
                         "(UTF-8, header row first). A value starting with `=`, `+`, `-` or `@` (a formula in a "
-                        "spreadsheet) is written with a leading `'`.",
+                        "spreadsheet), or with `'`, is written with a leading `'`: drop one leading `'` to read any cell back.",
             responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="the CSV file"),
                        404: error("no such campaign"), **STAFF_ONLY}),
     )(views.WinnersCSVView)
