@@ -10,6 +10,7 @@ stand-ins answer a 404 envelope elsewhere):
   the broker has acknowledged them all.
 """
 import itertools
+import os
 import time
 
 from django.conf import settings
@@ -30,9 +31,10 @@ from lab.publishing import publish_participations
 from lab.views import from_loopback
 from streaming.producer import PublishError
 
-# Like the original's: distinct ids from a counter started at the clock's milliseconds, so that
-# two calls of one process never repeat a user.
-_synthetic_users = itertools.count(int(time.time() * 1000))
+# Like the original's, distinct ids from a counter started at the clock's milliseconds, with the
+# process id above them (pid × 2^40: 35 years of milliseconds below it; Linux pids stay under
+# 2^22, so ids stay under 2^62): two calls of one process, or of two web workers, never repeat a user.
+_synthetic_users = itertools.count((os.getpid() << 40) + int(time.time() * 1000) % (1 << 40))
 
 
 @extend_schema(exclude=True)  # an experiment, as the lab's own sync endpoint

@@ -139,3 +139,11 @@ def pytest_collection_modifyitems(items):
         if (_E2E_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("slow")
                 or (module is not None and hasattr(module, "start_gunicorn"))):
             item.add_marker(pytest.mark.e2e)
+
+
+def pytest_sessionfinish(session):
+    """Refusals the tests counted at the door would be flushed at exit into a test database that
+    is gone by then: the exit flush keeps them instead (campaigns.refusals)."""
+    from campaigns.refusals import sold_out_refusals
+
+    sold_out_refusals.sink = None

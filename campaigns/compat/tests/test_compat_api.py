@@ -6,6 +6,7 @@ import re
 import pytest
 from django.contrib.auth.models import User
 from django.test import override_settings
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings as hsettings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient, APIRequestFactory
@@ -14,6 +15,7 @@ from campaigns import services
 from campaigns.compat.serializers import MAX_USER_ID
 from campaigns.compat.views import LabOnlyView
 from campaigns.models import Campaign
+from campaigns.refusals import sold_out_refusals
 from testsupport.factories import CampaignFactory, participation_request
 from testsupport.kafka import read_topic
 
@@ -84,6 +86,33 @@ def test_a_missing_user_id_an_unknown_or_closed_campaign_are_envelopes(api):
     assert body["errorCode"] == "CAMPAIGN_004"
     assert_refused(api.post("/api/campaigns/1/participation", "userId=1",
                             content_type="application/x-www-form-urlencoded"), 415, "unsupported_media_type")
+
+
+@pytest.mark.django_db
+def test_a_sold_out_campaign_is_a_409_campaign_003_envelope_counted_as_a_refusal(api, kafka_topics, settings):
+    campaign = CampaignFactory(total_stock=1)
+    Campaign.objects.for_decision().filter(pk=campaign.pk).update(remaining_stock=0)  # as the decision does
+    before = sold_out_refusals.pending().get((campaign.pk, timezone.localdate()), 0)
+    body = assert_refused(api.post(f"/api/campaigns/{campaign.pk}/participation", {"userId": 7}, format="json"),
+                          409, "sold_out")
+    assert body["errorCode"] == "CAMPAIGN_003"
+    assert sold_out_refusals.pending().get((campaign.pk, timezone.localdate()), 0) == before + 1
+    # Nothing queued: a marker accepted afterwards is the topic's first message.
+    marker_campaign = CampaignFactory()
+    assert api.post(f"/api/campaigns/{marker_campaign.pk}/participation", {"userId": 8}, format="json").status_code == 200
+    messages = read_topic(settings.FIRSTCOME_TOPIC, expected=1)
+    assert [json.loads(m.value)["campaign_id"] for m in messages] == [marker_campaign.pk]
+
+
+@pytest.mark.django_db
+def test_a_user_past_the_rate_is_a_429_envelope_with_retry_after(api, kafka_topics, settings):
+    settings.FIRSTCOME_PARTICIPATION_RATE = "2/m"
+    campaign = CampaignFactory()
+    answers = [api.post(f"/api/campaigns/{campaign.pk}/participation", {"userId": 42}, format="json")
+               for _ in range(3)]
+    assert [a.status_code for a in answers[:2]] == [200, 200]
+    assert_refused(answers[2], 429, "throttled")
+    assert 0 < int(answers[2]["Retry-After"]) <= 60
 
 
 @pytest.mark.django_db
