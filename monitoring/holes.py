@@ -1,9 +1,10 @@
 """Offset holes for the dashboard, looked for without a broker connection per snapshot.
 
-The dashboard asks every second, per viewer; looking for a hole costs a consumer connection. What
-is at an offset never changes, so a partition's committed offset is probed once (an LRU of the
-answers); a partition whose committed offset moved since this process's previous snapshot is being
-consumed, so it has no hole to report and is not probed at all.
+The dashboard asks every second, per viewer; looking for a hole costs a consumer connection. A
+readable offset stays readable, so that answer is kept (an LRU); a hole may fill, so a hole found
+is looked at again after RECHECK_S, not at every snapshot. A partition whose committed offset
+moved since this process's previous snapshot is being consumed: it has no hole to report and is
+not probed at all.
 """
 import threading
 import time
@@ -12,6 +13,7 @@ from collections import OrderedDict
 from streaming.worker import GAP_PATIENCE_S, offset_holes
 
 MEMORY = 4096  # (topic, partition, offset) answers kept
+RECHECK_S = 5.0  # a hole found is probed again after this long: it may have filled
 
 
 class HoleProbe:
@@ -29,17 +31,26 @@ class HoleProbe:
             moved = {p for p, offset in committed.items()
                      if self._last_committed.get((topic, p), offset) != offset}
             self._last_committed.update({(topic, p): offset for p, offset in committed.items()})
+            now = self._clock()
             unknown = {p: offset for p, offset in committed.items()
-                       if p not in moved and (topic, p, offset) not in self._found}
+                       if p not in moved and self._stale((topic, p, offset), now)}
         if unknown:
             found = self._probe(topic, unknown, bootstrap_servers=bootstrap_servers, timeout_ms=timeout_ms)
             now = self._clock()
             with self._lock:
                 for p, offset in unknown.items():
                     self._found[(topic, p, offset)] = (found.get(p), now)
+                    self._found.move_to_end((topic, p, offset))
                 while len(self._found) > self._memory:
                     self._found.popitem(last=False)
         return self._known(topic, committed, moved)
+
+    def _stale(self, key, now) -> bool:
+        """Never probed, or a hole probed over RECHECK_S ago."""
+        if key not in self._found:
+            return True
+        hole, probed_at = self._found[key]
+        return hole is not None and now - probed_at >= RECHECK_S
 
     def _known(self, topic, committed, moved) -> dict:
         holes, now = {}, self._clock()

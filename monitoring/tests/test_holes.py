@@ -1,16 +1,8 @@
-"""The dashboard's hole probe: one broker connection per committed offset, whatever the number of
-snapshots; none for a partition that is moving; a known hole ages with the clock."""
-from monitoring.holes import HoleProbe
-from streaming.worker import GAP_PATIENCE_S
-
-
-class FakeBroker:
-    def __init__(self, holes):
-        self.holes, self.asked = holes, []
-
-    def __call__(self, topic, committed, *, bootstrap_servers, timeout_ms):
-        self.asked.append(dict(committed))
-        return {p: self.holes[p] for p in committed if p in self.holes}
+"""The dashboard's hole probe: which partitions it asks the broker about, and how often. The probe
+function is injected here to count the asks and move the clock; against the real broker, a hole
+behind a transaction marker is found through the dashboard snapshot in
+streaming/tests/test_worker_isolation.py::test_a_hole_at_the_first_poll_after_an_assignment_stalls_visibly_and_is_never_committed_over."""
+from monitoring.holes import RECHECK_S, HoleProbe
 
 
 class Clock:
@@ -21,24 +13,52 @@ class Clock:
         return self.now
 
 
+class Broker:
+    """Answers as streaming.worker.offset_holes does; a hole's age follows the clock."""
+
+    def __init__(self, clock, holes):
+        self.clock, self.holes, self.asked = clock, holes, []  # holes: {partition: (offset, written at)}
+
+    def __call__(self, topic, committed, *, bootstrap_servers, timeout_ms):
+        self.asked.append(dict(committed))
+        return {p: {"offset": self.holes[p][0], "next_offset": self.holes[p][0] + 1,
+                    "age_s": round(self.clock() - self.holes[p][1], 1), "stalled": False}
+                for p in committed if p in self.holes}
+
+
 def look(probe, committed):
     return probe.holes("t", committed, bootstrap_servers=["x"], timeout_ms=100)
 
 
-def test_a_stuck_partition_is_probed_once_and_its_hole_ages_until_stalled():
-    broker, clock = FakeBroker({0: {"offset": 4, "next_offset": 5, "age_s": 1.0, "stalled": False}}), Clock()
+def test_a_stuck_partition_is_probed_once_per_recheck_and_its_hole_ages_until_stalled():
+    clock = Clock()
+    broker = Broker(clock, {0: (4, clock.now - 1)})
     probe = HoleProbe(probe=broker, clock=clock)
-    assert look(probe, {0: 4, 1: 9})[0]["stalled"] is False
-    for _ in range(100):  # the dashboard asking every second, several viewers
+    first = look(probe, {0: 4, 1: 9})
+    assert first == {0: {"offset": 4, "next_offset": 5, "age_s": 1.0, "stalled": False}}
+    for _ in range(100):  # the dashboard asking every second
         clock.now += 1
         holes = look(probe, {0: 4, 1: 9})
-    assert broker.asked == [{0: 4, 1: 9}]
-    assert holes == {0: {"offset": 4, "next_offset": 5, "age_s": 101.0, "stalled": 101.0 >= GAP_PATIENCE_S}}
+    # Partition 1 (readable) once; partition 0's hole again every RECHECK_S, not every second.
+    assert broker.asked[0] == {0: 4, 1: 9} and all(asked == {0: 4} for asked in broker.asked[1:])
+    assert len(broker.asked) == 1 + int(100 // RECHECK_S)
+    assert holes == {0: {"offset": 4, "next_offset": 5, "age_s": 101.0, "stalled": True}}
+
+
+def test_a_hole_that_filled_is_no_longer_reported_after_the_recheck():
+    clock = Clock()
+    broker = Broker(clock, {0: (4, clock.now - 40)})
+    probe = HoleProbe(probe=broker, clock=clock)
+    assert look(probe, {0: 4})[0]["stalled"] is True
+    del broker.holes[0]  # the record at offset 4 became readable; the consumer is down, nothing moved
+    clock.now += RECHECK_S
+    assert look(probe, {0: 4}) == {}
 
 
 def test_a_partition_that_moved_since_the_last_snapshot_is_not_probed():
-    broker = FakeBroker({})
-    probe = HoleProbe(probe=broker)
+    clock = Clock()
+    broker = Broker(clock, {})
+    probe = HoleProbe(probe=broker, clock=clock)
     look(probe, {0: 10})
     for offset in range(11, 50):
         assert look(probe, {0: offset}) == {}
@@ -48,8 +68,8 @@ def test_a_partition_that_moved_since_the_last_snapshot_is_not_probed():
 
 
 def test_what_it_remembers_is_bounded():
-    broker = FakeBroker({})
-    probe = HoleProbe(probe=broker, memory=3)
+    clock = Clock()
+    probe = HoleProbe(probe=Broker(clock, {}), memory=3, clock=clock)
     for offset in range(10):
         look(probe, {0: offset})
         look(probe, {0: offset})
