@@ -208,14 +208,15 @@ class ParticipationIngest:
                     match = route.path.fullmatch(scope["path"])
                     if match is not None:
                         return await self._participate(route, match, scope, receive, send)
-            elif scope["method"] == "GET" and self.results is not None:
+            elif scope["method"] in ("GET", "HEAD") and self.results is not None:
                 return await self._result(scope, receive, send)
         return await self.django(scope, receive, send)
 
     async def _result(self, scope, receive, send):
         """A result GET: answered by campaigns.answers when the request is one the DRF view
         would answer with its JSON (no Accept or format to negotiate, the host allowed, no
-        HTTPS redirect, no header sent twice); anything else is Django's."""
+        HTTPS redirect, no header sent twice); anything else (HEAD included) is Django's, counted
+        as handed to it."""
         path = scope["path"]
         by_id = RESULT_PATH.fullmatch(path)
         by_user = None if by_id else USER_DECISION_PATH.fullmatch(path)
@@ -223,9 +224,10 @@ class ParticipationIngest:
             return await self.django(scope, receive, send)
         headers = dict(scope["headers"])
         secure = _is_secure(scope, headers)
-        if (len(headers) != len(scope["headers"]) or headers.get(b"accept") not in JSON_ACCEPTS
-                or not _host_allowed(headers) or (settings.SECURE_SSL_REDIRECT and not secure)):
-            return await self.django(scope, receive, send)
+        if (scope["method"] != "GET" or len(headers) != len(scope["headers"])
+                or headers.get(b"accept") not in JSON_ACCEPTS or not _host_allowed(headers)
+                or (settings.SECURE_SSL_REDIRECT and not secure)):
+            return await self._to_django(scope, receive, send, "result")
 
         async def respond(status, body, extra_headers=()):
             await self._answer(send, secure, status, body, extra_headers, allow=GET_ALLOW)

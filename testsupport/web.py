@@ -86,19 +86,25 @@ def django_client_headers(headers):
     return joined.pop("CONTENT_TYPE", None), joined
 
 
-def post_with_headers(base_url, path, body, headers):
-    """POST through gunicorn with exactly these header lines, repeated ones included."""
+def request_with_headers(base_url, method, path, headers, body=b""):
+    """One request through gunicorn with exactly these header lines, repeated ones included:
+    (status, headers, body)."""
     host, port = base_url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=5)
     try:
-        connection.putrequest("POST", path, skip_host=True, skip_accept_encoding=True)
-        for name, value in [*headers, ("Content-Length", str(len(body)))]:
+        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for name, value in [*headers, *([("Content-Length", str(len(body)))] if body or method == "POST" else [])]:
             connection.putheader(name, value)
-        connection.endheaders(body)
+        connection.endheaders(body or None)
         response = connection.getresponse()
         return response.status, dict(response.headers.items()), response.read()
     finally:
         connection.close()
+
+
+def post_with_headers(base_url, path, body, headers):
+    """POST through gunicorn with exactly these header lines, repeated ones included."""
+    return request_with_headers(base_url, "POST", path, headers, body)
 
 
 def raw_post(url, body, content_type="application/json"):

@@ -5,7 +5,7 @@ from .base import database_from_url, env
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", "test-insecure-key")
-ALLOWED_HOSTS = ["*"]
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", "*")  # a test restricts it for its server
 
 # DATABASE_URL names the server and a base name; pytest-django creates and drops test_<name>.
 DATABASES = {"default": database_from_url(env.url("DATABASE_URL", "mysql://root@127.0.0.1:3306/firstcome"),

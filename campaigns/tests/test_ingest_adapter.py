@@ -1,6 +1,8 @@
 """The fast path (campaigns/ingest.py) is an adapter over one configuration: the served
 application is not built when what it mirrors has changed. What it answers is compared with the
 DRF view in test_ingest.py."""
+import re
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
@@ -9,7 +11,8 @@ from hypothesis import strategies as st
 
 from campaign_site.asgi import build_application
 from campaigns import ingest
-from campaigns.views import ParticipationCreateView
+from campaigns.compat.views import ParticipationView as OriginalParticipationView
+from campaigns.views import ParticipationCreateView, ParticipationResultView, UserDecisionView
 
 MIRRORED_MIDDLEWARE = list(ingest.WRITTEN_AGAINST["settings.MIDDLEWARE"])
 
@@ -58,10 +61,15 @@ def test_a_changed_drf_setting_is_refused(settings, key, value):
         build_application()
 
 
-def test_a_throttle_added_to_the_view_is_refused(monkeypatch):
+@pytest.mark.parametrize(("view", "named"), [
+    (ParticipationCreateView, r"participation fast path .*\n  view\.throttle_classes"),
+    (ParticipationResultView, r"\n  result_view\.throttle_classes"),
+    (UserDecisionView, r"\n  user_decision_view\.throttle_classes"),
+    (OriginalParticipationView, r"original contract's fast path .*\n  view\.throttle_classes"),
+])
+def test_a_throttle_added_to_a_view_the_fast_path_answers_for_is_refused(monkeypatch, view, named):
     from rest_framework.throttling import AnonRateThrottle
 
-    monkeypatch.setattr(ParticipationCreateView, "throttle_classes", [*ParticipationCreateView.throttle_classes,
-                                                                      AnonRateThrottle])
-    with pytest.raises(ImproperlyConfigured, match="view.throttle_classes"):
+    monkeypatch.setattr(view, "throttle_classes", [*view.throttle_classes, AnonRateThrottle])
+    with pytest.raises(ImproperlyConfigured, match=re.compile(named)):
         build_application()

@@ -11,7 +11,8 @@ from campaigns.answers import ResultCache, result_body
 from campaigns.models import Participation
 from testsupport.factories import CampaignFactory
 from testsupport.polling import poll
-from testsupport.web import call, metric_value, scrape_metrics, start_gunicorn
+from testsupport.web import (call, django_client_headers, metric_value, request_with_headers, scrape_metrics,
+                             start_gunicorn)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -85,6 +86,37 @@ def test_ids_never_issued_and_the_rest_answer_as_the_views(processes, child_env,
         assert got[0] == status, (path, got)
         assert got == by_view(path, client_headers), path
     assert result_answers(base_url, "not_issued") == 2
+
+
+def test_head_a_repeated_header_and_a_refused_host_go_to_the_view_even_for_a_cached_result(processes, child_env,
+                                                                                           settings):
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]  # here and in the server: evil.example is refused
+    campaign = CampaignFactory(total_stock=1)
+    _, base_url = start_gunicorn(processes, child_env(DJANGO_ALLOWED_HOSTS="127.0.0.1"), workers=1)
+    request_id = call("POST", f"{base_url}/api/campaigns/{campaign.pk}/participations",
+                      body={"user_id": "eve"})[1]["request_id"]
+    processes("consume_firstcome")
+    path = f"/api/participations/{request_id}"
+    poll(lambda: served(base_url + path)[0] == 200 and result_answers(base_url, "cache") >= 1,
+         message="the result answered from the cache")
+    host = base_url.removeprefix("http://")
+    cases = [
+        ("HEAD", [("Host", host)]),
+        ("GET", [("Host", host), ("Accept", "application/json"), ("Accept", "application/json")]),
+        ("GET", [("Host", host), ("Host", host)]),
+        ("GET", [("Host", "evil.example")]),
+    ]
+    cached, handed = result_answers(base_url, "cache"), result_answers(base_url, "django")
+    for method, headers in cases:
+        status, _, body = request_with_headers(base_url, method, path, headers)
+        _, extra = django_client_headers(headers)
+        view = APIClient().generic(method, path, **extra)
+        assert status == view.status_code, (method, headers, body)
+        if ("Host", "evil.example") in headers:
+            assert status == 400 and json.loads(body)["detail"]
+        assert body == (b"" if method == "HEAD" else view.content), (method, headers)  # HEAD: the server drops the body
+    assert result_answers(base_url, "cache") == cached  # none of them answered on the loop
+    assert result_answers(base_url, "django") == handed + len(cases)
 
 
 def test_the_cache_keeps_the_newest_decisions_up_to_its_size():
