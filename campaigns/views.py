@@ -1,7 +1,10 @@
 """HTTP API. Views parse, call a service or a selector, and shape the answer."""
+import threading
 import time
 import uuid
+from contextlib import contextmanager
 
+from django.conf import settings
 from django.http import StreamingHttpResponse
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -80,6 +83,31 @@ class ParticipationCreateView(PublicAPIView):
                         status=status.HTTP_202_ACCEPTED)
 
 
+class _ViewWaiters:
+    """The view's long polls in this process, at most FIRSTCOME_RESULTS_MAX_VIEW_WAITERS: each
+    holds a Django thread, and the threads also serve the admin, the health checks and the
+    requests the fast path hands over. Past it, TooManyWaiters (503, Retry-After)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.count = 0
+
+    @contextmanager
+    def slot(self):
+        with self._lock:
+            if self.count >= settings.FIRSTCOME_RESULTS_MAX_VIEW_WAITERS:
+                raise answers.TOO_MANY_WAITERS
+            self.count += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.count -= 1
+
+
+_view_waiters = _ViewWaiters()
+
+
 class ParticipationResultView(PublicAPIView):
     """Also answered on the event loop (campaigns.answers) when the decision is in the web
     process's cache or arrives while the request waits; this view is the definition."""
@@ -96,11 +124,13 @@ class ParticipationResultView(PublicAPIView):
         if not is_issued_here(request_id):
             raise NotFound(answers.NOT_ISSUED)
         wait = answers.wait_seconds(request.query_params.getlist("wait"))
-        deadline = time.monotonic() + (wait or 0)
         result = selectors.participation_get(request_id)
-        while result is None and time.monotonic() < deadline:
-            time.sleep(max(0, min(self.WAIT_POLL_S, deadline - time.monotonic())))
-            result = selectors.participation_get(request_id)
+        if result is None and wait:
+            with _view_waiters.slot():
+                deadline = time.monotonic() + wait
+                while result is None and time.monotonic() < deadline:
+                    time.sleep(max(0, min(self.WAIT_POLL_S, deadline - time.monotonic())))
+                    result = selectors.participation_get(request_id)
         if result is None:
             # Accepted by Kafka, not decided yet: the API stores nothing on the hot path, so
             # campaign and user are known only once the consumer has recorded the request.

@@ -195,3 +195,23 @@ def test_news_arriving_while_the_wait_reads_the_database_is_not_lost(monkeypatch
     expected = answers.result_body(event) if news == "decision" else answers.pending_body(request_id)
     assert (answered, handed) == ([(200, expected)], [])
     assert seconds < 10  # answered by the news, not at the 20 s deadline
+
+
+def test_the_views_own_waiters_are_capped_so_they_cannot_take_every_django_thread(settings):
+    """The fast path hands the view a long poll it cannot answer itself (an Accept it does not
+    negotiate, say); each would hold one of Django's threads for up to 30 s."""
+    from campaigns import views
+    from campaigns.request_ids import new_request_id
+
+    settings.FIRSTCOME_RESULTS_MAX_VIEW_WAITERS = 1
+    pending = new_request_id()  # issued here, never decided: the view waits it out
+    url = f"/api/participations/{pending}"
+    holder = in_background(lambda: APIClient().get(url, {"wait": "3"}))
+    poll(lambda: views._view_waiters.count == 1, timeout=10, message="the first waiter holding the only slot")
+    refused = APIClient().get(url, {"wait": "0.2"})
+    assert refused.status_code == 503, refused.content
+    assert refused.json()["code"] == "too_many_waiters" and refused["Retry-After"] == "1"
+    assert APIClient().get(url).status_code == 200  # no wait: no slot needed
+    response, _ = holder()
+    assert (response.status_code, response.json()["status"]) == (200, "PENDING")
+    assert APIClient().get(url, {"wait": "0.1"}).status_code == 200  # the slot is free again
