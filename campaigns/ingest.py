@@ -114,46 +114,56 @@ def mirrored_configuration() -> dict:
     result_views = {"result_view": resolve("/api/participations/x").func.view_class,
                     "user_decision_view": resolve("/api/campaigns/1/participations/x").func.view_class}
     return {
-        **{name: _name(v) for name, v in result_views.items()},
-        **{f"{name}.{part}": _names(getattr(v, part)) for name, v in result_views.items()
+        **{name: dotted_name(v) for name, v in result_views.items()},
+        **{f"{name}.{part}": dotted_names(getattr(v, part)) for name, v in result_views.items()
            for part in ("renderer_classes", "authentication_classes", "permission_classes", "throttle_classes")},
-        **{f"{name}.content_negotiation_class": _name(v.content_negotiation_class) for name, v in result_views.items()},
+        **{f"{name}.content_negotiation_class": dotted_name(v.content_negotiation_class) for name, v in result_views.items()},
         "settings.MIDDLEWARE": tuple(settings.MIDDLEWARE),
         "settings.PREPEND_WWW": settings.PREPEND_WWW,
         "settings.DISALLOWED_USER_AGENTS": tuple(settings.DISALLOWED_USER_AGENTS),
-        "REST_FRAMEWORK.DEFAULT_PARSER_CLASSES": _names(api_settings.DEFAULT_PARSER_CLASSES),
-        "REST_FRAMEWORK.DEFAULT_RENDERER_CLASSES": _names(api_settings.DEFAULT_RENDERER_CLASSES),
-        "REST_FRAMEWORK.EXCEPTION_HANDLER": _name(api_settings.EXCEPTION_HANDLER),
+        "REST_FRAMEWORK.DEFAULT_PARSER_CLASSES": dotted_names(api_settings.DEFAULT_PARSER_CLASSES),
+        "REST_FRAMEWORK.DEFAULT_RENDERER_CLASSES": dotted_names(api_settings.DEFAULT_RENDERER_CLASSES),
+        "REST_FRAMEWORK.EXCEPTION_HANDLER": dotted_name(api_settings.EXCEPTION_HANDLER),
         "REST_FRAMEWORK.COMPACT_JSON": api_settings.COMPACT_JSON,
-        "view": _name(view),
-        "view.parser_classes": _names(view.parser_classes),
-        "view.renderer_classes": _names(view.renderer_classes),
-        "view.content_negotiation_class": _name(view.content_negotiation_class),
-        "view.authentication_classes": _names(view.authentication_classes),
-        "view.permission_classes": _names(view.permission_classes),
-        "view.throttle_classes": _names(view.throttle_classes),
+        **view_configuration(view),
     }
 
 
 def check_mirrored_configuration() -> None:
     """ImproperlyConfigured naming each difference between the running configuration and the
     one this adapter mirrors."""
-    running = mirrored_configuration()
+    check_against(WRITTEN_AGAINST, mirrored_configuration(),
+                  "the participation fast path (campaigns/ingest.py) mirrors a configuration that has changed; "
+                  "bring it and WRITTEN_AGAINST up to date (campaigns/tests/test_ingest.py checks the parity)")
+
+
+def check_against(written_against: dict, running: dict, what: str) -> None:
+    """ImproperlyConfigured saying `what` and naming each value that differs."""
     changed = [f"{name}: written against {expected!r}, running {running[name]!r}"
-               for name, expected in WRITTEN_AGAINST.items() if running[name] != expected]
+               for name, expected in written_against.items() if running[name] != expected]
     if changed:
-        raise ImproperlyConfigured(
-            "the participation fast path (campaigns/ingest.py) mirrors a configuration that has changed; "
-            "bring it and WRITTEN_AGAINST up to date (campaigns/tests/test_ingest.py checks the parity):\n  "
-            + "\n  ".join(changed))
+        raise ImproperlyConfigured(what + ":\n  " + "\n  ".join(changed))
 
 
-def _name(obj) -> str:
+def view_configuration(view) -> dict:
+    """What a fast path mirrors of a participation view, under "view.*" names."""
+    return {
+        "view": dotted_name(view),
+        "view.parser_classes": dotted_names(view.parser_classes),
+        "view.renderer_classes": dotted_names(view.renderer_classes),
+        "view.content_negotiation_class": dotted_name(view.content_negotiation_class),
+        "view.authentication_classes": dotted_names(view.authentication_classes),
+        "view.permission_classes": dotted_names(view.permission_classes),
+        "view.throttle_classes": dotted_names(view.throttle_classes),
+    }
+
+
+def dotted_name(obj) -> str:
     return f"{obj.__module__}.{obj.__qualname__}"
 
 
-def _names(classes) -> tuple:
-    return tuple(map(_name, classes))
+def dotted_names(classes) -> tuple:
+    return tuple(map(dotted_name, classes))
 
 
 ANSWERS = Counter("firstcome_ingest_requests_total",

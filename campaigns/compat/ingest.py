@@ -11,7 +11,6 @@ route following it stops the server instead of answering two ways."""
 import re
 
 import orjson
-from django.core.exceptions import ImproperlyConfigured
 from django.urls import resolve
 
 from campaigns import ingest
@@ -35,26 +34,14 @@ WRITTEN_AGAINST = {
 
 def mirrored_configuration() -> dict:
     view = resolve("/api/campaigns/1/participation").func.view_class
-    return {
-        "view": ingest._name(view),
-        "view.parser_classes": ingest._names(view.parser_classes),
-        "view.renderer_classes": ingest._names(view.renderer_classes),
-        "view.content_negotiation_class": ingest._name(view.content_negotiation_class),
-        "view.authentication_classes": ingest._names(view.authentication_classes),
-        "view.permission_classes": ingest._names(view.permission_classes),
-        "view.throttle_classes": ingest._names(view.throttle_classes),
-        "view.exception_handler": ingest._name(view().get_exception_handler()),
-    }
+    return {**ingest.view_configuration(view),
+            "view.exception_handler": ingest.dotted_name(view().get_exception_handler())}
 
 
 def original_route() -> ingest.Route:
     """The route to pass to ParticipationIngest; ImproperlyConfigured if the view has changed."""
-    running = mirrored_configuration()
-    changed = [f"{name}: written against {expected!r}, running {running[name]!r}"
-               for name, expected in WRITTEN_AGAINST.items() if running[name] != expected]
-    if changed:
-        raise ImproperlyConfigured("the original contract's fast path (campaigns/compat/ingest.py) mirrors a "
-                                   "view that has changed:\n  " + "\n  ".join(changed))
+    ingest.check_against(WRITTEN_AGAINST, mirrored_configuration(),
+                         "the original contract's fast path (campaigns/compat/ingest.py) mirrors a view that has changed")
     # The acceptance rendered once around a marker, the request id put in its place per request.
     before, after = orjson.dumps(envelope.success(accepted_message("\0"))).split(b"\\u0000")
     return ingest.Route(
