@@ -16,6 +16,7 @@ import logging
 import re
 import uuid
 from collections import OrderedDict, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 from django.db import close_old_connections
@@ -260,7 +261,7 @@ class ResultAnswers:
                 if outcome is ResultWaiters.RELEASED:
                     return await respond(200, pending_body(request_id))
                 if outcome is ResultWaiters.RECHECK:
-                    row = await loop.run_in_executor(None, _participation_row, request_id)
+                    row = await loop.run_in_executor(_RESULT_READS, _participation_row, request_id)
                     if row is not None:
                         return await respond(200, result_body(row))
                     if future.done():  # woken while reading (the decision, a gap, the stop)
@@ -280,6 +281,12 @@ class ResultAnswers:
             self.waiters.remove(key, future)
         # The deadline: the view reads the database once more and answers (PENDING, most likely).
         await to_django(b"")
+
+
+# The waiters' database reads get threads of their own, a few: a feed gap wakes every waiter to
+# read at once, and they must not queue ahead of the participation path's campaign-window reads
+# in the loop's default executor (campaigns.selectors.campaign_window_async).
+_RESULT_READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="result-reads")
 
 
 def _participation_row(request_id):

@@ -126,25 +126,25 @@ def encode_decision_events(decisions) -> list[bytes]:
     return encode_decision_event_rows(decision_event_rows(decisions))
 
 
-def encode_decision_event_rows(rows) -> list[bytes]:
+def encode_decision_event_rows(event_rows) -> list[bytes]:
     """Rows in DECISION_EVENT_FIELDS order → messages of up to DECISION_EVENTS_PER_MESSAGE rows."""
-    return [orjson.dumps({"fields": DECISION_EVENT_FIELDS, "rows": rows[i:i + DECISION_EVENTS_PER_MESSAGE]})
-            for i in range(0, len(rows), DECISION_EVENTS_PER_MESSAGE)]
+    return [orjson.dumps({"fields": DECISION_EVENT_FIELDS, "rows": event_rows[i:i + DECISION_EVENTS_PER_MESSAGE]})
+            for i in range(0, len(event_rows), DECISION_EVENTS_PER_MESSAGE)]
 
 
 def decode_decision_events(record) -> list[dict]:
     """ConsumerRecord of the decisions topic → its events as dicts; PoisonMessage if it is not one."""
     try:
         message = orjson.loads(record.value)
-        fields, rows = tuple(message["fields"]), message["rows"]
+        fields, event_rows = tuple(message["fields"]), message["rows"]
     except (TypeError, KeyError, orjson.JSONDecodeError):
         raise PoisonMessage("not a decision-events message") from None
     missing = set(DECISION_EVENT_FIELDS) - set(fields)
     if not missing <= set(LATER_EVENT_FIELDS):
         raise PoisonMessage("decision events without the expected fields")
-    if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == len(fields) for r in rows):
+    if not isinstance(event_rows, list) or not all(isinstance(r, list) and len(r) == len(fields) for r in event_rows):
         raise PoisonMessage("decision event rows do not match their fields")
-    events = [dict(zip(fields, row)) for row in rows]
+    events = [dict(zip(fields, row)) for row in event_rows]
     for name in missing:
         for event in events:
             event[name] = None

@@ -36,7 +36,7 @@ def stored_event(event: dict) -> dict:
         if type(value) is not int or not 0 < value < MAX_EPOCH_US:
             raise PoisonMessage(f"decision event: {name} is not epoch microseconds")
         row[f"{name}_us"] = value
-    row["coupon_code"] = _coupon_code(event.get("coupon_code"))
+    row["coupon_code"] = _coupon_code(event["coupon_code"])  # None when the event predates codes
     return row
 
 

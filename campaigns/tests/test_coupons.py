@@ -167,7 +167,7 @@ def test_a_code_given_twice_is_replaced_and_the_request_still_wins(decide, code_
 
 
 @pytest.mark.django_db
-def test_a_code_given_twice_dead_letters_nothing_in_the_consumer(monkeypatch):
+def test_a_code_given_twice_leaves_the_consumer_nothing_to_isolate_or_dead_letter(monkeypatch):
     campaign = CampaignFactory(total_stock=10)
     [first] = decide_batch([participation_request(campaign, "first")])
     code_given_twice(monkeypatch, first.coupon_code)

@@ -118,7 +118,7 @@ def test_a_user_past_the_rate_is_a_429_envelope_with_retry_after(api, kafka_topi
 @pytest.mark.django_db
 @given(user_id=st.integers(0, MAX_USER_ID))
 @hsettings(max_examples=30, deadline=None)
-def test_an_integer_user_id_and_its_decimal_string_are_one_user(user_id):
+def test_an_integer_user_id_and_its_decimal_string_read_as_the_same_user_id(user_id):
     from campaigns.compat.serializers import USER_ID_FIELD
 
     assert USER_ID_FIELD.run_validation(user_id) == USER_ID_FIELD.run_validation(str(user_id)) == str(user_id)
