@@ -43,7 +43,7 @@ def lines_naming(text, request_id):
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_an_accepted_post_s_access_line_carries_its_request_id_from_either_path(processes, child_env, tmp_path):
+def test_an_accepted_post_s_access_line_carries_its_request_id_from_either_path_and_either_contract(processes, child_env, tmp_path):
     access_log = tmp_path / "access.log"
     _, base_url = start_gunicorn(processes, child_env(GUNICORN_ACCESS_LOG=str(access_log)), workers=1)
     path = f"/api/campaigns/{CampaignFactory().pk}/participations"
@@ -55,12 +55,16 @@ def test_an_accepted_post_s_access_line_carries_its_request_id_from_either_path(
     assert status == 202
     assert django_answers(base_url) == handed_over + 1  # Django, not the fast path, answered it
 
-    for answer in (fast, by_django):
-        rid = answer["request_id"]
+    original_path = path.removesuffix("s")  # the original contract's participation
+    status, original = call("POST", base_url + original_path, body={"userId": 4242})
+    assert status == 200
+
+    for answer, posted, answered in ((fast, path, 202), (by_django, path, 202), (original, original_path, 200)):
+        rid = answer["request_id"] if "request_id" in answer else answer["message"].rsplit("request_id=", 1)[1]
         poll(lambda rid=rid: access_log.exists() and lines_naming(access_log.read_text(), rid), timeout=10,
              message=f"the access line of {rid}")
         [line] = lines_naming(access_log.read_text(), rid)
-        assert f'"POST {path} HTTP/1.1" status=202 ' in line
+        assert f'"POST {posted} HTTP/1.1" status={answered} ' in line
         assert line.endswith(f" rid={rid}"), line
 
 
