@@ -4,7 +4,6 @@ import time
 import uuid
 from contextlib import contextmanager
 
-from django.conf import settings
 from django.http import StreamingHttpResponse
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -14,6 +13,7 @@ from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from campaign_site.environment import env
 from campaigns import answers, selectors, services
 from campaigns.exports import winners_csv
 from campaigns.request_ids import is_issued_here
@@ -84,18 +84,19 @@ class ParticipationCreateView(PublicAPIView):
 
 
 class _ViewWaiters:
-    """The view's long polls in this process, at most FIRSTCOME_RESULTS_MAX_VIEW_WAITERS: each
-    holds a Django thread, and the threads also serve the admin, the health checks and the
-    requests the fast path hands over. Past it, TooManyWaiters (503, Retry-After)."""
+    """The view's long polls in this process, at most a third of Django's threads
+    (GUNICORN_THREADS, campaign_site/asgi.py): each sleeps on one, and the threads also serve the
+    admin, the health checks and what the fast path hands over. Past it, TooManyWaiters (503)."""
 
-    def __init__(self):
+    def __init__(self, *, limit: int):
+        self.limit = limit
         self._lock = threading.Lock()
         self.count = 0
 
     @contextmanager
     def slot(self):
         with self._lock:
-            if self.count >= settings.FIRSTCOME_RESULTS_MAX_VIEW_WAITERS:
+            if self.count >= self.limit:
                 raise answers.TOO_MANY_WAITERS
             self.count += 1
         try:
@@ -105,7 +106,7 @@ class _ViewWaiters:
                 self.count -= 1
 
 
-_view_waiters = _ViewWaiters()
+_view_waiters = _ViewWaiters(limit=max(1, env.int("GUNICORN_THREADS", 24, minimum=1) // 3))
 
 
 class ParticipationResultView(PublicAPIView):

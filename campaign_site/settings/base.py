@@ -242,9 +242,6 @@ FIRSTCOME_DECISIONS_TOPIC = env.str("FIRSTCOME_DECISIONS_TOPIC", "firstcome.deci
 FIRSTCOME_RESULTS_CACHE_SIZE = env.int("FIRSTCOME_RESULTS_CACHE_SIZE", 100_000, minimum=0)
 FIRSTCOME_RESULTS_LOOKBACK_MESSAGES = env.int("FIRSTCOME_RESULTS_LOOKBACK_MESSAGES", 20, minimum=0)
 FIRSTCOME_RESULTS_MAX_WAITERS = env.int("FIRSTCOME_RESULTS_MAX_WAITERS", 10_000, minimum=0)
-# The DRF view's own long polls (a request the fast path hands it with ?wait=S) hold one of
-# Django's GUNICORN_THREADS each: at most this many at once per process, the rest are 503.
-FIRSTCOME_RESULTS_MAX_VIEW_WAITERS = env.int("FIRSTCOME_RESULTS_MAX_VIEW_WAITERS", 8, minimum=0)
 # Participations refused at the door (sold out) are counted in memory and written this often.
 FIRSTCOME_REFUSALS_FLUSH_S = env.float("FIRSTCOME_REFUSALS_FLUSH_S", 5.0, minimum=0.1)
 FIRSTCOME_GROUP_ID = env.str("FIRSTCOME_GROUP_ID", "firstcome-deciders")

@@ -38,27 +38,33 @@ def stock_and_counters(campaign_id):
     return Campaign.objects.values("remaining_stock", "sold_out_count", "duplicate_count").get(pk=campaign_id)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_decision_committed_between_the_admins_read_and_write_is_kept(admin_client):
-    campaign = CampaignFactory(name="Spring", total_stock=3)
-    decided = []
+def rename_while(admin_client, campaign, race):
+    """POST a rename from the change form, with the window as the form read it (no start, no
+    end); race() runs once, after the admin has read the row and before it writes. Returns the
+    response and what race() returned."""
+    raced = []
 
-    def decide_after_the_admin_read_the_row(sender, instance, **kwargs):
-        # The admin's change view has loaded the row and is about to write it: a consumer
-        # commits a batch right now, from its own connection.
-        if not decided:
-            decided.append(True)
-            decide_committed(campaign, ["a", "b", "a", "c", "d", "e"])
+    def once(sender, instance, **kwargs):
+        if not raced:
+            raced.append(race())
 
-    pre_save.connect(decide_after_the_admin_read_the_row, sender=Campaign)
+    pre_save.connect(once, sender=Campaign)
     try:
         response = admin_client.post(change_url(campaign), {
             "name": "Spring sale", "starts_at_0": "", "starts_at_1": "", "ends_at_0": "", "ends_at_1": ""})
     finally:
-        pre_save.disconnect(decide_after_the_admin_read_the_row, sender=Campaign)
-
+        pre_save.disconnect(once, sender=Campaign)
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert decided
+    assert raced
+    return raced[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_decision_committed_between_the_admins_read_and_write_is_kept(admin_client):
+    campaign = CampaignFactory(name="Spring", total_stock=3)
+    # A consumer commits a batch from its own connection while the admin is about to write.
+    rename_while(admin_client, campaign, lambda: decide_committed(campaign, ["a", "b", "a", "c", "d", "e"]))
+
     campaign.refresh_from_db()
     assert campaign.name == "Spring sale"
     # a, b, c won the 3 coupons; the second "a" is a DUPLICATE; d and e are SOLD_OUT.
@@ -70,25 +76,13 @@ def test_a_campaign_closed_between_the_admins_read_and_write_stays_closed(admin_
     """Operator A has the change page open; operator B closes the campaign now; A saves a rename
     with the window as A's form read it (no end): the campaign stays closed."""
     campaign = CampaignFactory(name="Spring", total_stock=3)
-    closed = []
+    closed = rename_while(admin_client, campaign, lambda: services.campaign_close_now(campaign_id=campaign.pk))
 
-    def close_after_the_admin_read_the_row(sender, instance, **kwargs):
-        if not closed:
-            closed.append(services.campaign_close_now(campaign_id=campaign.pk))
-
-    pre_save.connect(close_after_the_admin_read_the_row, sender=Campaign)
-    try:
-        response = admin_client.post(change_url(campaign), {
-            "name": "Spring sale", "starts_at_0": "", "starts_at_1": "", "ends_at_0": "", "ends_at_1": ""})
-    finally:
-        pre_save.disconnect(close_after_the_admin_read_the_row, sender=Campaign)
-
-    assert response.status_code == 302, response.content.decode()[:2000]
     campaign.refresh_from_db()
-    assert (campaign.name, campaign.ends_at) == ("Spring sale", closed[0].ends_at)
-    assert campaign.status_at(closed[0].ends_at) == Campaign.Status.CLOSED
+    assert (campaign.name, campaign.ends_at) == ("Spring sale", closed.ends_at)
+    assert campaign.status_at(closed.ends_at) == Campaign.Status.CLOSED
     with pytest.raises(CampaignNotOpen):
-        services.participation_prepare(selectors.campaign_window(campaign.pk), "late", closed[0].ends_at)
+        services.participation_prepare(selectors.campaign_window(campaign.pk), "late", closed.ends_at)
 
 
 @pytest.mark.django_db

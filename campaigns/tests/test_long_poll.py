@@ -197,13 +197,14 @@ def test_news_arriving_while_the_wait_reads_the_database_is_not_lost(monkeypatch
     assert seconds < 10  # answered by the news, not at the 20 s deadline
 
 
-def test_the_views_own_waiters_are_capped_so_they_cannot_take_every_django_thread(settings):
+def test_the_views_own_waiters_are_capped_so_they_cannot_take_every_django_thread(monkeypatch):
     """The fast path hands the view a long poll it cannot answer itself (an Accept it does not
     negotiate, say); each would hold one of Django's threads for up to 30 s."""
     from campaigns import views
     from campaigns.request_ids import new_request_id
 
-    settings.FIRSTCOME_RESULTS_MAX_VIEW_WAITERS = 1
+    assert views._view_waiters.limit == 8  # a third of the default 24 Django threads
+    monkeypatch.setattr(views._view_waiters, "limit", 1)
     pending = new_request_id()  # issued here, never decided: the view waits it out
     url = f"/api/participations/{pending}"
     holder = in_background(lambda: APIClient().get(url, {"wait": "3"}))
