@@ -5,12 +5,13 @@ epoch microseconds (the API's receive time, which the fairness metrics compare).
 campaign id or the user id (settings.FIRSTCOME_MESSAGE_KEY).
 """
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import NamedTuple
 
 import orjson
 
 from campaigns import rows
+from campaigns.epoch import MAX_EPOCH_US, from_epoch_us, to_epoch_us
 from streaming.errors import PoisonMessage
 
 MAX_MESSAGE_BYTES = 4096
@@ -19,25 +20,27 @@ MAX_USER_ID_LENGTH = 64
 
 class ParticipationRequest(NamedTuple):
     """Immutable; a NamedTuple rather than a frozen dataclass because the consumer builds one per
-    record and a frozen dataclass's __init__ costs three times as much (docs/benchmarks.md,
+    record and a frozen dataclass's __init__ costs three times as much. Its times stay in the
+    epoch microseconds the message and the broker carry: the row and the decision event are
+    written from those, so the consumer makes no datetime per record (docs/benchmarks.md,
     "Consumer on production-shaped topics")."""
     request_id: uuid.UUID
     campaign_id: int
     user_id: str
-    received_at: datetime
+    received_us: int  # the API's receive time
     # Where the request sat in Kafka; empty for the synchronous baselines, which bypass it.
     topic: str = ""
     partition: int = -1
     offset: int = -1
-    broker_timestamp: datetime | None = None
+    broker_us: int | None = None  # the broker's timestamp (Kafka's milliseconds, in microseconds)
 
+    @property
+    def received_at(self) -> datetime:
+        return from_epoch_us(self.received_us)
 
-def to_epoch_us(moment: datetime) -> int:
-    return int(moment.timestamp() * 1_000_000)
-
-
-def from_epoch_us(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1_000_000, tz=timezone.utc)
+    @property
+    def broker_timestamp(self) -> datetime | None:
+        return None if self.broker_us is None else from_epoch_us(self.broker_us)
 
 
 def message_key(campaign_id, user_id, key_by):
@@ -84,15 +87,10 @@ def decode_participation(record) -> ParticipationRequest:
         raise PoisonMessage(f"missing field {exc.args[0]!r}") from None
     if type(received_at) is not int or received_at <= 0:
         raise PoisonMessage("received_at is not epoch microseconds")
-    try:
-        received = from_epoch_us(received_at)
-    except (OverflowError, OSError, ValueError):
-        raise PoisonMessage("received_at is out of range") from None
-    return ParticipationRequest(
-        request_id=request_id, campaign_id=campaign_id, user_id=user_id, received_at=received,
-        topic=record.topic, partition=record.partition, offset=record.offset,
-        broker_timestamp=datetime.fromtimestamp(record.timestamp / 1000, tz=timezone.utc),
-    )
+    if received_at > MAX_EPOCH_US:
+        raise PoisonMessage("received_at is out of range")
+    return ParticipationRequest(request_id, campaign_id, user_id, received_at,
+                                record.topic, record.partition, record.offset, record.timestamp * 1000)
 
 
 # --- decision events ------------------------------------------------------------------------
@@ -101,13 +99,13 @@ def decode_participation(record) -> ParticipationRequest:
 # up to DECISION_EVENTS_PER_MESSAGE per Kafka message, as rows under one field list: one message
 # per event would cost the decider a producer send per request, about as much as the decision.
 # An event is the decision's participation row (campaigns.rows) in JSON: UUIDs and text as
-# strings, times as epoch microseconds.
+# strings, times as the row's epoch microseconds.
 DECISION_EVENTS_PER_MESSAGE = 1000
 DECISION_EVENT_FIELDS = rows.EVENT_COLUMNS
 # Fields added since the first events: a message published before them (a decider not yet
 # upgraded) is read with them null instead of being refused.
 LATER_EVENT_FIELDS = ("coupon_code",)
-_EVENT_VALUE = {rows.UUID: str, rows.TEXT: str, rows.TEXT_OR_NULL: None, rows.INT: int, rows.TIME: to_epoch_us}
+_EVENT_VALUE = {rows.UUID: str, rows.TEXT: str, rows.TEXT_OR_NULL: None, rows.INT: int, rows.TIME: None}
 _EVENT_ENCODERS = tuple((rows.COLUMNS.index(name), _EVENT_VALUE[rows.KINDS[name]]) for name in DECISION_EVENT_FIELDS)
 
 

@@ -5,13 +5,17 @@ request, campaigns.decision), or in one multi-row INSERT for a polled batch, as 
 parameters or, on MySQL with a UTC connection, as VALUES bytes built here. The decision event
 (campaigns.messages) and the statistics' raw store (stats.services) carry the same row. All of
 them derive from COLUMNS and row(); how each value is written follows its model field's type.
+Times are epoch microseconds in row() (campaigns.epoch), the form the request arrives in and the
+event leaves in: the consumer makes no datetime per record.
 campaigns/tests/test_rows.py holds COLUMNS to the model's concrete columns.
 """
-from datetime import timezone as dt_timezone
+from datetime import datetime, timedelta
+from functools import lru_cache
 from operator import attrgetter
 
 from django.db import models, transaction
 
+from campaigns.epoch import from_epoch_us, to_epoch_us
 from campaigns.models import Participation
 
 Status = Participation.Status
@@ -25,16 +29,22 @@ EVENT_COLUMNS = tuple(c for c in COLUMNS if c != "is_decision")
 
 
 def row(decision) -> tuple:
-    """A Decision's row, in COLUMNS order: the one encoder every form below starts from."""
+    """A Decision's row, in COLUMNS order, times in epoch microseconds: the one encoder every
+    form below starts from."""
     r = decision.request
     return (r.request_id, r.campaign_id, r.user_id, decision.status,
             None if decision.status == Status.DUPLICATE else True, r.topic, r.partition, r.offset,
-            r.broker_timestamp or r.received_at, r.received_at, decision.decided_at, decision.coupon_code)
+            r.received_us if r.broker_us is None else r.broker_us, r.received_us,
+            _decided_us(decision.decided_at), decision.coupon_code)
+
+
+# A batch's decisions share one decided_at: converted once, not once per row.
+_decided_us = lru_cache(maxsize=4)(to_epoch_us)
 
 
 def orm_fields(decision) -> dict:
     """The row as Participation(**fields)."""
-    return dict(zip(COLUMNS, row(decision)))
+    return {c: from_epoch_us(v) if KINDS[c] == TIME else v for c, v in zip(COLUMNS, row(decision))}
 
 
 # --- how each value is written, by the kind of its model field ---------------------------------
@@ -101,7 +111,7 @@ def parameters(connection, decisions) -> list[tuple]:
 def mysql_values(connection, decisions) -> list[bytes]:
     """Each row's VALUES tuple as SQL bytes, without the driver's per-value literal() (a third of
     the insert's cost). Text goes through the driver's own escaping; everything else is an int,
-    a UUID's canonical text, a flag, or a datetime formatted here as naive UTC (what Django
+    a UUID's canonical text, a flag, or a time formatted here as naive UTC (what Django
     sends when the connection's time zone is UTC)."""
     return [_MYSQL_TEMPLATE % values for values in _by_column(_mysql_encoders(connection), decisions)]
 
@@ -117,7 +127,8 @@ def _parameter_encoders(connection):
     """Per column, the values as Django would pass them to the driver."""
     as_uuid = _uuid_text(connection)
     as_datetime = connection.ops.adapt_datetimefield_value
-    by_kind = {UUID: lambda values: map(as_uuid, values), TIME: lambda values: map(as_datetime, values)}
+    by_kind = {UUID: lambda values: map(as_uuid, values),
+               TIME: lambda values: map(as_datetime, map(from_epoch_us, values))}
     return [by_kind.get(KINDS[c], _same) for c in COLUMNS]
 
 
@@ -135,7 +146,7 @@ def _mysql_encoders(connection):
         TEXT_OR_NULL: lambda values: [b"NULL" if v is None else escape(v.encode()) for v in values],
         FLAG: lambda values: map(_FLAG_SQL.__getitem__, values),
         # Each distinct time once: a batch shares one decided_at.
-        TIME: lambda values: map({t: _naive_utc_text(t).encode() for t in set(values)}.__getitem__, values),
+        TIME: lambda values: map({t: _naive_utc_text(t) for t in set(values)}.__getitem__, values),
     }
     return [by_kind[KINDS[c]] for c in COLUMNS]
 
@@ -150,7 +161,16 @@ def _uuid_text(connection):
     return str if connection.features.has_native_uuid_field else attrgetter("hex")
 
 
-def _naive_utc_text(moment):
-    if moment.tzinfo is dt_timezone.utc:  # what the consumer decodes: skip the conversion
-        return str(moment)[:-6]  # "YYYY-MM-DD HH:MM:SS[.ffffff]+00:00" without the offset
-    return str(moment.astimezone(dt_timezone.utc).replace(tzinfo=None))
+def _naive_utc_text(epoch_us: int) -> bytes:
+    """b"YYYY-MM-DD HH:MM:SS.ffffff" in UTC, what Django sends when the connection's time zone is
+    UTC; a second's text is made once (a burst's requests share their seconds)."""
+    seconds, micro = divmod(epoch_us, 1_000_000)
+    return _second_text(seconds) + b".%06d" % micro
+
+
+@lru_cache(maxsize=4096)
+def _second_text(seconds: int) -> bytes:
+    return str(_NAIVE_EPOCH + timedelta(seconds=seconds)).encode()
+
+
+_NAIVE_EPOCH = datetime(1970, 1, 1)

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from campaigns.errors import UnknownStrategy
-from campaigns.messages import ParticipationRequest
+from campaigns.messages import ParticipationRequest, to_epoch_us
 from campaigns.models import Campaign, Participation
 from campaigns.request_ids import new_request_id
 from campaigns.selectors import campaign_window
@@ -41,7 +41,7 @@ def participation_decide_sync(*, campaign_id, user_id, strategy, now=None) -> De
     campaign = campaign_window(campaign_id)
     _check_window(campaign, now)  # the baselines decide SOLD_OUT themselves: that is the experiment
     request = ParticipationRequest(request_id=new_request_id(), campaign_id=campaign.pk,
-                                   user_id=user_id, received_at=now)
+                                   user_id=user_id, received_us=to_epoch_us(now))
     if strategy == "atomic":
         return participation_decide(request)
     for attempt in range(2):

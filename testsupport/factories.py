@@ -20,12 +20,16 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     remaining_stock = factory.SelfAttribute("total_stock")
 
 
-def participation_request(campaign, user_id, *, offset=0, partition=0, topic="test", **fields):
-    """A ParticipationRequest as the consumer would decode it from Kafka."""
-    now = timezone.now()
+def participation_request(campaign, user_id, *, offset=0, partition=0, topic="test", received_at=None,
+                          broker_timestamp=..., **fields):
+    """A ParticipationRequest as the consumer would decode it from Kafka (times as datetimes:
+    broker_timestamp None for a request that bypassed Kafka)."""
+    received_at = received_at or timezone.now()
+    if broker_timestamp is ...:
+        broker_timestamp = received_at + timedelta(milliseconds=1)
     values = dict(request_id=new_request_id(), campaign_id=campaign.pk, user_id=user_id,
-                  received_at=now, topic=topic, partition=partition, offset=offset,
-                  broker_timestamp=now + timedelta(milliseconds=1))
+                  received_us=to_epoch_us(received_at), topic=topic, partition=partition, offset=offset,
+                  broker_us=None if broker_timestamp is None else to_epoch_us(broker_timestamp))
     values.update(fields)
     return ParticipationRequest(**values)
 

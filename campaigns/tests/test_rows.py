@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from campaigns import rows
 from campaigns.decision import Decision
+from campaigns.epoch import from_epoch_us
 from campaigns.models import Participation
 from testsupport.factories import CampaignFactory, participation_request
 
@@ -70,7 +71,7 @@ def test_every_form_writes_the_same_row(requests, decided_at):
     decisions = [Decision(participation_request(campaign, f"{i}-{user_id}"[:64], offset=i, topic=topic,
                                                 received_at=received, broker_timestamp=broker), status, decided_at)
                  for i, (user_id, status, received, broker, topic) in enumerate(requests)]
-    expected = sorted(tuple(v.astimezone(timezone.utc) if isinstance(v, datetime) else v for v in rows.row(d))
+    expected = sorted(tuple(from_epoch_us(v) if rows.KINDS[c] == rows.TIME else v for c, v in zip(rows.COLUMNS, rows.row(d)))
                       for d in decisions)
 
     assert written_with(with_orm, decisions) == expected
