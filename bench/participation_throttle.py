@@ -41,7 +41,7 @@ def main():
 
     with EmbeddedBroker() as broker:
         settings.KAFKA_BOOTSTRAP_SERVERS = [broker.bootstrap_servers]
-        settings.FIRSTCOME_TOPIC = f"bench.throttle.{uuid.uuid4().hex[:8]}"
+        settings.FIRSTCOME_TOPIC = f"b.throttle.{uuid.uuid4().hex[:8]}"
         ensure_topics({settings.FIRSTCOME_TOPIC: 1})
         campaign = campaign_create(name="bench throttle", total_stock=1)
         client = Client()

@@ -45,11 +45,12 @@ def kafka_topics(kafka_broker, settings):
     create(partitions=N) switches the test to fresh topics with N partitions (an existing
     topic keeps its partition count, so new names rather than a resize)."""
     def create(partitions=1):
-        suffix = f"{os.getpid()}-{next(_topic_counter)}-{uuid.uuid4().hex[:6]}"
-        settings.FIRSTCOME_TOPIC = f"test.participations.{suffix}"
+        # Short names: the embedded broker reads longer ones slowly (settings/test.py).
+        suffix = f"{os.getpid() % 100_000}-{next(_topic_counter)}-{uuid.uuid4().hex[:4]}"
+        settings.FIRSTCOME_TOPIC = f"tp.{suffix}"
         settings.FIRSTCOME_DLQ_TOPIC = f"{settings.FIRSTCOME_TOPIC}.dlq"
         settings.FIRSTCOME_GROUP_ID = f"test-deciders-{suffix}"
-        settings.FIRSTCOME_DECISIONS_TOPIC = f"test.decisions.{suffix}"
+        settings.FIRSTCOME_DECISIONS_TOPIC = f"td.{suffix}"
         settings.STATS_GROUP_ID = f"test-stats-{suffix}"
         settings.STATS_DLQ_TOPIC = f"{settings.FIRSTCOME_DECISIONS_TOPIC}.dlq"
         actual = ensure_topics({settings.FIRSTCOME_TOPIC: partitions, settings.FIRSTCOME_DLQ_TOPIC: 1,
