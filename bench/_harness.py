@@ -61,6 +61,24 @@ def publish_requests(topic, campaign_ids, users, count, *, key_by="campaign"):
     return acked - started
 
 
+def consumer_histograms(metrics_url, *, records: int) -> dict:
+    """{(histogram, "sum" or "count"): value} of a consumer's Prometheus batch histograms
+    (batch_size, batch_seconds, db_commit_seconds), once they count `records` records: a batch is
+    counted after its offsets are committed, a moment after its rows are visible."""
+    import re
+    import urllib.request
+
+    from lab.processes import wait_until
+
+    def read():
+        text = urllib.request.urlopen(metrics_url, timeout=5).read().decode()
+        values = {(name, kind): float(value) for name, kind, value in
+                  re.findall(r"^firstcome_consumer_(\w+?)_(sum|count)\{[^}]*\} (\S+)$", text, re.M)}
+        return values if values.get(("batch_size", "sum"), 0) >= records else None
+
+    return wait_until(read, timeout=30, interval=0.05, message=f"the consumer's metrics to count {records} records")
+
+
 def print_table(headers, rows):
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(headers)]
     line = "  ".join(str(h).rjust(w) for h, w in zip(headers, widths))

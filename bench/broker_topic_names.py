@@ -7,11 +7,10 @@ back from its start by a plain kafka-python consumer with the decider's fetch se
 
 Per name: records/s, polls, and polls that returned fewer than 100 records (a fetch answered one
 producer batch at a time). Apache Kafka has no such limit; the settings that run on the embedded
-broker name their topics short (campaign_site/settings/test.py).
+broker name their topics short (campaign_site/settings/embedded_broker.py).
 """
 import argparse
 import string
-import time
 import uuid
 from collections import Counter
 
@@ -23,29 +22,16 @@ def name_of_length(length: int) -> str:
     return (f"n{length}." + string.ascii_lowercase * 10)[:length - 6] + uuid.uuid4().hex[:6]
 
 
-def read_back(topic: str, count: int, bootstrap_servers) -> tuple[float, list[int]]:
-    """Seconds from the first to the last record, and the records of each poll that had some."""
-    from django.conf import settings
-    from kafka import KafkaConsumer
+def read_back(topic: str, count: int) -> tuple[float, list[int]]:
+    """Seconds from the first to the last record, and the records of each poll that had some
+    (lab.partition_experiment's plain consumer, with the decider's fetch settings)."""
+    from lab.partition_experiment import probe_kafka_rate
 
-    from streaming.worker import FETCH_MIN_BYTES
-
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap_servers, group_id=f"names-{uuid.uuid4().hex[:8]}",
-                             auto_offset_reset="earliest", enable_auto_commit=False,
-                             fetch_max_wait_ms=settings.KAFKA_FETCH_MAX_WAIT_MS, fetch_min_bytes=FETCH_MIN_BYTES,
-                             max_poll_records=settings.KAFKA_MAX_POLL_RECORDS)
-    try:
-        sizes, first, deadline = [], None, time.monotonic() + 300
-        while sum(sizes) < count and time.monotonic() < deadline:
-            got = sum(map(len, consumer.poll(timeout_ms=200).values()))
-            if got:
-                first = first or time.monotonic()
-                sizes.append(got)
-        if sum(sizes) < count:
-            raise SystemExit(f"{topic}: read {sum(sizes)} of {count} records within 300 s")
-        return time.monotonic() - first, sizes
-    finally:
-        consumer.close()
+    sizes = []
+    seen, first, last = probe_kafka_rate(topic, count, timeout_s=300, poll_sizes=sizes)
+    if seen < count:
+        raise SystemExit(f"{topic}: read {seen} of {count} records within 300 s")
+    return last - first, sizes
 
 
 def main():
@@ -71,9 +57,10 @@ def main():
                 topic = name_of_length(length)
                 publish_like_web(topic=topic, campaign_ids=[1], users=args.count, count=args.count, key_by="campaign",
                                  processes=4, in_flight=4)
-                seconds, sizes = read_back(topic, args.count, broker.bootstrap_servers)
+                seconds, sizes = read_back(topic, args.count)
             small = sum(1 for size in sizes if size < 100)
-            rows.append([length, run, topic, f"{args.count / seconds:,.0f}", len(sizes), small,
+            rate = args.count / seconds if seconds > 0 else float("nan")  # nan: all in one poll
+            rows.append([length, run, topic, f"{rate:,.0f}", len(sizes), small,
                          ", ".join(f"{size}x{n}" for size, n in Counter(sizes).most_common(3))])
             print(f"  done: {rows[-1]}", flush=True)
     print()

@@ -15,17 +15,13 @@ A checkout is a directory with this project's manage.py, run with this interpret
 commits: `git worktree add /tmp/before HEAD~1`).
 """
 import argparse
-import re
 import statistics
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
-from bench._harness import empty_tables, print_table, setup_django
-
-DB_SECONDS = re.compile(r"^firstcome_consumer_(db_commit_seconds|batch_size)_(sum|count)\{[^}]*\} (\S+)$", re.M)
+from bench._harness import consumer_histograms, empty_tables, print_table, setup_django
 
 
 def mariadb_process():
@@ -79,8 +75,7 @@ def drain(*, checkout, topic, campaign_id, count, stock, others):
         before = [cpu_seconds(p) for p in (me, *others)]
         wait_until_decided([campaign_id], count, timeout_s=1200)
         after = [cpu_seconds(p) for p in (me, *others)]
-        metrics = {(name, kind): float(value) for name, kind, value in
-                   DB_SECONDS.findall(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode())}
+        metrics = consumer_histograms(f"http://127.0.0.1:{port}/metrics", records=count)
     finally:
         decider.stop()
     commits = [e.decided_at for e in decided_events(campaign_id=campaign_id)]
@@ -118,7 +113,7 @@ def main():
         empty_tables()
         stock = args.count // 2
         campaign = campaign_create(name="drain", total_stock=stock)
-        topic = f"b.drain.{uuid.uuid4().hex[:6]}"  # short: see settings/test.py
+        topic = f"b.drain.{uuid.uuid4().hex[:6]}"  # short: see settings/embedded_broker.py
         started = time.monotonic()
         publish_like_web(topic=topic, campaign_ids=[campaign.pk], users=args.count, count=args.count,
                          key_by="campaign", processes=4, in_flight=4)

@@ -10,11 +10,9 @@ small producer batches). records/batch is what one database transaction decided 
         [--runs 1] [--per-event-max 100000] [--processes 4 --in-flight 4]
 """
 import argparse
-import re
-import urllib.request
 import uuid
 
-from bench._harness import empty_tables, peak_rss_mib, print_table, publish_requests, setup_django
+from bench._harness import consumer_histograms, empty_tables, peak_rss_mib, print_table, publish_requests, setup_django
 
 # One request per producer batch, one partition: the embedded broker stops answering fetches
 # somewhere past 60,000 batches in a partition (bench/broker_batches.py). Apache Kafka has no such limit.
@@ -41,12 +39,10 @@ def publish(topic, campaign_id, count, shape, processes, in_flight):
     return acked - started
 
 
-def batch_sizes(metrics_url):
+def batch_sizes(metrics_url, records):
     """(batches, records) the consumer reports in its Prometheus batch-size histogram."""
-    text = urllib.request.urlopen(metrics_url, timeout=5).read().decode()
-    values = {name: float(value) for name, value in
-              re.findall(r"^firstcome_consumer_batch_size_(count|sum)\{[^}]*\} (\S+)$", text, re.M)}
-    return values.get("count", 0), values.get("sum", 0)
+    values = consumer_histograms(metrics_url, records=records)
+    return values[("batch_size", "count")], values[("batch_size", "sum")]
 
 
 def run_consumer(topic, mode, count, stock, max_poll_records, shape, processes, in_flight):
@@ -65,7 +61,7 @@ def run_consumer(topic, mode, count, stock, max_poll_records, shape, processes, 
                                           "--metrics-addr", "127.0.0.1")) as (decider,):
         wait_until_decided([campaign.pk], count, timeout_s=3600)
         peak = peak_rss_mib(decider.pid)
-        batches, records = batch_sizes(f"http://127.0.0.1:{port}/metrics")
+        batches, records = batch_sizes(f"http://127.0.0.1:{port}/metrics", count)
     from lab.ordering import commit_rate
     from lab.selectors import decided_events
 
@@ -107,7 +103,7 @@ def main():
                     for mode in ("per-event", "batch"):
                         if mode == "per-event" and (size > args.per_event_max or shape != "bulk" or run > 1):
                             continue
-                        # Short: the embedded broker reads longer names slowly (settings/test.py).
+                        # Short: the embedded broker reads longer names slowly (settings/embedded_broker.py).
                         topic = f"b.{shape}.{mode[0]}.{uuid.uuid4().hex[:6]}"
                         seconds, tps, peak, per_batch = run_consumer(topic, mode, size, size // 2, max_poll_records,
                                                                      shape, args.processes, args.in_flight)

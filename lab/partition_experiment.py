@@ -94,10 +94,10 @@ def group_is_stable(assignment_files, partitions):
     return sorted(held) == list(range(partitions))
 
 
-def probe_kafka_rate(topic, expected, timeout_s, ready=None, stop=None):
+def probe_kafka_rate(topic, expected, timeout_s, ready=None, stop=None, poll_sizes=None):
     """A consumer that only polls (Kafka alone): (messages seen, wall time of the first and of the
     last poll that returned any). Sets `ready` once it holds the topic; gives up at timeout_s or
-    as soon as `stop` is set."""
+    as soon as `stop` is set; appends each poll's record count to `poll_sizes` if given."""
     stop = stop or threading.Event()
     consumer = KafkaConsumer(topic, bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
                              group_id=f"probe-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
@@ -108,6 +108,8 @@ def probe_kafka_rate(topic, expected, timeout_s, ready=None, stop=None):
 
     def take(polled):
         nonlocal seen, first, last
+        if polled and poll_sizes is not None:
+            poll_sizes.append(sum(map(len, polled.values())))
         for records in polled.values():
             first = first or time.time()
             seen += len(records)

@@ -45,7 +45,7 @@ def kafka_topics(kafka_broker, settings):
     create(partitions=N) switches the test to fresh topics with N partitions (an existing
     topic keeps its partition count, so new names rather than a resize)."""
     def create(partitions=1):
-        # Short names: the embedded broker reads longer ones slowly (settings/test.py).
+        # Short names: the embedded broker reads longer ones slowly (settings/embedded_broker.py).
         suffix = f"{os.getpid() % 100_000}-{next(_topic_counter)}-{uuid.uuid4().hex[:4]}"
         settings.FIRSTCOME_TOPIC = f"tp.{suffix}"
         settings.FIRSTCOME_DLQ_TOPIC = f"{settings.FIRSTCOME_TOPIC}.dlq"

@@ -11,9 +11,4 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 INSTALLED_APPS = [*INSTALLED_APPS, "lab"]  # noqa: F405  experiments and the local stack, never in production
 
-# The embedded broker (this settings module's default) answers fetches on a topic named longer
-# than about 20 characters a producer batch at a time once it meets a batch of several requests,
-# 5-10x more polls (docs/benchmarks.md, "The embedded broker's topic names"). Apache Kafka has no
-# such limit, so production keeps base's names.
-FIRSTCOME_TOPIC = env.str("FIRSTCOME_TOPIC", "fc.requests")
-FIRSTCOME_DLQ_TOPIC = env.str("FIRSTCOME_DLQ_TOPIC", f"{FIRSTCOME_TOPIC}.dlq")
+from .embedded_broker import *  # noqa: E402,F401,F403  short topic names (why: that module)
