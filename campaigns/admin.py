@@ -144,6 +144,15 @@ class CampaignAdmin(admin.ModelAdmin):
         # never edited; the change below writes only the columns the form changed.
         return sorted(Campaign.DECISION_FIELDS) if obj else []
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None and db_field.name in EDITABLE_AFTER_CREATION:
+            # The page carries what it showed, so changed_data compares the operator's edit with
+            # what the operator saw, not with the row as it is at the POST: a field another
+            # operator (or "Close now") changed meanwhile is not written back.
+            field.show_hidden_initial = True
+        return field
+
     def save_model(self, request, obj, form, change):
         if change:
             services.campaign_edit(campaign=obj, changed=form.changed_data)
@@ -154,6 +163,9 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+EDITABLE_AFTER_CREATION = ("name", "starts_at", "ends_at")
 
 
 def dashboard_url(campaign):

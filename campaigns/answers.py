@@ -12,7 +12,6 @@ Sold out at the door (a participation refused at once once the stock is gone) is
 campaigns.submission's rule; the refusals are counted by campaigns.refusals.
 """
 import asyncio
-import logging
 import re
 import uuid
 from collections import OrderedDict, defaultdict
@@ -27,7 +26,6 @@ from campaigns import selectors
 from campaigns.errors import TooManyWaiters
 from campaigns.request_ids import is_issued_here
 
-log = logging.getLogger(__name__)
 
 MAX_WAIT_S = 30
 # Seconds as digits, with up to three decimals: no exponent, sign, nan or inf to reason about.
@@ -252,7 +250,7 @@ class ResultAnswers:
             nonlocal future
             news = future.result()
             self.waiters.remove(key, future)
-            future = self.waiters.add(key) or loop.create_future()
+            future = self.waiters.add(key)  # room: this key's waiter was just removed
             return news
 
         try:

@@ -4,8 +4,9 @@ from datetime import datetime, timedelta, timezone
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
-# The last microsecond a datetime (and MySQL's DATETIME) can hold.
+# The last microsecond a datetime (and MySQL's DATETIME) can hold, and MySQL's first.
 MAX_EPOCH_US = (datetime.max.replace(tzinfo=timezone.utc) - EPOCH) // _MICROSECOND
+MIN_STORED_US = (datetime(1000, 1, 1, tzinfo=timezone.utc) - EPOCH) // _MICROSECOND
 
 
 def to_epoch_us(moment: datetime) -> int:

@@ -47,6 +47,7 @@ from campaign_site.parsers import may_be_too_deep
 from campaigns import selectors, services
 from campaigns.answers import (RESULT_PATH, USER_DECISION_PATH, ResultAnswers, count_result_handed_to_django)
 from campaigns.errors import BrokerUnavailable, CampaignSoldOut, DomainError
+from campaigns.refusals import sold_out_refusals
 from campaigns.serializers import USER_ID_FIELD
 from campaigns.throttles import ParticipationUserThrottle
 
@@ -262,11 +263,13 @@ class ParticipationIngest:
         body = await self._body_if_ours(headers, secure, receive)
         if body is None:
             return await self._to_django(scope, receive, send)
-        submission = await self._submission(route, int(match[1]), body)
+        campaign_id = int(match[1])
+        submission = await self._submission(route, campaign_id, body)
         if submission is None:
             return await self._to_django(scope, _replay(body, receive), send)
         if isinstance(submission, CampaignSoldOut):
             _answered_by["sold_out"].inc()
+            sold_out_refusals.record(campaign_id)
             return await self._answer(send, secure, submission.http_status, route.refused(submission))
         started = time.perf_counter()
         try:
@@ -313,7 +316,7 @@ class ParticipationIngest:
             user_id = route.user_id(data)
             window = await selectors.campaign_window_async(campaign_id)
             submission = services.participation_prepare(window, user_id, timezone.now())
-        except CampaignSoldOut as exc:  # answered here, nothing published (counted by participation_prepare)
+        except CampaignSoldOut as exc:  # answered here, nothing published (counted once answered)
             submission = exc
         except (orjson.JSONDecodeError, TypeError, KeyError, ValidationError, DomainError):
             return None

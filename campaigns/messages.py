@@ -11,7 +11,7 @@ from typing import NamedTuple
 import orjson
 
 from campaigns import rows
-from campaigns.epoch import MAX_EPOCH_US, from_epoch_us, to_epoch_us
+from campaigns.epoch import MAX_EPOCH_US, MIN_STORED_US, from_epoch_us, to_epoch_us
 from streaming.errors import PoisonMessage
 
 MAX_MESSAGE_BYTES = 4096
@@ -89,8 +89,12 @@ def decode_participation(record) -> ParticipationRequest:
         raise PoisonMessage("received_at is not epoch microseconds")
     if received_at > MAX_EPOCH_US:
         raise PoisonMessage("received_at is out of range")
+    # The producer sets it (CreateTime): refused here, not by the database mid-batch.
+    broker_us = record.timestamp * 1000
+    if not MIN_STORED_US <= broker_us <= MAX_EPOCH_US:
+        raise PoisonMessage("broker timestamp is out of range")
     return ParticipationRequest(request_id, campaign_id, user_id, received_at,
-                                record.topic, record.partition, record.offset, record.timestamp * 1000)
+                                record.topic, record.partition, record.offset, broker_us)
 
 
 # --- decision events ------------------------------------------------------------------------

@@ -36,7 +36,11 @@ def participation_submit(*, campaign_id, user_id, now=None) -> uuid.UUID:
     that will be decided. Nothing is written to the database here.
     """
     now = now or timezone.now()
-    submission = participation_prepare(campaign_window(campaign_id), user_id, now)
+    try:
+        submission = participation_prepare(campaign_window(campaign_id), user_id, now)
+    except CampaignSoldOut:
+        sold_out_refusals.record(campaign_id)  # the views throttle before this: a 409 is sent
+        raise
     try:
         publish(settings.FIRSTCOME_TOPIC, submission.value, key=submission.key)
     except PublishError as exc:
@@ -46,13 +50,10 @@ def participation_submit(*, campaign_id, user_id, now=None) -> uuid.UUID:
 
 def participation_prepare(campaign: CampaignWindow, user_id, now) -> Submission:
     """The request as it will be published, if the campaign takes participations at `now`;
-    CampaignNotOpen if not, CampaignSoldOut (counted: campaigns.refusals) once the stock is gone.
-    No I/O: the ASGI ingest calls it on its event loop."""
-    try:
-        check_open(campaign, now)
-    except CampaignSoldOut:
-        sold_out_refusals.record(campaign.pk)
-        raise
+    CampaignNotOpen if not, CampaignSoldOut once the stock is gone (the caller counts it in
+    campaigns.refusals once it answers the 409). No I/O: the ASGI ingest calls it on its event
+    loop."""
+    check_open(campaign, now)
     request_id = new_request_id()
     return Submission(campaign.pk, request_id, encode_participation(request_id, campaign.pk, user_id, now),
                       message_key(campaign.pk, user_id, settings.FIRSTCOME_MESSAGE_KEY))

@@ -97,7 +97,7 @@ class _ViewWaiters:
     def slot(self):
         with self._lock:
             if self.count >= self.limit:
-                raise answers.TOO_MANY_WAITERS
+                raise answers.TooManyWaiters(answers.TOO_MANY_WAITERS.message)  # a fresh one: a raised instance keeps its traceback
             self.count += 1
         try:
             yield

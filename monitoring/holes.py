@@ -1,8 +1,8 @@
 """Offset holes for the dashboard, looked for without a broker connection per snapshot.
 
-The dashboard asks every second, per viewer; looking for a hole costs a consumer connection. A
-readable offset stays readable, so that answer is kept (an LRU); a hole may fill, so a hole found
-is looked at again after RECHECK_S, not at every snapshot. A partition whose committed offset
+The dashboard asks every second, per viewer; looking for a hole costs a consumer connection, so
+each answer is kept (an LRU) and looked for again after RECHECK_S, not at every snapshot: a hole
+may fill, and "no hole" may only mean the probe read nothing within its timeout. A partition whose committed offset
 moved since this process's previous snapshot is being consumed: it has no hole to report and is
 not probed at all.
 """
@@ -46,11 +46,10 @@ class HoleProbe:
         return self._known(topic, committed, moved)
 
     def _stale(self, key, now) -> bool:
-        """Never probed, or a hole probed over RECHECK_S ago."""
+        """Never probed, or probed over RECHECK_S ago."""
         if key not in self._found:
             return True
-        hole, probed_at = self._found[key]
-        return hole is not None and now - probed_at >= RECHECK_S
+        return now - self._found[key][1] >= RECHECK_S
 
     def _known(self, topic, committed, moved) -> dict:
         holes, now = {}, self._clock()

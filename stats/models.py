@@ -142,7 +142,7 @@ class CampaignStats(_CampaignDay):
 class SoldOutRefusals(_CampaignDay):
     """Participations a campaign refused at the door on one day: answered 409 sold_out without
     being published, so they are no decision event. Each web process counts them in memory and
-    adds its counts here every FIRSTCOME_REFUSALS_FLUSH_S (campaigns.answers)."""
+    adds its counts here every FIRSTCOME_REFUSALS_FLUSH_S (campaigns.refusals)."""
 
     campaign_id = models.BigIntegerField()  # no foreign key: written from the web tier's flush, never blocked
     refused_count = models.PositiveBigIntegerField(default=0)

@@ -186,7 +186,7 @@ def _reaggregation_note(previous: dict) -> str:
 
 def sold_out_refusals_add(counts: dict[tuple[int, date], int]) -> None:
     """Add a web process's refusal counts {(campaign_id, day): n} to the day's rows: one upsert
-    per campaign-day, adding to what the other processes wrote (campaigns.answers flushes here)."""
+    per campaign-day, adding to what the other processes wrote (campaigns.refusals flushes here)."""
     rows = [(campaign_id, day, n) for (campaign_id, day), n in sorted(counts.items()) if n > 0]
     if not rows:
         return

@@ -85,6 +85,29 @@ def test_a_campaign_closed_between_the_admins_read_and_write_stays_closed(admin_
         services.participation_prepare(selectors.campaign_window(campaign.pk), "late", closed.ends_at)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_rename_from_a_page_opened_before_a_close_keeps_the_campaign_closed(admin_client):
+    """The page is opened (it shows no end), the campaign is closed seconds later, then the page
+    is saved with a new name: the form's own record of what it showed (the hidden initial values
+    a browser posts back) keeps the close."""
+    campaign = CampaignFactory(name="Spring", total_stock=3)
+    page = admin_client.get(change_url(campaign)).content.decode()
+    assert re.search(r'<input[^>]+name="initial-ends_at_0"', page)
+    closed = services.campaign_close_now(campaign_id=campaign.pk)
+
+    response = admin_client.post(change_url(campaign), {
+        "name": "Spring sale", "initial-name": "Spring",
+        "starts_at_0": "", "starts_at_1": "", "initial-starts_at_0": "", "initial-starts_at_1": "",
+        "ends_at_0": "", "ends_at_1": "", "initial-ends_at_0": "", "initial-ends_at_1": ""})
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    campaign.refresh_from_db()
+    assert (campaign.name, campaign.ends_at) == ("Spring sale", closed.ends_at)
+    assert campaign.status_at(closed.ends_at) == Campaign.Status.CLOSED
+    with pytest.raises(CampaignNotOpen):
+        services.participation_prepare(selectors.campaign_window(campaign.pk), "late", closed.ends_at)
+
+
 @pytest.mark.django_db
 def test_the_change_page_shows_stock_and_counters_read_only(admin_client):
     campaign = CampaignFactory(total_stock=40)

@@ -1,9 +1,13 @@
 import json
 import uuid
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from campaigns.messages import decode_participation, encode_participation
 from streaming.errors import PoisonMessage
@@ -17,9 +21,25 @@ def test_round_trip_keeps_ids_times_and_kafka_coordinates():
     request_id, now = uuid.uuid4(), timezone.now()
     decoded = decode_participation(record(encode_participation(request_id, 3, "유저-1", now)))
     assert (decoded.request_id, decoded.campaign_id, decoded.user_id) == (request_id, 3, "유저-1")
-    assert abs((decoded.received_at - now).total_seconds()) < 1e-5
+    assert decoded.received_at == now  # exact: epoch microseconds both ways
     assert (decoded.topic, decoded.partition, decoded.offset) == ("t", 2, 7)
-    assert decoded.broker_timestamp.timestamp() == pytest.approx(1_700_000_000.123)
+    assert decoded.broker_timestamp == datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=dt_timezone.utc)
+
+
+@settings(max_examples=300)
+@given(timestamp=st.integers(-2 ** 63, 2 ** 63 - 1), received_at=st.integers(-2 ** 63, 2 ** 63 - 1))
+def test_any_broker_timestamp_or_receive_time_decodes_to_storable_times_or_poison(timestamp, received_at):
+    """A producer sets the broker timestamp (CreateTime) and the receive time: whatever they are,
+    decoding names the record poison or yields times MySQL's DATETIME holds, never a row the
+    database refuses in the middle of a batch."""
+    message = record(json.dumps({**GOOD, "received_at": received_at}).encode())
+    message.timestamp = timestamp
+    try:
+        decoded = decode_participation(message)
+    except PoisonMessage:
+        return
+    assert 1970 <= decoded.received_at.year <= 9999
+    assert 1000 <= decoded.broker_timestamp.year <= 9999
 
 
 GOOD = {"request_id": str(uuid.uuid4()), "campaign_id": 1, "user_id": "u", "received_at": 1_700_000_000_000_000}
@@ -43,3 +63,12 @@ def test_poison_messages_are_named(value, reason):
     with pytest.raises(PoisonMessage) as caught:
         decode_participation(record(value))
     assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize("timestamp", [-30_610_224_000_001, 253_402_300_800_000, 2 ** 63 - 1])
+def test_a_broker_timestamp_outside_what_mysql_stores_is_named(timestamp):
+    message = record(json.dumps(GOOD).encode())
+    message.timestamp = timestamp
+    with pytest.raises(PoisonMessage) as refused:
+        decode_participation(message)
+    assert refused.value.reason == "broker timestamp is out of range"

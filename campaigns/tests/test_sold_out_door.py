@@ -32,6 +32,18 @@ def sold_out_campaign():
 
 
 @pytest.mark.slow
+def test_a_throttled_request_on_a_sold_out_campaign_is_a_429_not_counted_as_a_refusal(processes, child_env):
+    """Only a 409 sent is a refusal at the door: requests past the user's rate are answered 429
+    (by Django, after the fast path's throttle said no) and the daily statistics do not count them."""
+    campaign = sold_out_campaign()
+    _, base_url = start_gunicorn(processes, child_env(FIRSTCOME_PARTICIPATION_RATE="2/min"), workers=1)
+    statuses = [call("POST", f"{base_url}/api/campaigns/{campaign.pk}/participations", body={"user_id": "eager"})[0]
+                for _ in range(5)]
+    assert statuses == [409, 409, 429, 429, 429]
+    assert metric_value(scrape_metrics(base_url), "firstcome_sold_out_refusals_total") == 2
+
+
+@pytest.mark.slow
 def test_both_paths_refuse_a_sold_out_campaign_alike_and_publish_nothing(processes, child_env, settings):
     campaign, open_campaign = sold_out_campaign(), CampaignFactory()
     _, base_url = start_gunicorn(processes, child_env(), workers=1)
