@@ -34,6 +34,7 @@ _RECORDED = ("status", "decided_at", "coupon_code")
 # The batch's tries: the optimistic one, then knowing the redelivered requests; a third for a
 # coupon code given before (75 random bits: never seen, but it must not lose the batch).
 BATCH_ATTEMPTS = 3
+ER_DUP_ENTRY = 1062  # MySQL's and MariaDB's unique key refusal
 
 
 class Decision(NamedTuple):  # immutable, and cheap to build once per record (see ParticipationRequest)
@@ -41,6 +42,15 @@ class Decision(NamedTuple):  # immutable, and cheap to build once per record (se
     status: str
     decided_at: datetime
     coupon_code: str | None = None  # a SUCCESS's; None for the other outcomes
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """A unique key's refusal, the one a new try can answer (a redelivered request, a concurrent
+    decision, a code given before). Any other IntegrityError (NOT NULL, a foreign key) would
+    fail again the same way. Other databases than MySQL/MariaDB are not told apart: retried."""
+    if transaction.get_connection().vendor != "mysql":
+        return True
+    return bool(exc.args) and exc.args[0] == ER_DUP_ENTRY
 
 
 def participation_decide(request: ParticipationRequest) -> Decision:
@@ -56,8 +66,8 @@ def participation_decide(request: ParticipationRequest) -> Decision:
         try:
             with transaction.atomic():
                 return _decide_one(request)
-        except IntegrityError:
-            if attempt == 2:
+        except IntegrityError as exc:
+            if attempt == 2 or not is_unique_violation(exc):
                 raise
             log.info("decision for user %r on campaign %s refused by a unique key (a concurrent decision, "
                      "or a coupon code given before), deciding again", request.user_id, request.campaign_id)
@@ -113,9 +123,9 @@ def participations_decide_batch(requests: Sequence[ParticipationRequest]) -> lis
         try:
             with transaction.atomic():
                 return _decide_batch(requests, stock, recorded)
-        except IntegrityError:
-            if attempt == BATCH_ATTEMPTS - 1:
-                raise
+        except IntegrityError as exc:
+            if attempt == BATCH_ATTEMPTS - 1 or not is_unique_violation(exc):
+                raise  # a refusal a retry cannot change: the consumer splits the batch to isolate it
             recorded = {rid: recorded_outcome for rid, *recorded_outcome in
                         Participation.objects.filter(request_id__in={r.request_id for r in requests})
                         .values_list("request_id", *_RECORDED)}

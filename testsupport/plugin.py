@@ -113,6 +113,8 @@ def _fresh_throttle_counts():
 
 REFUSED = {"poison-1062": "SIGNAL SQLSTATE '23000' SET MYSQL_ERRNO = 1062, "
                           "MESSAGE_TEXT = 'Duplicate entry (look-alike user id)'",
+           "poison-1048": "SIGNAL SQLSTATE '23000' SET MYSQL_ERRNO = 1048, "
+                          "MESSAGE_TEXT = 'Column cannot be null (test trigger)'",
            "poison-signal": "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused by the test trigger'"}
 
 

@@ -1,6 +1,7 @@
 """Batched decisions are exactly per-event decisions, only cheaper: a property test on MariaDB."""
 import pytest
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -73,6 +74,31 @@ def test_unknown_campaigns_are_returned_as_none():
     with transaction.atomic():
         decisions = services.participations_decide_batch([ghost, participation_request(campaign, "real")])
     assert decisions[0] is None and decisions[1].status == "SUCCESS"
+
+
+def _decide_in_a_batch(requests):
+    with transaction.atomic():
+        return services.participations_decide_batch(requests)
+
+
+def _decide_one_at_a_time(requests):
+    return [services.participation_decide(r) for r in requests]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("decide", [_decide_in_a_batch, _decide_one_at_a_time])
+@pytest.mark.parametrize("user, tries", [("poison-1048", 1), ("poison-1062", 3)])
+def test_only_a_unique_key_refusal_is_decided_again(refusing_trigger, decide, user, tries):
+    """A unique key's refusal (1062) may be a redelivery or a concurrent decision: deciding again
+    answers it. Any other refusal (1048, NOT NULL, from a real trigger) fails the same way every
+    time, so it is raised at once for the consumer to split the batch (streaming/worker.py)."""
+    campaign = CampaignFactory(total_stock=5)
+    with CaptureQueriesContext(connection) as queries, pytest.raises(IntegrityError) as refused:
+        decide([participation_request(campaign, user)])
+    assert refused.value.args[0] == int(user.rsplit("-", 1)[1])
+    # Each try moves the stock once, then its insert fails and takes the move back.
+    assert sum(str(q["sql"]).startswith("UPDATE `campaign` SET `remaining_stock`") for q in queries) == tries
+    assert Participation.objects.count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
