@@ -1,8 +1,8 @@
 """What gunicorn serves (gunicorn.conf.py: uvicorn workers): the participation fast path on the
 event loop (campaigns/ingest.py), and the Django application for everything else.
 
-Django runs as the WSGI application it has always been, on a pool of GUNICORN_THREADS threads per
-worker (a2wsgi): its views, middleware and database connections behave exactly as under
+Django runs as the WSGI application it has always been, on a pool of settings.WEB_THREADS threads
+per worker (a2wsgi): its views, middleware and database connections behave exactly as under
 gunicorn's threaded workers. Django's own ASGI handler would run every synchronous view and
 middleware on one thread per process, serialising the result lookups that clients poll.
 """
@@ -21,10 +21,6 @@ from campaigns.ingest import ParticipationIngest
 from campaigns.refusals import sold_out_refusals
 from campaigns.results_feed import DecisionFeed
 
-# Set by gunicorn.conf.py's on_starting; the default is for a server started without it.
-DJANGO_THREADS = env.int("GUNICORN_THREADS", 24, minimum=1)
-
-
 def build_results() -> ResultAnswers:
     """The result GETs' answers on the loop, fed by this process's reader of the decisions topic;
     the server's graceful stop answers their waiters at once."""
@@ -42,7 +38,7 @@ def build_application():
     """The served application. Raises ImproperlyConfigured if the configuration the fast path
     mirrors has changed (campaigns.ingest.WRITTEN_AGAINST): the server does not start.
     Each layer wraps the one below: a route answered ahead of the stack wraps `application`."""
-    django = WSGIMiddleware(django_application, workers=DJANGO_THREADS)
+    django = WSGIMiddleware(django_application, workers=settings.WEB_THREADS)
     application = ParticipationIngest(django, results=build_results(), routes=(original_route(),))
     return AccessLog(application) if env.str("GUNICORN_ACCESS_LOG") else application
 

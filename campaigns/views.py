@@ -4,6 +4,7 @@ import time
 import uuid
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.http import StreamingHttpResponse
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -13,7 +14,6 @@ from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaign_site.environment import env
 from campaigns import answers, selectors, services
 from campaigns.exports import winners_csv
 from campaigns.request_ids import is_issued_here
@@ -84,9 +84,8 @@ class ParticipationCreateView(PublicAPIView):
 
 
 class _ViewWaiters:
-    """The view's long polls in this process, at most a third of Django's threads
-    (GUNICORN_THREADS, campaign_site/asgi.py): each sleeps on one, and the threads also serve the
-    admin, the health checks and what the fast path hands over. Past it, TooManyWaiters (503)."""
+    """The view's long polls in this process, at most settings.FIRSTCOME_VIEW_MAX_WAITERS: each
+    sleeps on one of Django's threads. Past it, TooManyWaiters (503)."""
 
     def __init__(self, *, limit: int):
         self.limit = limit
@@ -106,7 +105,7 @@ class _ViewWaiters:
                 self.count -= 1
 
 
-_view_waiters = _ViewWaiters(limit=max(1, env.int("GUNICORN_THREADS", 24, minimum=1) // 3))
+_view_waiters = _ViewWaiters(limit=settings.FIRSTCOME_VIEW_MAX_WAITERS)
 
 
 class ParticipationResultView(PublicAPIView):

@@ -242,6 +242,11 @@ FIRSTCOME_DECISIONS_TOPIC = env.str("FIRSTCOME_DECISIONS_TOPIC", "firstcome.deci
 FIRSTCOME_RESULTS_CACHE_SIZE = env.int("FIRSTCOME_RESULTS_CACHE_SIZE", 100_000, minimum=0)
 FIRSTCOME_RESULTS_LOOKBACK_MESSAGES = env.int("FIRSTCOME_RESULTS_LOOKBACK_MESSAGES", 20, minimum=0)
 FIRSTCOME_RESULTS_MAX_WAITERS = env.int("FIRSTCOME_RESULTS_MAX_WAITERS", 10_000, minimum=0)
+# Django's threads per web process (gunicorn.conf.py sets it from its `threads`; campaign_site/asgi.py).
+# A long poll the fast path hands the DRF view holds one of them, so the view takes at most a
+# third: the rest serve the admin, the health checks and the other hand-overs.
+WEB_THREADS = env.int("GUNICORN_THREADS", 24, minimum=1)
+FIRSTCOME_VIEW_MAX_WAITERS = max(1, WEB_THREADS // 3)
 # Participations refused at the door (sold out) are counted in memory and written this often.
 FIRSTCOME_REFUSALS_FLUSH_S = env.float("FIRSTCOME_REFUSALS_FLUSH_S", 5.0, minimum=0.1)
 FIRSTCOME_GROUP_ID = env.str("FIRSTCOME_GROUP_ID", "firstcome-deciders")

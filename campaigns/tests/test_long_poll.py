@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from django.conf import settings
 from hypothesis import HealthCheck, given, settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
@@ -203,7 +204,7 @@ def test_the_views_own_waiters_are_capped_so_they_cannot_take_every_django_threa
     from campaigns import views
     from campaigns.request_ids import new_request_id
 
-    assert views._view_waiters.limit == 8  # a third of the default 24 Django threads
+    assert views._view_waiters.limit == settings.FIRSTCOME_VIEW_MAX_WAITERS == 8  # a third of the default 24 threads
     monkeypatch.setattr(views._view_waiters, "limit", 1)
     pending = new_request_id()  # issued here, never decided: the view waits it out
     url = f"/api/participations/{pending}"
