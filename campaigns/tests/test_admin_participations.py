@@ -8,9 +8,10 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaigns import services
+from campaigns import selectors, services
 from campaigns.admin import CappedCountPaginator, ParticipationAdmin
 from campaigns.models import Participation
+from testsupport.database import entries_read
 from testsupport.factories import CampaignFactory, participation_request
 
 pytestmark = pytest.mark.django_db
@@ -65,6 +66,17 @@ def test_search_finds_exact_user_ids_request_ids_and_typed_coupon_codes(admin_cl
     assert listed(admin_client, f"?q={alice_won.request_id}")[0] == ids(alice_won)
     typed = "-".join(re.findall("....", alice_won.coupon_code.lower()))  # as read off a coupon
     assert listed(admin_client, f"?q={typed}")[0] == ids(alice_won)
+
+
+def test_a_user_id_search_reads_its_rows_not_the_table(admin_client, decided):
+    """A user id leads no index: the search looks it up after each campaign id instead of
+    scanning every participation (the admin's page of a busy table)."""
+    spring, summer, rows = decided
+    crowd = CampaignFactory(total_stock=10)
+    decide(crowd, [f"someone-{i}" for i in range(200)])
+    found, read = entries_read(lambda: selectors.participation_ids_matching(term="alice"))
+    assert set(map(str, found)) == ids(*[r for (_, user, _), r in rows.items() if user == "alice"])
+    assert read <= 20, f"{read} rows or index entries read to find 3 participations among 205"
 
 
 def test_filters_by_status_and_campaign(admin_client, decided):

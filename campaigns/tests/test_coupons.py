@@ -15,7 +15,10 @@ from campaigns import coupons, decision, services
 from campaigns.consumers import FirstComeConsumer
 from campaigns.coupons import ALPHABET, LENGTH, CouponCodeInvalid, coupon_code_read, coupon_codes, with_check
 from campaigns.models import Participation
+from campaigns.redemption import coupon_redeem
 from campaigns.request_ids import new_request_id
+from campaigns.selectors import coupons_redeemed
+from testsupport.database import entries_read
 from testsupport.factories import CampaignFactory, participation_request
 
 bodies = st.text(ALPHABET, min_size=LENGTH - 1, max_size=LENGTH - 1)
@@ -267,6 +270,21 @@ def test_redemptions_show_on_the_campaigns_dashboard_snapshot(staff_api):
         redeem(staff_api, code)
     redeem(staff_api, codes[0])  # a second redemption of one coupon counts once
     assert snapshot()["redeemed"] == 2
+
+
+@pytest.mark.django_db
+def test_a_campaigns_redeemed_count_reads_only_its_redeemed_entries():
+    """The dashboard asks every second per viewer: the count is one range of the (campaign,
+    status, redeemed_at) index, not every campaign's redemptions nor the campaign's winners."""
+    campaign, busy = CampaignFactory(total_stock=30), CampaignFactory(total_stock=60)
+    won = [winner(campaign, f"u{i}") for i in range(30)]
+    for w in won[:4]:
+        coupon_redeem(typed_code=w.coupon_code)
+    for i in range(60):
+        coupon_redeem(typed_code=winner(busy, f"b{i}").coupon_code)
+    count, read = entries_read(lambda: coupons_redeemed(campaign.pk))
+    assert count == 4
+    assert read <= 4 + 2, f"{read} entries read for 4 redeemed coupons"
 
 
 @pytest.mark.django_db
