@@ -68,7 +68,6 @@ def run_phase(stack, base_url, campaign, name, args, web, record):
 
 def run_journey(args, *, record=False):
     """Both phases on a fresh local stack; returns (campaign, [phase results])."""
-    from django.conf import settings
     from django.core.management import call_command
 
     from campaigns.services import campaign_create
@@ -81,14 +80,11 @@ def run_journey(args, *, record=False):
         stack.start_broker(port=None)
         call_command("create_topics", verbosity=0)
         assignment = stack.logs / "assignment.json"
-        # The children use this process's topics and group (a test's own, or the settings').
-        topics = {name: getattr(settings, name) for name in ("FIRSTCOME_TOPIC", "FIRSTCOME_DLQ_TOPIC",
-                                                              "FIRSTCOME_GROUP_ID", "FIRSTCOME_DECISIONS_TOPIC")}
-        stack.start_consumer("--assignment-file", str(assignment), **topics)
+        stack.start_consumer("--assignment-file", str(assignment))
         web_env = {"DJANGO_SETTINGS_MODULE": "campaign_site.settings.production",
                    "DJANGO_SECRET_KEY": "bench-" + uuid.uuid4().hex * 2, "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
                    "DJANGO_SECURE_SSL_REDIRECT": "false", "GUNICORN_ACCESS_LOG": "",
-                   "GUNICORN_WORKERS": args.workers, **topics}
+                   "GUNICORN_WORKERS": args.workers}
         base_url = stack.start_web(free_port(), **web_env)
         stack.wait(lambda: assigned(assignment), timeout=60, message="the consumer to join its group")
         campaign = campaign_create(name=f"journey {args.users}", total_stock=args.stock)

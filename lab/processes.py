@@ -25,13 +25,22 @@ def database_url(db=None):
     return f"mysql://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
 
 
+# Where requests and decisions travel, and who reads them. A child may load another settings
+# module than this process (the benchmarks' web servers run production settings, whose topic
+# names are not the embedded broker's: campaign_site/settings/embedded_broker.py), so it is told
+# this process's names instead of finding its own defaults.
+SHARED_NAMES = ("FIRSTCOME_TOPIC", "FIRSTCOME_DLQ_TOPIC", "FIRSTCOME_DECISIONS_TOPIC", "FIRSTCOME_GROUP_ID",
+                "FIRSTCOME_MESSAGE_KEY", "STATS_GROUP_ID", "STATS_DLQ_TOPIC")
+
+
 def project_env(**overrides):
-    """The environment a child process needs to use the same database, broker and settings
-    module as this one."""
+    """The environment a child process needs to use the same database, broker, topics and
+    settings module as this one."""
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = os.environ.get("DJANGO_SETTINGS_MODULE", "campaign_site.settings.local")
     env["DATABASE_URL"] = database_url()
     env["KAFKA_BOOTSTRAP_SERVERS"] = ",".join(settings.KAFKA_BOOTSTRAP_SERVERS)
+    env.update((name, str(getattr(settings, name))) for name in SHARED_NAMES)
     env["PYTHONUNBUFFERED"] = "1"
     env.update({k: str(v) for k, v in overrides.items() if v is not None})
     return env

@@ -64,17 +64,11 @@ def kafka_topics(kafka_broker, settings):
 
 
 @pytest.fixture
-def child_env(kafka_topics, settings):
-    """Environment for child processes: the test database and this test's topics."""
+def child_env(kafka_topics):
+    """Environment for child processes: the test database and this test's topics (project_env
+    passes them on)."""
     def build(**overrides):
         return project_env(**{
-            "FIRSTCOME_TOPIC": settings.FIRSTCOME_TOPIC,
-            "FIRSTCOME_DLQ_TOPIC": settings.FIRSTCOME_DLQ_TOPIC,
-            "FIRSTCOME_GROUP_ID": settings.FIRSTCOME_GROUP_ID,
-            "FIRSTCOME_DECISIONS_TOPIC": settings.FIRSTCOME_DECISIONS_TOPIC,
-            "FIRSTCOME_MESSAGE_KEY": settings.FIRSTCOME_MESSAGE_KEY,
-            "STATS_GROUP_ID": settings.STATS_GROUP_ID,
-            "STATS_DLQ_TOPIC": settings.STATS_DLQ_TOPIC,
             "KAFKA_SESSION_TIMEOUT_MS": 6000,
             "LOG_LEVEL": "INFO",  # tests read the children's INFO lines, whatever this process was given
             **overrides,
