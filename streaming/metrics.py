@@ -21,6 +21,11 @@ DEAD_LETTERED_BY_KIND = Counter(
     "Records sent to the dead-letter topic, by why: malformed (decode refused it), rejected (the "
     "consumer's rule, e.g. unknown campaign), isolated (processing it failed: the batch was split "
     "down to it).", (*LABELS, "kind"))
+COMMIT_REFUSED = Counter(
+    "firstcome_consumer_commit_refused_messages_total",
+    "Records processed whose offset commit was refused (a rebalance moved their partition, or the "
+    "broker failed): not counted as consumed here; they are redelivered and counted by whoever "
+    "processes them next.", LABELS)
 BATCH_SPLITS = Counter(
     "firstcome_consumer_batch_splits_total",
     "Times a set of records failed together and was split in two to isolate the failing record.",
@@ -57,13 +62,15 @@ class ConsumerMetrics:
         self.batch_seconds = BATCH_SECONDS.labels(*labels)
         self.db_commit_seconds = DB_COMMIT_SECONDS.labels(*labels)
         self.splits = BATCH_SPLITS.labels(*labels)
+        self.commit_refused = COMMIT_REFUSED.labels(*labels)
         self.stalled_partitions = STALLED_PARTITIONS.labels(*labels)
         self.stalled_partitions.set(0)
 
-    def batch_handled(self, kafka_consumer, polled, *, dead_lettered, seconds, db_seconds):
-        """dead_lettered: {kind: records} of the batch."""
+    def batch_handled(self, kafka_consumer, polled, *, dead_lettered, seconds, db_seconds, committed=True):
+        """dead_lettered: {kind: records} of the batch. committed: False if its offset commit was
+        refused, so that summed over a group's consumers a record is consumed once."""
         size = sum(len(records) for records in polled.values())
-        self.consumed.inc(size)
+        (self.consumed if committed else self.commit_refused).inc(size)
         self.batch_size.observe(size)
         self.batch_seconds.observe(seconds)
         if db_seconds is not None:

@@ -478,12 +478,13 @@ class BatchConsumerWorker:
                              self.request_id(batch.items[index])) for index, reason in result.rejected.items())
         self.with_kafka_retry(self.dead_letter, batch.poison)
         self.with_kafka_retry(self.after_commit, batch.items, result.value)
-        self.commit_offsets(batch.polled)
+        committed = self.commit_offsets(batch.polled)
         self.messages_processed += len(batch.items) - len(result.rejected)
         self.messages_dead_lettered += len(batch.poison)
         self.batches_committed += 1
         self.batch_handled(batch.polled, result, dead_lettered=Counter(kind for _, _, kind, _ in batch.poison),
-                           seconds=time.perf_counter() - batch.started, db_seconds=batch.db_seconds)
+                           seconds=time.perf_counter() - batch.started, db_seconds=batch.db_seconds,
+                           committed=committed)
 
     def take_in_flight(self):
         """Wait until the batch on the database thread has committed; returns (batch, result).
@@ -496,11 +497,12 @@ class BatchConsumerWorker:
         if self._in_flight is not None:
             self.finish(*self.take_in_flight())
 
-    def batch_handled(self, polled, result, *, dead_lettered, seconds, db_seconds):
-        """Runs once per batch, after its offsets are committed: reports it to the metrics."""
+    def batch_handled(self, polled, result, *, dead_lettered, seconds, db_seconds, committed=True):
+        """Runs once per batch, after its offset commit (committed: False if it was refused):
+        reports it to the metrics."""
         if self.metrics:
             self.metrics.batch_handled(self.consumer, polled, dead_lettered=dead_lettered,
-                                       seconds=seconds, db_seconds=db_seconds)
+                                       seconds=seconds, db_seconds=db_seconds, committed=committed)
 
     def process_with_retry(self, items):
         """Run the batch until its DB transaction commits. A failure of the database itself (a
@@ -566,11 +568,13 @@ class BatchConsumerWorker:
             messages.append((record.key, record.value, headers))
         publish_many(self.dead_letter_topic, messages)
 
-    def commit_offsets(self, polled):
+    def commit_offsets(self, polled) -> bool:
+        """Commit the batch's offsets; False if the commit was refused (the batch is redelivered)."""
         offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1)
                    for tp, records in polled.items()}
         try:
             self.consumer.commit(offsets)
+            return True
         except CommitFailedError:
             # The group rebalanced: the new owner redelivers these records and the idempotent
             # processing gives them the outcomes already committed.
@@ -578,3 +582,4 @@ class BatchConsumerWorker:
                         self.name)
         except KafkaError as exc:
             log.warning("%s: offset commit failed (%s); batch will be redelivered", self.name, exc)
+        return False

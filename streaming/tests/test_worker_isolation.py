@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 from kafka import KafkaProducer
+from kafka.errors import CommitFailedError
 from prometheus_client import REGISTRY
 
 from campaigns.messages import encode_participation
@@ -134,6 +135,37 @@ def test_a_hole_at_the_first_poll_after_an_assignment_stalls_visibly_and_is_neve
     finally:
         restarted.request_stop()
         thread.join(30)
+
+
+def test_a_batch_whose_commit_is_refused_is_consumed_once_by_its_next_owner(kafka_topics, settings):
+    """A rebalance refuses the batch's offset commit: the records are redelivered to the group's
+    next owner. Summed over both, the consumed metric counts each record once; the refused ones are
+    counted apart, and the redelivered decisions are the ones recorded."""
+    campaign = CampaignFactory(total_stock=2)
+    publish_requests(settings, campaign, ["a", "b", "c"])
+
+    refused = first_come_worker(settings, expected=3, max_poll_records=100)
+    make_consumer = refused.make_consumer
+
+    def refuse(offsets):
+        raise CommitFailedError("rebalanced (test)")
+
+    def consumer_whose_commits_are_refused():
+        consumer = make_consumer()
+        consumer.commit = refuse
+        return consumer
+
+    refused.make_consumer = consumer_whose_commits_are_refused
+    assert refused.run() == 0
+    assert committed_total() == 0
+    assert metric("firstcome_consumer_commit_refused_messages_total", settings) == 3
+    assert metric("firstcome_consumer_messages_consumed_total", settings) == 0
+
+    assert first_come_worker(settings, expected=3).run() == 0  # the next owner: redelivered
+    assert committed_total() == 3
+    assert metric("firstcome_consumer_messages_consumed_total", settings) == 3
+    assert dict(Participation.objects.values_list("user_id", "status")) == {
+        "a": "SUCCESS", "b": "SUCCESS", "c": "SOLD_OUT"}
 
 
 def test_a_deadlock_is_systemic_so_the_batch_is_retried_whole_not_split():
