@@ -4,6 +4,7 @@ from datetime import date, datetime
 from django.db.models import Count, Max, Min, Q, Sum
 
 from campaigns.models import Participation
+from campaigns.selectors import campaign_id_chunks
 from stats.days import days_between
 from stats.models import BatchRun, CampaignStats, DecisionEvent, SoldOutRefusals
 
@@ -33,9 +34,14 @@ def day_counts_by_campaign(day: date, start_us: int, end_us: int) -> dict[int, d
 
 def redemptions_by_campaign(start: datetime, end: datetime) -> dict[int, int]:
     """{campaign_id: coupons redeemed in [start, end)}: redemptions are not decision events, they
-    are read from the participation rows, over a range of the (redeemed_at, campaign) index."""
-    return dict(Participation.objects.filter(redeemed_at__gte=start, redeemed_at__lt=end)
-                .values_list("campaign_id").annotate(n=Count("*")).order_by())
+    are read from the participation rows, the day's range of the (campaign, redeemed_at) index
+    for each campaign (a few hundred campaigns per query)."""
+    redeemed = {}
+    for chunk in campaign_id_chunks():
+        redeemed.update(Participation.objects.filter(campaign_id__in=chunk, redeemed_at__gte=start,
+                                                     redeemed_at__lt=end)
+                        .values_list("campaign_id").annotate(n=Count("*")).order_by())
+    return redeemed
 
 
 def latest_run_per_day(job_name: str, first: date, last: date) -> dict:

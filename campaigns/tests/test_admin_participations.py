@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from campaigns import selectors, services
 from campaigns.admin import CappedCountPaginator, ParticipationAdmin
-from campaigns.models import Participation
+from campaigns.models import Campaign, Participation
 from testsupport.database import entries_read
 from testsupport.factories import CampaignFactory, participation_request
 
@@ -77,6 +77,20 @@ def test_a_user_id_search_reads_its_rows_not_the_table(admin_client, decided):
     found, read = entries_read(lambda: selectors.participation_ids_matching(term="alice"))
     assert set(map(str, found)) == ids(*[r for (_, user, _), r in rows.items() if user == "alice"])
     assert read <= 20, f"{read} rows or index entries read to find 3 participations among 205"
+
+
+def test_a_user_id_search_over_more_campaigns_than_one_lookup_takes(decided):
+    """The campaigns are looked up a few hundred at a time (CAMPAIGNS_PER_LOOKUP), each a probe of
+    the (campaign, user_id) key: rows in the first and the last campaign are found, and the reads
+    grow with the campaigns, not with the participations."""
+    spring, summer, rows = decided
+    many = Campaign.objects.bulk_create([Campaign(name=f"c{i}", total_stock=1, remaining_stock=1)
+                                         for i in range(2 * selectors.CAMPAIGNS_PER_LOOKUP + 50)])
+    decide(many[-1], ["alice"])
+    found, read = entries_read(lambda: selectors.participation_ids_matching(term="alice"))
+    alice = [r.pk for (_, user, _), r in rows.items() if user == "alice"]
+    assert found == sorted([*alice, Participation.objects.get(campaign=many[-1]).pk])
+    assert read <= 3 * Campaign.objects.count() + 10
 
 
 def test_filters_by_status_and_campaign(admin_client, decided):

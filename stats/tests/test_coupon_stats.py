@@ -12,10 +12,12 @@ from campaigns import services
 from campaigns.messages import (DECISION_EVENT_FIELDS, decision_event_row, decode_decision_events,
                                 encode_decision_events)
 from campaigns.models import Participation
+from stats import selectors as stats_selectors
 from stats import services as stats_services
 from stats.consumers import stored_event
 from stats.models import CampaignStats, DecisionEvent
 from streaming.errors import PoisonMessage
+from testsupport.database import entries_read
 from testsupport.factories import CampaignFactory, participation_request
 
 pytestmark = pytest.mark.django_db
@@ -79,3 +81,18 @@ def test_the_daily_batch_counts_each_campaigns_redemptions_of_the_day():
     # No decision event was stored: the redemptions alone give the campaigns their row.
     assert dict(CampaignStats.objects.filter(stats_date=DAY).values_list("campaign_id", "redeemed_count")) == {
         sold.pk: 2, other.pk: 1}
+
+
+def test_a_days_redemptions_are_read_from_that_days_range_of_each_campaign():
+    """Other days' redemptions are not read: the (campaign, redeemed_at) index gives each
+    campaign's day as one range."""
+    busy, quiet = CampaignFactory(total_stock=40), CampaignFactory(total_stock=5)
+    noon = datetime(2025, 1, 15, 12, tzinfo=SEOUL)
+    for i, redeemed_at in enumerate([noon] * 3 + [noon - timedelta(days=d % 7 + 1) for d in range(35)]):
+        [won] = decided(busy, [f"user-{i}"])
+        Participation.objects.filter(coupon_code=won.coupon_code).update(redeemed_at=redeemed_at)
+
+    day = (datetime(2025, 1, 15, tzinfo=SEOUL), datetime(2025, 1, 16, tzinfo=SEOUL))
+    redeemed, read = entries_read(lambda: stats_selectors.redemptions_by_campaign(*day))
+    assert redeemed == {busy.pk: 3}
+    assert read <= 3 + 3 * 2 + 4, f"{read} entries read for 3 redemptions of the day among 38"
