@@ -23,9 +23,8 @@ DEAD_LETTERED_BY_KIND = Counter(
     "down to it).", (*LABELS, "kind"))
 COMMIT_REFUSED = Counter(
     "firstcome_consumer_commit_refused_messages_total",
-    "Records processed whose offset commit was refused (a rebalance moved their partition, or the "
-    "broker failed): not counted as consumed here; they are redelivered and counted by whoever "
-    "processes them next.", LABELS)
+    "Records processed whose offset commit the group refused after a rebalance: not counted as "
+    "consumed here; they are redelivered and counted by whoever processes them next.", LABELS)
 BATCH_SPLITS = Counter(
     "firstcome_consumer_batch_splits_total",
     "Times a set of records failed together and was split in two to isolate the failing record.",
@@ -67,8 +66,8 @@ class ConsumerMetrics:
         self.stalled_partitions.set(0)
 
     def batch_handled(self, kafka_consumer, polled, *, dead_lettered, seconds, db_seconds, committed=True):
-        """dead_lettered: {kind: records} of the batch. committed: False if its offset commit was
-        refused, so that summed over a group's consumers a record is consumed once."""
+        """dead_lettered: {kind: records} of the batch. committed: False if the group refused its
+        offset commit (it is redelivered), so that summed over a group a record counts once."""
         size = sum(len(records) for records in polled.values())
         (self.consumed if committed else self.commit_refused).inc(size)
         self.batch_size.observe(size)

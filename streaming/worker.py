@@ -569,17 +569,19 @@ class BatchConsumerWorker:
         publish_many(self.dead_letter_topic, messages)
 
     def commit_offsets(self, polled) -> bool:
-        """Commit the batch's offsets; False if the commit was refused (the batch is redelivered)."""
+        """Commit the batch's offsets. False if the group refused the commit after a rebalance:
+        the batch is redelivered, to whoever owns its partitions now. Any other failure leaves
+        this consumer its partitions and its position, so its next commit covers the batch (a
+        rebalance before that commit redelivers it too)."""
         offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1)
                    for tp, records in polled.items()}
         try:
             self.consumer.commit(offsets)
-            return True
         except CommitFailedError:
-            # The group rebalanced: the new owner redelivers these records and the idempotent
-            # processing gives them the outcomes already committed.
+            # The idempotent processing gives the redelivered records the outcomes already committed.
             log.warning("%s: offset commit refused after a rebalance; batch will be redelivered",
                         self.name)
+            return False
         except KafkaError as exc:
-            log.warning("%s: offset commit failed (%s); batch will be redelivered", self.name, exc)
-        return False
+            log.warning("%s: offset commit failed (%s); the next commit covers the batch", self.name, exc)
+        return True
