@@ -27,7 +27,8 @@ wsgi_app = "campaign_site.asgi:application"
 worker_class = "campaign_site.server.Worker"
 workers = env.int("GUNICORN_WORKERS", multiprocessing.cpu_count(), minimum=1)
 # Threads per worker for the Django application (not gunicorn's own setting under this worker
-# class: pre_fork hands it to campaign_site/asgi.py through the workers' environment).
+# class: pre_fork hands it to the workers' environment, where the settings read it as
+# WEB_THREADS, with the same default, for campaign_site/asgi.py).
 threads = env.int("GUNICORN_THREADS", 24, minimum=1)
 timeout = env.int("GUNICORN_TIMEOUT", 30, minimum=0)
 # How long stopping workers may finish their requests (SIGTERM, SIGHUP, a restart): well above

@@ -28,7 +28,8 @@ def database_url(db=None):
 # Where requests and decisions travel, and who reads them. A child may load another settings
 # module than this process (the benchmarks' web servers run production settings, whose topic
 # names are not the embedded broker's: campaign_site/settings/embedded_broker.py), so it is told
-# this process's names instead of finding its own defaults.
+# this process's names instead of finding its own defaults. A caller that moves a child to other
+# topics overrides them together (lab/deciders.py).
 SHARED_NAMES = ("FIRSTCOME_TOPIC", "FIRSTCOME_DLQ_TOPIC", "FIRSTCOME_DECISIONS_TOPIC", "FIRSTCOME_GROUP_ID",
                 "FIRSTCOME_MESSAGE_KEY", "STATS_GROUP_ID", "STATS_DLQ_TOPIC")
 

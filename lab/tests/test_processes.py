@@ -3,7 +3,11 @@ topics of the process that starts them, whatever settings module they load."""
 import subprocess
 import sys
 
+import pytest
+
 from lab.processes import project_env
+
+pytestmark = pytest.mark.slow  # starts a Python process
 
 
 def test_a_child_on_production_settings_uses_this_processs_topics(settings):
