@@ -141,6 +141,8 @@ def decode_decision_events(record) -> list[dict]:
         fields, event_rows = tuple(message["fields"]), message["rows"]
     except (TypeError, KeyError, orjson.JSONDecodeError):
         raise PoisonMessage("not a decision-events message") from None
+    if not all(isinstance(name, str) for name in fields):
+        raise PoisonMessage("decision events: fields are not all names")
     missing = set(DECISION_EVENT_FIELDS) - set(fields)
     if not missing <= set(LATER_EVENT_FIELDS):
         raise PoisonMessage("decision events without the expected fields")

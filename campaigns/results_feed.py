@@ -19,6 +19,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from campaigns.messages import decode_decision_events
+from campaigns.models import Participation
 from streaming.errors import PoisonMessage
 
 log = logging.getLogger(__name__)
@@ -82,14 +83,40 @@ class DecisionFeed:
             events = []
             for records in consumer.poll(timeout_ms=200).values():
                 for record in records:
-                    try:
-                        events.extend(decode_decision_events(record))
-                    except PoisonMessage as exc:  # the stats consumer dead-letters it; here it is skipped
-                        log.warning("decision feed: %s[%d]@%d skipped: %s", record.topic, record.partition,
-                                    record.offset, exc)
+                    events.extend(self._answerable_events(record))
             if events:
                 self.on_events(events)
             if time.monotonic() - last_check > 30:  # partitions added to the topic: start over
                 last_check = time.monotonic()
                 if len(consumer.partitions_for_topic(self.topic) or ()) != known:
                     return
+
+    @staticmethod
+    def _answerable_events(record) -> list[dict]:
+        """The record's events that an answer can be made of. The stats consumer dead-letters a
+        record it cannot read; here it is skipped, whatever is wrong with it: one record must not
+        end the thread every lookup and long poll of this process depends on."""
+        try:
+            events = decode_decision_events(record)
+        except PoisonMessage as exc:
+            log.warning("decision feed: %s[%d]@%d skipped: %s", record.topic, record.partition, record.offset, exc)
+            return []
+        except Exception:
+            log.exception("decision feed: %s[%d]@%d skipped", record.topic, record.partition, record.offset)
+            return []
+        kept = [event for event in events if answerable(event)]
+        if len(kept) < len(events):
+            log.warning("decision feed: %s[%d]@%d: %d of %d events skipped (not a decision's fields)",
+                        record.topic, record.partition, record.offset, len(events) - len(kept), len(events))
+        return kept
+
+
+_STATUSES = frozenset(Participation.Status.values)
+
+
+def answerable(event: dict) -> bool:
+    """The fields an answer and the caches use have the types a decision gives them (a hostile
+    value must not raise on the event loop, where the events are handed)."""
+    return (type(event["request_id"]) is str and type(event["campaign_id"]) is int
+            and type(event["user_id"]) is str and type(event["status"]) is str and event["status"] in _STATUSES
+            and (event["coupon_code"] is None or type(event["coupon_code"]) is str))

@@ -56,11 +56,7 @@ class StatsConsumer(BatchConsumerWorker):
 
     def decode(self, record):
         """One Kafka message carries a chunk of events; a bad one dead-letters its whole chunk."""
-        try:
-            events = decode_decision_events(record)
-        except TypeError:  # a field name that is a list or an object: not a name at all
-            raise PoisonMessage("decision events: fields are not all names") from None
-        return [stored_event(event) for event in events]
+        return [stored_event(event) for event in decode_decision_events(record)]
 
     def process_batch(self, chunks):
         return BatchResult(value=services.decision_events_store(e for chunk in chunks for e in chunk))
