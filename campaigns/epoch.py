@@ -4,9 +4,17 @@ from datetime import datetime, timedelta, timezone
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
-# The last microsecond a datetime (and MySQL's DATETIME) can hold, and MySQL's first.
-MAX_EPOCH_US = (datetime.max.replace(tzinfo=timezone.utc) - EPOCH) // _MICROSECOND
-MIN_STORED_US = (datetime(1000, 1, 1, tzinfo=timezone.utc) - EPOCH) // _MICROSECOND
+# The moments a message may carry (a request's receipt, the broker's timestamp, a decision event's
+# times): after the epoch, before the year 3000 (the campaigns' own bound, Campaign.LATEST_TIME).
+# Each fits MySQL's DATETIME and shows as ISO 8601 in any time zone (9999-12-31 overflows once
+# shifted east of UTC). The decider and the statistics hold messages to this one range, so what
+# the decider decides and publishes, the statistics store.
+LATEST_US = (datetime(3000, 1, 1, tzinfo=timezone.utc) - EPOCH) // _MICROSECOND
+
+
+def is_moment_us(value) -> bool:
+    """An int of epoch microseconds within the moments a message may carry."""
+    return type(value) is int and 0 < value < LATEST_US
 
 
 def to_epoch_us(moment: datetime) -> int:

@@ -11,11 +11,14 @@ from typing import NamedTuple
 import orjson
 
 from campaigns import rows
-from campaigns.epoch import MAX_EPOCH_US, MIN_STORED_US, from_epoch_us, to_epoch_us
+from campaigns.epoch import from_epoch_us, is_moment_us, to_epoch_us
 from streaming.errors import PoisonMessage
 
 MAX_MESSAGE_BYTES = 4096
 MAX_USER_ID_LENGTH = 64
+NO_TIMESTAMP = -1  # Kafka's timestamp of a record written without one
+# Column ranges a value is held to before it is written: MySQL clamps what INSERT IGNORE lets by.
+BIGINT_END, INT_END = 2 ** 63, 2 ** 31
 
 
 class ParticipationRequest(NamedTuple):
@@ -60,7 +63,7 @@ def request_identity(data: dict, what=""):
     except (TypeError, ValueError, AttributeError):
         raise PoisonMessage(f"{what}request_id is not a UUID") from None
     campaign_id, user_id = data["campaign_id"], data["user_id"]
-    if type(campaign_id) is not int or campaign_id <= 0:
+    if type(campaign_id) is not int or not 0 < campaign_id < BIGINT_END:
         raise PoisonMessage(f"{what}campaign_id is not a positive integer")
     if not isinstance(user_id, str) or not 0 < len(user_id) <= MAX_USER_ID_LENGTH:
         raise PoisonMessage(f"{what}user_id is not a string of 1-{MAX_USER_ID_LENGTH} characters")
@@ -87,11 +90,12 @@ def decode_participation(record) -> ParticipationRequest:
         raise PoisonMessage(f"missing field {exc.args[0]!r}") from None
     if type(received_at) is not int or received_at <= 0:
         raise PoisonMessage("received_at is not epoch microseconds")
-    if received_at > MAX_EPOCH_US:
+    if not is_moment_us(received_at):
         raise PoisonMessage("received_at is out of range")
-    # The producer sets it (CreateTime): refused here, not by the database mid-batch.
-    broker_us = record.timestamp * 1000
-    if not MIN_STORED_US <= broker_us <= MAX_EPOCH_US:
+    # The producer sets it (CreateTime): refused here, not by the database mid-batch nor by the
+    # statistics after the decision. -1 is Kafka's "no timestamp": the row takes the receipt's.
+    broker_us = None if record.timestamp == NO_TIMESTAMP else record.timestamp * 1000
+    if broker_us is not None and not is_moment_us(broker_us):
         raise PoisonMessage("broker timestamp is out of range")
     return ParticipationRequest(request_id, campaign_id, user_id, received_at,
                                 record.topic, record.partition, record.offset, broker_us)

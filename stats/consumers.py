@@ -5,7 +5,8 @@ if it stops, the decider keeps publishing, and when it comes back it resumes fro
 committed (the worker commits them only after the rows are in the database).
 """
 from campaigns.coupons import CouponCodeInvalid, coupon_code_read
-from campaigns.messages import decode_decision_events, request_identity
+from campaigns.epoch import is_moment_us
+from campaigns.messages import BIGINT_END, INT_END, decode_decision_events, request_identity
 from campaigns.models import Participation
 from campaigns.rows import time_columns
 from stats import services
@@ -14,7 +15,6 @@ from streaming.worker import BatchConsumerWorker, BatchResult, PoisonMessage
 _STATUSES = frozenset(Participation.Status.values)
 _TIME_FIELDS = time_columns()  # the event carries the row's times, under the same names
 MAX_TOPIC_LENGTH = 249
-MAX_EPOCH_US = 253402300800 * 1_000_000  # 10000-01-01: past it a time is not a datetime
 
 
 def stored_event(event: dict) -> dict:
@@ -27,13 +27,14 @@ def stored_event(event: dict) -> dict:
         raise PoisonMessage(f"decision event: status {status!r} is not one of {', '.join(sorted(_STATUSES))}")
     if not isinstance(topic, str) or len(topic) > MAX_TOPIC_LENGTH:
         raise PoisonMessage("decision event: topic is not a Kafka topic name")
-    if type(event["partition"]) is not int or type(event["offset"]) is not int:
-        raise PoisonMessage("decision event: partition and offset must be integers")
+    partition, offset = event["partition"], event["offset"]
+    if not (type(partition) is int and 0 <= partition < INT_END and type(offset) is int and 0 <= offset < BIGINT_END):
+        raise PoisonMessage("decision event: partition and offset are not a Kafka partition and offset")
     row = {"request_id": request_id, "campaign_id": campaign_id, "user_id": user_id, "status": status,
-           "topic": topic, "partition": event["partition"], "offset": event["offset"]}
+           "topic": topic, "partition": partition, "offset": offset}
     for name in _TIME_FIELDS:
         value = event[name]
-        if type(value) is not int or not 0 < value < MAX_EPOCH_US:
+        if not is_moment_us(value):
             raise PoisonMessage(f"decision event: {name} is not epoch microseconds")
         row[f"{name}_us"] = value
     row["coupon_code"] = _coupon_code(event["coupon_code"])  # None when the event predates codes

@@ -9,6 +9,8 @@ from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from campaigns import rows
+from campaigns.decision import Decision
 from campaigns.messages import decode_participation, encode_participation
 from streaming.errors import PoisonMessage
 
@@ -38,8 +40,8 @@ def test_any_broker_timestamp_or_receive_time_decodes_to_storable_times_or_poiso
         decoded = decode_participation(message)
     except PoisonMessage:
         return
-    assert 1970 <= decoded.received_at.year <= 9999
-    assert 1000 <= decoded.broker_timestamp.year <= 9999
+    assert 1970 <= decoded.received_at.year <= 2999
+    assert decoded.broker_timestamp is None or 1970 <= decoded.broker_timestamp.year <= 2999
 
 
 GOOD = {"request_id": str(uuid.uuid4()), "campaign_id": 1, "user_id": "u", "received_at": 1_700_000_000_000_000}
@@ -65,10 +67,20 @@ def test_poison_messages_are_named(value, reason):
     assert caught.value.reason == reason
 
 
-@pytest.mark.parametrize("timestamp", [-30_610_224_000_001, 253_402_300_800_000, 2 ** 63 - 1])
-def test_a_broker_timestamp_outside_what_mysql_stores_is_named(timestamp):
+@pytest.mark.parametrize("timestamp", [-30_610_224_000_001, -2, 0, 32_503_680_000_000, 253_402_300_800_000,
+                                       2 ** 63 - 1])
+def test_a_broker_timestamp_outside_the_moments_a_message_may_carry_is_named(timestamp):
     message = record(json.dumps(GOOD).encode())
     message.timestamp = timestamp
     with pytest.raises(PoisonMessage) as refused:
         decode_participation(message)
     assert refused.value.reason == "broker timestamp is out of range"
+
+
+def test_a_record_without_a_broker_timestamp_takes_its_receipt_time():
+    """-1 is Kafka's "no timestamp" (a record in the old message format): not a moment, not poison."""
+    message = record(json.dumps(GOOD).encode())
+    message.timestamp = -1
+    decoded = decode_participation(message)
+    row = dict(zip(rows.COLUMNS, rows.row(Decision(decoded, "SOLD_OUT", timezone.now()))))
+    assert decoded.broker_us is None and row["broker_timestamp"] == GOOD["received_at"]

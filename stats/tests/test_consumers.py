@@ -6,15 +6,22 @@ import uuid
 from collections import Counter
 from types import SimpleNamespace
 
+import orjson
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from kafka import KafkaProducer
 from rest_framework.test import APIClient
 
+from campaigns.coupons import coupon_codes
 from campaigns.messages import (
     DECISION_EVENT_FIELDS,
     DECISION_EVENTS_PER_MESSAGE,
+    decode_decision_events,
+    decode_participation,
     encode_decision_events,
 )
 from campaigns.models import Participation
@@ -52,7 +59,12 @@ def test_a_decision_event_becomes_its_raw_row():
     ({"user_id": "x" * 65}, "user_id is not a string of 1-64 characters"),
     ({"status": "WON"}, "status 'WON' is not one of DUPLICATE, SOLD_OUT, SUCCESS"),
     ({"topic": None}, "topic is not a Kafka topic name"),
-    ({"offset": 1.5}, "partition and offset must be integers"),
+    ({"offset": 1.5}, "partition and offset are not a Kafka partition and offset"),
+    ({"partition": 2 ** 31}, "partition and offset are not a Kafka partition and offset"),
+    ({"offset": 2 ** 63}, "partition and offset are not a Kafka partition and offset"),
+    ({"partition": -1}, "partition and offset are not a Kafka partition and offset"),
+    ({"campaign_id": 2 ** 63}, "campaign_id is not a positive integer"),
+    ({"received_at": 32_503_680_000_000_000}, "received_at is not epoch microseconds"),  # the year 3000
     ({"received_at": 10 ** 30}, "received_at is not epoch microseconds"),
     ({"decided_at": "2025-01-15"}, "decided_at is not epoch microseconds"),
 ])
@@ -204,3 +216,22 @@ def test_unhashable_status_and_fields_go_to_the_dead_letter_topic_not_a_crash_lo
     assert stats_offsets(settings) == 4
     assert REGISTRY.get_sample_value("firstcome_consumer_dead_lettered_by_kind_total", {
         "consumer": "consume_stats", "topic": settings.FIRSTCOME_DECISIONS_TOPIC, "kind": "malformed"}) == 2
+
+
+@hypothesis_settings(max_examples=300)
+@given(timestamp=st.integers(-2 ** 63, 2 ** 63 - 1), received_at=st.integers(-2 ** 63, 2 ** 63 - 1),
+       campaign_id=st.integers(1, 2 ** 64 - 1), status=st.sampled_from(["SUCCESS", "SOLD_OUT", "DUPLICATE"]))
+def test_what_the_decider_accepts_the_statistics_store(timestamp, received_at, campaign_id, status):
+    """Found by review: a broker timestamp of -1 was decided, then refused by the statistics with
+    the up to 999 other events of its message. One range of moments now holds both
+    (campaigns.epoch.is_moment_us)."""
+    request = {"request_id": str(uuid.uuid4()), "campaign_id": campaign_id, "user_id": "u", "received_at": received_at}
+    try:
+        decoded = decode_participation(SimpleNamespace(value=orjson.dumps(request), topic="t", partition=0,
+                                                       offset=0, timestamp=timestamp))
+    except PoisonMessage:
+        return
+    code = coupon_codes(1)[0] if status == "SUCCESS" else None
+    [message] = encode_decision_events([Decision(decoded, status, timezone.now(), code)])
+    [event] = decode_decision_events(SimpleNamespace(value=message))
+    stored_event(event)  # raises nothing
