@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from campaigns import selectors, services
-from campaigns.errors import CampaignNotOpen
+from campaigns.errors import CampaignChangedMeanwhile, CampaignNotOpen
 from campaigns.models import Campaign, Participation
 
 
@@ -121,6 +121,13 @@ class CampaignAdmin(admin.ModelAdmin):
             raise PermissionDenied
         self.close_now(request, Campaign.objects.filter(pk=campaign.pk))
         return HttpResponseRedirect(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except CampaignChangedMeanwhile as refused:  # the save's transaction has rolled back
+            self.message_user(request, refused.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         campaign = self.get_object(request, object_id)

@@ -39,6 +39,10 @@ class CampaignNotOpen(DomainError, http_status=409, code="campaign_not_open"):
     """The campaign has not started yet, or has ended (or was closed)."""
 
 
+class CampaignChangedMeanwhile(DomainError, http_status=409, code="campaign_changed"):
+    """An edit made against what a page showed would leave the campaign, as it is now, invalid."""
+
+
 class CampaignSoldOut(DomainError, http_status=409, code="sold_out"):
     """No stock is left and none comes back (the stock guard): refused at once, nothing queued."""
 

@@ -8,10 +8,12 @@ Each job lives in a module of its own; this module creates and closes campaigns 
 """
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
 from campaigns.decision import Decision, participation_decide, participations_decide_batch
-from campaigns.errors import CampaignNotOpen
+from campaigns.errors import CampaignChangedMeanwhile, CampaignNotOpen
 from campaigns.models import Campaign
 from campaigns.redemption import coupon_redeem
 from campaigns.selectors import campaign_get, campaign_status_filter, campaign_window_cache_clear
@@ -33,11 +35,34 @@ def campaign_create(*, name, total_stock, starts_at=None, ends_at=None) -> Campa
 def campaign_edit(*, campaign: Campaign, changed) -> None:
     """Write only the columns an operator changed (an admin form's changed_data): a form read
     before a close, or before another operator's edit, never writes back what it did not touch.
-    Stock and counters are refused by Campaign.save(); the window may have moved, so this process
-    forgets its cached windows (the others within FIRSTCOME_CAMPAIGN_CACHE_S)."""
-    if changed:
-        campaign.save(update_fields=list(changed))
-        campaign_window_cache_clear()
+    The changes are applied to the row as it is now, under its lock, and validated whole: an edit
+    that was valid against the page but not against the row (a start moved past an end set
+    meanwhile) raises CampaignChangedMeanwhile and writes nothing. Stock and counters are refused
+    by Campaign.save(); the window may have moved, so this process forgets its cached windows (the
+    others within FIRSTCOME_CAMPAIGN_CACHE_S)."""
+    if not changed:
+        return
+    with transaction.atomic():
+        current = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        for name in changed:
+            setattr(current, name, getattr(campaign, name))
+        try:
+            current.full_clean()
+        except ValidationError as exc:
+            raise CampaignChangedMeanwhile(
+                f"campaign {campaign.pk} changed since this page was opened (it now "
+                f"{_window_text(current, exclude=changed)}), and this edit would leave it invalid: "
+                f"{' '.join(exc.messages)} Nothing was saved: reload the page and edit again.") from None
+        current.save(update_fields=list(changed))
+    campaign_window_cache_clear()
+
+
+def _window_text(campaign: Campaign, *, exclude) -> str:
+    """What the row says of the window fields the operator did not change."""
+    parts = [f"{'starts' if name == 'starts_at' else 'ends'} "
+             f"{timezone.localtime(value).isoformat() if (value := getattr(campaign, name)) else 'never'}"
+             for name in ("starts_at", "ends_at") if name not in exclude]
+    return " and ".join(parts) or "has another window"
 
 
 def campaign_close_now(*, campaign_id: int, now: datetime | None = None) -> Campaign:
