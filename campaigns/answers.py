@@ -154,7 +154,7 @@ NOT_ISSUED = "unknown request id"  # the 404 of an id this system never issued, 
 NOT_ISSUED_BODY = orjson.dumps({"detail": NOT_ISSUED})
 TOO_MANY_WAITERS = TooManyWaiters("too many requests are waiting for their decision on this server; retry")
 RESULT_PATH = re.compile(r"/api/participations/([^/]+)")  # Django's <str:request_id>
-USER_DECISION_PATH = re.compile(r"/api/campaigns/([0-9]+)/participations/(.+)", re.DOTALL)  # <int>/<path>
+USER_DECISION_PATH = re.compile(r"/api/campaigns/([0-9]+)/participations/(.+)")  # <int>/<path>, as Django matches it
 SIMPLE_WAIT = re.compile(rb"wait=[0-9.]{1,8}")  # any other query string is Django's to read
 
 

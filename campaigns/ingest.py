@@ -235,7 +235,7 @@ class ParticipationIngest:
             return await self.django(scope, receive, send)
         headers = dict(scope["headers"])
         secure = _is_secure(scope, headers)
-        if (scope["method"] != "GET" or len(headers) != len(scope["headers"])
+        if (scope["method"] != "GET" or _repeats_a_header(scope, headers)
                 or headers.get(b"accept") not in JSON_ACCEPTS or not _host_allowed(headers)
                 or (settings.SECURE_SSL_REDIRECT and not secure)):
             return await self._to_django(scope, receive, send, "result")
@@ -256,8 +256,7 @@ class ParticipationIngest:
 
     async def _participate(self, route, match, scope, receive, send):
         headers = dict(scope["headers"])
-        if len(headers) != len(scope["headers"]) or len(match[1]) > MAX_ID_DIGITS:
-            # A repeated header: Django sees its values joined by commas (a2wsgi), not the last.
+        if _repeats_a_header(scope, headers) or len(match[1]) > MAX_ID_DIGITS:
             return await self._to_django(scope, receive, send)
         secure = _is_secure(scope, headers)
         body = await self._body_if_ours(headers, secure, receive)
@@ -373,6 +372,15 @@ def _valid_host(host: bytes):
         allowed = [".localhost", "127.0.0.1", "[::1]"]
     domain, _port = split_domain_port(host.decode("latin-1"))
     return bool(domain) and validate_host(domain, allowed)
+
+
+def _repeats_a_header(scope, headers: dict) -> bool:
+    """A header sent twice, under the same name or one that differs only by '_' for '-' (a2wsgi
+    gives Django both as one HTTP_* key, their values joined by commas): Django's reading of it is
+    not the last value's, so the request is Django's to answer."""
+    if len(headers) != len(scope["headers"]):
+        return True
+    return any(b"_" in name for name in headers) and len({name.replace(b"_", b"-") for name in headers}) != len(headers)
 
 
 def _is_secure(scope, headers):

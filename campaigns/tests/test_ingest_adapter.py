@@ -1,16 +1,18 @@
 """The fast path (campaigns/ingest.py) is an adapter over one configuration: the served
 application is not built when what it mirrors has changed. What it answers is compared with the
 DRF view in test_ingest.py."""
+import asyncio
 import re
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
+from django.urls import Resolver404, resolve
 from hypothesis import given
 from hypothesis import strategies as st
 
 from campaign_site.asgi import build_application
-from campaigns import ingest
+from campaigns import answers, ingest
 from campaigns.compat.views import ParticipationView as OriginalParticipationView
 from campaigns.views import ParticipationCreateView, ParticipationResultView, UserDecisionView
 
@@ -73,3 +75,61 @@ def test_a_throttle_added_to_a_view_the_fast_path_answers_for_is_refused(monkeyp
     monkeypatch.setattr(view, "throttle_classes", [*view.throttle_classes, AnonRateThrottle])
     with pytest.raises(ImproperlyConfigured, match=re.compile(named)):
         build_application()
+
+
+def _spellings(name: bytes):
+    """The name with any of its hyphens written as underscores: one HTTP_* key to Django (a2wsgi)."""
+    parts = name.split(b"-")
+    return st.lists(st.sampled_from([b"-", b"_"]), min_size=len(parts) - 1, max_size=len(parts) - 1).map(
+        lambda joints: parts[0] + b"".join(joint + part for joint, part in zip(joints, parts[1:])))
+
+
+@given(data=st.data(), name=st.sampled_from([b"x-forwarded-proto", b"x-forwarded-host", b"content-type", b"host",
+                                             b"accept", b"x-note"]),
+       path=st.sampled_from(["/api/campaigns/1/participations", f"/api/participations/{'0' * 32}"]))
+def test_a_header_sent_twice_in_any_spelling_django_joins_is_djangos(data, name, path):
+    """Found by review: X-Forwarded_Proto: http beside the load balancer's X-Forwarded-Proto:
+    https is one header to Django, "http,https", not secure; the fast path read the second one
+    and answered as if it were. A request that names a header twice, in any spelling Django
+    joins, is handed to Django, on both the participation and the result path."""
+    handed = []
+
+    async def django(scope, receive, send):
+        handed.append(scope["path"])
+
+    ingest_app = ingest.ParticipationIngest(django, results=_NoResults())
+    headers = [(b"host", b"localhost"), (b"content-type", b"application/json"), (b"accept", b"application/json"),
+               (name, b"a"), (data.draw(_spellings(name)), b"b")]
+    scope = {"type": "http", "method": "POST" if path.endswith("participations") else "GET", "path": path,
+             "raw_path": path.encode(), "query_string": b"", "root_path": "", "scheme": "http",
+             "server": ("127.0.0.1", 8000), "client": ("10.0.0.1", 1234), "http_version": "1.1",
+             "headers": headers}
+
+    async def receive():
+        return {"type": "http.request", "body": b'{"user_id": "u"}', "more_body": False}
+
+    async def send(message):
+        raise AssertionError(f"answered on the fast path: {message}")
+
+    asyncio.run(ingest_app(scope, receive, send))
+    assert handed == [path]
+
+
+class _NoResults:
+    """The result answers' place in the application, never reached by these requests."""
+
+    def start(self):
+        pass
+
+
+@given(user_id=st.text(min_size=1, max_size=20), campaign_id=st.integers(0, 10 ** 20).map(str) | st.text(max_size=4))
+def test_the_user_decision_path_is_matched_exactly_where_django_resolves_it(user_id, campaign_id):
+    """Found by review: the fast path's pattern matched a user id with a newline, Django's route
+    does not, so a cached decision and the view answered such a path differently."""
+    path = f"/api/campaigns/{campaign_id}/participations/{user_id}"
+    try:
+        django_match = resolve(path)
+        django_resolves = django_match.func.view_class is UserDecisionView
+    except Resolver404:
+        django_resolves = False
+    assert (answers.USER_DECISION_PATH.fullmatch(path) is not None) == django_resolves
