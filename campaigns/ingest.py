@@ -235,7 +235,7 @@ class ParticipationIngest:
             return await self.django(scope, receive, send)
         headers = dict(scope["headers"])
         secure = _is_secure(scope, headers)
-        if (scope["method"] != "GET" or _repeats_a_header(scope, headers)
+        if (scope["method"] != "GET" or _django_reads_headers_otherwise(scope, headers)
                 or headers.get(b"accept") not in JSON_ACCEPTS or not _host_allowed(headers)
                 or (settings.SECURE_SSL_REDIRECT and not secure)):
             return await self._to_django(scope, receive, send, "result")
@@ -256,7 +256,7 @@ class ParticipationIngest:
 
     async def _participate(self, route, match, scope, receive, send):
         headers = dict(scope["headers"])
-        if _repeats_a_header(scope, headers) or len(match[1]) > MAX_ID_DIGITS:
+        if _django_reads_headers_otherwise(scope, headers) or len(match[1]) > MAX_ID_DIGITS:
             return await self._to_django(scope, receive, send)
         secure = _is_secure(scope, headers)
         body = await self._body_if_ours(headers, secure, receive)
@@ -374,13 +374,11 @@ def _valid_host(host: bytes):
     return bool(domain) and validate_host(domain, allowed)
 
 
-def _repeats_a_header(scope, headers: dict) -> bool:
-    """A header sent twice, under the same name or one that differs only by '_' for '-' (a2wsgi
-    gives Django both as one HTTP_* key, their values joined by commas): Django's reading of it is
-    not the last value's, so the request is Django's to answer."""
-    if len(headers) != len(scope["headers"]):
-        return True
-    return any(b"_" in name for name in headers) and len({name.replace(b"_", b"-") for name in headers}) != len(headers)
+def _django_reads_headers_otherwise(scope, headers: dict) -> bool:
+    """A header sent twice, or a header name with '_': Django does not read them as the fast path
+    would (a2wsgi joins repeated values with commas, and gives "X-Forwarded_Proto" the same
+    HTTP_X_FORWARDED_PROTO key as "X-Forwarded-Proto"), so the request is Django's to answer."""
+    return len(headers) != len(scope["headers"]) or b"_" in b"".join(headers)
 
 
 def _is_secure(scope, headers):

@@ -93,8 +93,9 @@ def decode_participation(record) -> ParticipationRequest:
     if not is_moment_us(received_at):
         raise PoisonMessage("received_at is out of range")
     # The producer sets it (CreateTime): refused here, not by the database mid-batch nor by the
-    # statistics after the decision. -1 is Kafka's "no timestamp": the row takes the receipt's.
-    broker_us = None if record.timestamp == NO_TIMESTAMP else record.timestamp * 1000
+    # statistics after the decision. -1 is Kafka's "no timestamp" (kafka-python: None for the old
+    # message format): the row takes the receipt's.
+    broker_us = None if record.timestamp in (None, NO_TIMESTAMP) else record.timestamp * 1000
     if broker_us is not None and not is_moment_us(broker_us):
         raise PoisonMessage("broker timestamp is out of range")
     return ParticipationRequest(request_id, campaign_id, user_id, received_at,

@@ -47,14 +47,16 @@ def campaign_edit(*, campaign: Campaign, changed) -> None:
         for name in changed:
             setattr(current, name, getattr(campaign, name))
         try:
-            current.full_clean()
+            current.full_clean(exclude=Campaign.DECISION_FIELDS)  # not the edit's: no checks to run on them
         except ValidationError as exc:
             raise CampaignChangedMeanwhile(
                 f"campaign {campaign.pk} changed since this page was opened (it now "
                 f"{_window_text(current, exclude=changed)}), and this edit would leave it invalid: "
                 f"{' '.join(exc.messages)} Nothing was saved: reload the page and edit again.") from None
         current.save(update_fields=list(changed))
-    campaign_window_cache_clear()
+        # After the caller's commit too (the admin saves in its own transaction): cleared
+        # earlier, a read in between would cache the old window again.
+        transaction.on_commit(campaign_window_cache_clear)
 
 
 def _window_text(campaign: Campaign, *, exclude) -> str:

@@ -109,12 +109,18 @@ class Batch:
     db_seconds: float = None
 
 
+def written_at_s(record) -> float:
+    """When the record was written, by its broker timestamp, in seconds; 0 (long ago) for one that
+    carries none (-1, or None from kafka-python for the old message format)."""
+    return max(record.timestamp or 0, 0) / 1000
+
+
 def in_kafka_order(polled):
     """Flatten poll() output: each partition's offset order is kept, partitions are interleaved
     by broker timestamp so that, across partitions, earlier requests come first."""
     if len(polled) == 1:
         return next(iter(polled.values()))
-    return list(heapq.merge(*polled.values(), key=lambda record: record.timestamp))
+    return list(heapq.merge(*polled.values(), key=written_at_s))
 
 
 def offset_holes(topic, committed, *, bootstrap_servers, timeout_ms) -> dict:
@@ -140,7 +146,7 @@ def offset_holes(topic, committed, *, bootstrap_servers, timeout_ms) -> dict:
     holes = {}
     for tp, record in first.items():
         if record.offset > starts[tp]:
-            age = max(time.time() - record.timestamp / 1000, 0)
+            age = max(time.time() - written_at_s(record), 0)
             holes[tp.partition] = {"offset": starts[tp], "next_offset": record.offset,
                                    "age_s": round(age, 1), "stalled": age >= GAP_PATIENCE_S}
     return holes
@@ -385,7 +391,7 @@ class BatchConsumerWorker:
         return records
 
     def _hole(self, tp, expected, record):
-        age = time.time() - record.timestamp / 1000
+        age = time.time() - written_at_s(record)
         if age < self.gap_patience_s:
             log.warning("%s: %s[%d] jumped from offset %d to %d; reading again from %d",
                         self.name, tp.topic, tp.partition, expected, record.offset, expected)

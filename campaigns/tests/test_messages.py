@@ -77,10 +77,12 @@ def test_a_broker_timestamp_outside_the_moments_a_message_may_carry_is_named(tim
     assert refused.value.reason == "broker timestamp is out of range"
 
 
-def test_a_record_without_a_broker_timestamp_takes_its_receipt_time():
-    """-1 is Kafka's "no timestamp" (a record in the old message format): not a moment, not poison."""
+@pytest.mark.parametrize("timestamp", [-1, None])
+def test_a_record_without_a_broker_timestamp_takes_its_receipt_time(timestamp):
+    """-1 is Kafka's "no timestamp" (kafka-python gives None for the old message format): not a
+    moment, not poison."""
     message = record(json.dumps(GOOD).encode())
-    message.timestamp = -1
+    message.timestamp = timestamp
     decoded = decode_participation(message)
     row = dict(zip(rows.COLUMNS, rows.row(Decision(decoded, "SOLD_OUT", timezone.now()))))
     assert decoded.broker_us is None and row["broker_timestamp"] == GOOD["received_at"]

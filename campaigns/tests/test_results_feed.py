@@ -1,7 +1,6 @@
 """The decision feed each web process reads (campaigns/results_feed.py): whatever a record on the
 decisions topic holds, the feed goes on reading, and only events an answer can be made of reach
 the caches."""
-import threading
 import uuid
 from types import SimpleNamespace
 
@@ -10,13 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from campaigns.answers import ResultCache
-from campaigns.messages import DECISION_EVENT_FIELDS
+from campaigns import results_feed
+from campaigns.messages import DECISION_EVENT_FIELDS, decode_decision_events
 from campaigns.results_feed import DecisionFeed
 
 GOOD_EVENT = {"request_id": str(uuid.uuid4()), "campaign_id": 3, "user_id": "u", "status": "SUCCESS",
               "topic": "t", "partition": 0, "offset": 1, "broker_timestamp": 1_736_953_200_000_000,
               "received_at": 1_736_953_200_000_000, "decided_at": 1_736_953_200_000_002,
               "coupon_code": None}
+
+GOOD_MESSAGE = orjson.dumps({"fields": DECISION_EVENT_FIELDS, "rows": [[GOOD_EVENT[f] for f in DECISION_EVENT_FIELDS]]})
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-2 ** 63, 2 ** 64 - 1) | st.floats(allow_nan=False) | st.text(max_size=8),
@@ -69,8 +71,7 @@ def feed_of(handed):
 def test_any_record_is_skipped_or_read_and_the_next_one_still_arrives(value):
     handed = []
     feed = feed_of(handed)
-    good = orjson.dumps({"fields": DECISION_EVENT_FIELDS, "rows": [[GOOD_EVENT[f] for f in DECISION_EVENT_FIELDS]]})
-    feed._read(OnePoll(feed, [record(0, value), record(1, good)]))  # raises nothing
+    feed._read(OnePoll(feed, [record(0, value), record(1, GOOD_MESSAGE)]))  # raises nothing
 
     assert handed and handed[-1] == GOOD_EVENT
     cache = ResultCache(size=10)
@@ -80,12 +81,25 @@ def test_any_record_is_skipped_or_read_and_the_next_one_still_arrives(value):
 
 def test_the_feed_thread_survives_a_record_whose_field_names_are_not_names():
     """Found by review: a list among the field names raised TypeError, which ended the thread."""
-    handed, read_again = [], threading.Event()
+    handed = []
     feed = feed_of(handed)
     bad = orjson.dumps({"fields": [*DECISION_EVENT_FIELDS, ["x"]], "rows": []})
-    good = orjson.dumps({"fields": DECISION_EVENT_FIELDS, "rows": [[GOOD_EVENT[f] for f in DECISION_EVENT_FIELDS]]})
-    feed._positioned_consumer = lambda: OnePoll(feed, [record(0, bad), record(1, good)])
-    feed.on_gap = read_again.set
+    feed._positioned_consumer = lambda: OnePoll(feed, [record(0, bad), record(1, GOOD_MESSAGE)])
     feed.start()
     feed._thread.join(10)
-    assert read_again.is_set() and handed == [GOOD_EVENT]
+    assert not feed._thread.is_alive() and handed == [GOOD_EVENT]  # it read on, then stopped as asked
+
+
+def test_a_decoding_failure_nobody_foresaw_skips_the_record_not_the_feed(monkeypatch):
+    """Whatever decoding raises, the record is skipped and the next one read."""
+    handed = []
+    feed = feed_of(handed)
+
+    def decode(record):
+        if record.offset == 0:
+            raise RuntimeError("a bug in the decoder")
+        return decode_decision_events(record)
+
+    monkeypatch.setattr(results_feed, "decode_decision_events", decode)
+    feed._read(OnePoll(feed, [record(0, GOOD_MESSAGE), record(1, GOOD_MESSAGE)]))
+    assert handed == [GOOD_EVENT]

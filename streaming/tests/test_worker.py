@@ -6,9 +6,10 @@ test_worker_isolation.py holds the same rules against the real broker."""
 import time
 from types import SimpleNamespace
 
+import pytest
 from kafka import TopicPartition
 
-from streaming.worker import BatchConsumerWorker
+from streaming.worker import BatchConsumerWorker, in_kafka_order
 
 TP = TopicPartition("t", 0)
 
@@ -98,3 +99,17 @@ def test_a_hole_that_never_fills_stalls_the_partition_and_is_never_skipped():
     assert w.stalled == {TP: 1}
     assert offsets(w.without_gaps({TP: records(1, 2)})) == {0: [1, 2]}  # filled at last
     assert w.stalled == {}
+
+
+@pytest.mark.parametrize("timestamp", [None, -1])
+def test_records_without_a_timestamp_are_ordered_and_aged_not_a_crash(timestamp):
+    """Kafka's "no timestamp" (-1; kafka-python gives None for the old message format): merged
+    first across partitions, and a hole before one is reported stalled at once (its age unknown,
+    it is taken as old: loud rather than silent)."""
+    untimed = SimpleNamespace(offset=4, timestamp=timestamp)
+    timed = records(0)[0]
+    assert in_kafka_order({TP: [untimed], TopicPartition("t", 1): [timed]}) == [untimed, timed]
+    w = worker()
+    w.without_gaps({TP: records(0)})
+    assert w.without_gaps({TP: [untimed]}) == {}
+    assert w.stalled == {TP: 1}
