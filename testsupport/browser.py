@@ -44,3 +44,7 @@ def sign_in(driver, base_url, *, username, password, next_path):
     driver.find_element(By.ID, "id_password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     poll(lambda: driver.current_url.endswith(next_path), message=f"back on {next_path}")
+    # The address changes when the navigation commits, before the page has loaded: a lookup right
+    # after could read the page half parsed (seen once in the full suite).
+    poll(lambda: driver.execute_script("return document.readyState") == "complete",
+         message=f"{next_path} loaded")
