@@ -50,21 +50,17 @@ def campaign_edit(*, campaign: Campaign, changed) -> None:
             current.full_clean(exclude=Campaign.DECISION_FIELDS)  # not the edit's: no checks to run on them
         except ValidationError as exc:
             raise CampaignChangedMeanwhile(
-                f"campaign {campaign.pk} changed since this page was opened (it now "
-                f"{_window_text(current, exclude=changed)}), and this edit would leave it invalid: "
-                f"{' '.join(exc.messages)} Nothing was saved: reload the page and edit again.") from None
+                f"campaign {campaign.pk} changed since this page was opened: with this edit it would run "
+                f"from {_moment(current.starts_at)} to {_moment(current.ends_at)} ({' '.join(exc.messages)}). "
+                "Nothing was saved: reload the page and edit again.") from None
         current.save(update_fields=list(changed))
         # After the caller's commit too (the admin saves in its own transaction): cleared
         # earlier, a read in between would cache the old window again.
         transaction.on_commit(campaign_window_cache_clear)
 
 
-def _window_text(campaign: Campaign, *, exclude) -> str:
-    """What the row says of the window fields the operator did not change."""
-    parts = [f"{'starts' if name == 'starts_at' else 'ends'} "
-             f"{timezone.localtime(value).isoformat() if (value := getattr(campaign, name)) else 'never'}"
-             for name in ("starts_at", "ends_at") if name not in exclude]
-    return " and ".join(parts) or "has another window"
+def _moment(value) -> str:
+    return timezone.localtime(value).isoformat() if value else "open-ended"
 
 
 def campaign_close_now(*, campaign_id: int, now: datetime | None = None) -> Campaign:

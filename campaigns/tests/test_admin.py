@@ -1,14 +1,18 @@
 """The admin edits a campaign's name and window; stock and counters move only through the decision."""
 import re
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from campaigns import selectors, services
-from campaigns.errors import CampaignNotOpen
+from campaigns.errors import CampaignChangedMeanwhile, CampaignNotOpen
 from campaigns.models import Campaign
 from testsupport.factories import CampaignFactory, participation_request
 
@@ -138,6 +142,40 @@ def test_a_new_start_from_a_page_opened_before_a_close_is_refused_with_a_reason_
     assert "changed since this page was opened" in page and "Nothing was saved" in page
     campaign.refresh_from_db()
     assert (campaign.starts_at, campaign.ends_at) == (start, closed.ends_at)
+
+
+BASE = datetime(2030, 1, 1, tzinfo=dt_timezone.utc)
+moments = st.none() | st.integers(-3, 3).map(lambda hours: BASE + timedelta(hours=hours))
+windows = st.tuples(moments, moments).filter(lambda w: None in w or w[1] > w[0])  # as the row's check allows
+
+
+@pytest.mark.django_db
+@hypothesis_settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shown=windows, meanwhile=windows, edit=st.dictionaries(st.sampled_from(["name", "starts_at", "ends_at"]),
+                                                               moments, min_size=1))
+def test_an_edit_from_any_stale_page_is_saved_whole_or_refused_never_half(shown, meanwhile, edit):
+    """Any window a page showed, any window another operator (or "Close now") set meanwhile, any
+    edit of the page's fields: the row ends as what was set meanwhile plus exactly the operator's
+    changes when that is a valid campaign, and untouched with the reason otherwise; never a
+    database refusal (a 500 in the admin), never half an edit, and the stock never moves."""
+    edit = {name: ("renamed" if name == "name" else value) for name, value in edit.items()}
+    campaign = CampaignFactory(name="Spring", total_stock=3, starts_at=shown[0], ends_at=shown[1])
+    page = Campaign.objects.get(pk=campaign.pk)  # what the operator's page holds
+    Campaign.objects.filter(pk=campaign.pk).update(starts_at=meanwhile[0], ends_at=meanwhile[1])
+    for name, value in edit.items():
+        setattr(page, name, value)
+    expected = {"name": "Spring", "starts_at": meanwhile[0], "ends_at": meanwhile[1], **edit}
+    valid = None in (expected["starts_at"], expected["ends_at"]) or expected["ends_at"] > expected["starts_at"]
+
+    try:
+        services.campaign_edit(campaign=page, changed=list(edit))
+        assert valid
+    except CampaignChangedMeanwhile as refused:
+        assert not valid and "Nothing was saved" in refused.message
+        expected = {"name": "Spring", "starts_at": meanwhile[0], "ends_at": meanwhile[1]}
+
+    assert Campaign.objects.values("name", "starts_at", "ends_at", "remaining_stock").get(pk=campaign.pk) == {
+        **expected, "remaining_stock": 3}
 
 
 @pytest.mark.django_db
