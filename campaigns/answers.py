@@ -26,7 +26,6 @@ from campaigns import selectors
 from campaigns.errors import TooManyWaiters
 from campaigns.request_ids import is_issued_here
 
-
 MAX_WAIT_S = 30
 # Seconds as digits, with up to three decimals: no exponent, sign, nan or inf to reason about.
 _WAIT = re.compile(r"[0-9]{1,2}(\.[0-9]{1,3})?")

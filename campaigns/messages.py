@@ -13,10 +13,10 @@ import orjson
 from campaigns import rows
 from campaigns.epoch import from_epoch_us, is_moment_us, to_epoch_us
 from streaming.errors import PoisonMessage
+from streaming.worker import broker_time_ms
 
 MAX_MESSAGE_BYTES = 4096
 MAX_USER_ID_LENGTH = 64
-NO_TIMESTAMP = -1  # Kafka's timestamp of a record written without one
 # Column ranges a value is held to before it is written: MySQL clamps what INSERT IGNORE lets by.
 BIGINT_END, INT_END = 2 ** 63, 2 ** 31
 
@@ -93,9 +93,9 @@ def decode_participation(record) -> ParticipationRequest:
     if not is_moment_us(received_at):
         raise PoisonMessage("received_at is out of range")
     # The producer sets it (CreateTime): refused here, not by the database mid-batch nor by the
-    # statistics after the decision. -1 is Kafka's "no timestamp" (kafka-python: None for the old
-    # message format): the row takes the receipt's.
-    broker_us = None if record.timestamp in (None, NO_TIMESTAMP) else record.timestamp * 1000
+    # statistics after the decision. A record without one: the row takes the receipt's.
+    broker_ms = broker_time_ms(record)
+    broker_us = None if broker_ms is None else broker_ms * 1000
     if broker_us is not None and not is_moment_us(broker_us):
         raise PoisonMessage("broker timestamp is out of range")
     return ParticipationRequest(request_id, campaign_id, user_id, received_at,
@@ -114,6 +114,7 @@ DECISION_EVENT_FIELDS = rows.EVENT_COLUMNS
 # Fields added since the first events: a message published before them (a decider not yet
 # upgraded) is read with them null instead of being refused.
 LATER_EVENT_FIELDS = ("coupon_code",)
+DECISION_STATUSES = frozenset(rows.Status.values)  # what an event's status may be
 _EVENT_VALUE = {rows.UUID: str, rows.TEXT: str, rows.TEXT_OR_NULL: None, rows.INT: int, rows.TIME: None}
 _EVENT_ENCODERS = tuple((rows.COLUMNS.index(name), _EVENT_VALUE[rows.KINDS[name]]) for name in DECISION_EVENT_FIELDS)
 

@@ -18,8 +18,7 @@ import time
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from campaigns.messages import decode_decision_events
-from campaigns.models import Participation
+from campaigns.messages import DECISION_STATUSES, decode_decision_events
 from streaming.errors import PoisonMessage
 
 log = logging.getLogger(__name__)
@@ -111,12 +110,9 @@ class DecisionFeed:
         return kept
 
 
-_STATUSES = frozenset(Participation.Status.values)
-
-
 def answerable(event: dict) -> bool:
     """The fields an answer and the caches use have the types a decision gives them (a hostile
     value must not raise on the event loop, where the events are handed)."""
     return (type(event["request_id"]) is str and type(event["campaign_id"]) is int
-            and type(event["user_id"]) is str and type(event["status"]) is str and event["status"] in _STATUSES
+            and type(event["user_id"]) is str and type(event["status"]) is str and event["status"] in DECISION_STATUSES
             and (event["coupon_code"] is None or type(event["coupon_code"]) is str))

@@ -6,13 +6,11 @@ committed (the worker commits them only after the rows are in the database).
 """
 from campaigns.coupons import CouponCodeInvalid, coupon_code_read
 from campaigns.epoch import is_moment_us
-from campaigns.messages import BIGINT_END, INT_END, decode_decision_events, request_identity
-from campaigns.models import Participation
+from campaigns.messages import BIGINT_END, DECISION_STATUSES, INT_END, decode_decision_events, request_identity
 from campaigns.rows import time_columns
 from stats import services
 from streaming.worker import BatchConsumerWorker, BatchResult, PoisonMessage
 
-_STATUSES = frozenset(Participation.Status.values)
 _TIME_FIELDS = time_columns()  # the event carries the row's times, under the same names
 MAX_TOPIC_LENGTH = 249
 
@@ -23,8 +21,8 @@ def stored_event(event: dict) -> dict:
     truncate what INSERT IGNORE lets by)."""
     request_id, campaign_id, user_id = request_identity(event, "decision event: ")
     status, topic = event["status"], event["topic"]
-    if not isinstance(status, str) or status not in _STATUSES:
-        raise PoisonMessage(f"decision event: status {status!r} is not one of {', '.join(sorted(_STATUSES))}")
+    if not isinstance(status, str) or status not in DECISION_STATUSES:
+        raise PoisonMessage(f"decision event: status {status!r} is not one of {', '.join(sorted(DECISION_STATUSES))}")
     if not isinstance(topic, str) or len(topic) > MAX_TOPIC_LENGTH:
         raise PoisonMessage("decision event: topic is not a Kafka topic name")
     partition, offset = event["partition"], event["offset"]

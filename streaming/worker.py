@@ -109,10 +109,19 @@ class Batch:
     db_seconds: float = None
 
 
+NO_TIMESTAMP = -1  # Kafka's timestamp of a record written without one
+
+
+def broker_time_ms(record) -> int | None:
+    """The record's broker timestamp, or None when it carries none (Kafka's -1; kafka-python gives
+    None for the old message format)."""
+    return None if record.timestamp in (None, NO_TIMESTAMP) else record.timestamp
+
+
 def written_at_s(record) -> float:
     """When the record was written, by its broker timestamp, in seconds; 0 (long ago) for one that
-    carries none (-1, or None from kafka-python for the old message format)."""
-    return max(record.timestamp or 0, 0) / 1000
+    carries none or a negative one."""
+    return max(broker_time_ms(record) or 0, 0) / 1000
 
 
 def in_kafka_order(polled):

@@ -86,7 +86,8 @@ def test_the_daily_batch_counts_each_campaigns_redemptions_of_the_day():
 def test_a_days_redemptions_are_read_from_that_days_range_of_each_campaign():
     """Other days' redemptions are not read: the (campaign, redeemed_at) index gives each
     campaign's day as one range."""
-    busy, quiet = CampaignFactory(total_stock=40), CampaignFactory(total_stock=5)
+    busy = CampaignFactory(total_stock=40)
+    CampaignFactory(total_stock=5)  # a campaign with nothing redeemed: one probe, nothing read
     noon = datetime(2025, 1, 15, 12, tzinfo=SEOUL)
     for i, redeemed_at in enumerate([noon] * 3 + [noon - timedelta(days=d % 7 + 1) for d in range(35)]):
         [won] = decided(busy, [f"user-{i}"])
