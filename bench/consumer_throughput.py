@@ -4,7 +4,9 @@ the same topic as the ceiling.
 
 Two shapes of topic (lab.publishing): bulk, large batches from one producer; http, one request at
 a time from several processes with a few in flight each, as the web tier's workers write it (many
-small producer batches). records/batch is what one database transaction decided on average.
+small producer batches). records/batch is what one database transaction decided on average,
+records/poll what one of the decider's polls that returned records held (a batch gathers several
+polls while the previous batch holds the database).
 
     .venv/bin/python -m bench.consumer_throughput [--sizes 10000,100000,1000000] [--shapes bulk,http]
         [--runs 1] [--per-event-max 100000] [--processes 4 --in-flight 4]
@@ -39,10 +41,12 @@ def publish(topic, campaign_id, count, shape, processes, in_flight):
     return acked - started
 
 
-def batch_sizes(metrics_url, records):
-    """(batches, records) the consumer reports in its Prometheus batch-size histogram."""
+def per_batch_and_poll(metrics_url, records):
+    """(records per batch, records per poll that returned any), from the consumer's Prometheus
+    histograms."""
     values = consumer_histograms(metrics_url, records=records)
-    return values[("batch_size", "count")], values[("batch_size", "sum")]
+    return (values[("batch_size", "sum")] / max(values[("batch_size", "count")], 1),
+            values[("poll_records", "sum")] / max(values[("poll_records", "count")], 1))
 
 
 def run_consumer(topic, mode, count, stock, max_poll_records, shape, processes, in_flight):
@@ -61,12 +65,12 @@ def run_consumer(topic, mode, count, stock, max_poll_records, shape, processes, 
                                           "--metrics-addr", "127.0.0.1")) as (decider,):
         wait_until_decided([campaign.pk], count, timeout_s=3600)
         peak = peak_rss_mib(decider.pid)
-        batches, records = batch_sizes(f"http://127.0.0.1:{port}/metrics", count)
+        per_batch, per_poll = per_batch_and_poll(f"http://127.0.0.1:{port}/metrics", count)
     from lab.ordering import commit_rate
     from lab.selectors import decided_events
 
     commits = [e.decided_at for e in decided_events(campaign_id=campaign.pk)]
-    return (max(commits) - min(commits)) / 1e6, commit_rate(commits), peak, records / max(batches, 1)
+    return (max(commits) - min(commits)) / 1e6, commit_rate(commits), peak, per_batch, per_poll
 
 
 def main():
@@ -105,21 +109,21 @@ def main():
                             continue
                         # Short: the embedded broker reads longer names slowly (settings/embedded_broker.py).
                         topic = f"b.{shape}.{mode[0]}.{uuid.uuid4().hex[:6]}"
-                        seconds, tps, peak, per_batch = run_consumer(topic, mode, size, size // 2, max_poll_records,
-                                                                     shape, args.processes, args.in_flight)
+                        seconds, tps, peak, per_batch, per_poll = run_consumer(
+                            topic, mode, size, size // 2, max_poll_records, shape, args.processes, args.in_flight)
                         results[mode] = tps
                         raw = raw_poll_rate(topic, size) if mode == "batch" else None
                         if mode == "batch":
                             ranges.setdefault((size, shape), []).append(tps)
                         rows.append([size, shape, run, mode, f"{seconds:.2f}", f"{tps:,.0f}",
                                      f"{results['batch'] / results['per-event']:.1f}x" if mode == "batch" and "per-event" in results else "",
-                                     f"{per_batch:,.0f}", f"{raw:,.0f}" if raw else "",
+                                     f"{per_batch:,.0f}", f"{per_poll:,.0f}", f"{raw:,.0f}" if raw else "",
                                      f"{tps / raw:.0%}" if raw else "", f"{peak:.0f}"])
-                        print(f"  done: {size} {shape} #{run} {mode}: {tps:,.0f}/s, {per_batch:,.0f} records/batch",
-                              flush=True)
+                        print(f"  done: {size} {shape} #{run} {mode}: {tps:,.0f}/s, {per_batch:,.0f} records/batch, "
+                              f"{per_poll:,.0f} records/poll", flush=True)
         print()
         print_table(["events", "shape", "run", "mode", "seconds", "decisions/s", "batch/per-event", "records/batch",
-                     "raw poll/s", "share of raw", "peak RSS MiB"], rows)
+                     "records/poll", "raw poll/s", "share of raw", "peak RSS MiB"], rows)
         print()
         for (size, shape), rates in ranges.items():
             print(f"batch, {size:,} events, {shape}: {len(rates)} run(s), {min(rates):,.0f}-{max(rates):,.0f} decisions/s")

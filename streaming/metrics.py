@@ -35,6 +35,10 @@ STALLED_PARTITIONS = Gauge(
     "patience; nothing past the hole is committed until it fills.", LABELS)
 BATCH_SIZE = Histogram(
     "firstcome_consumer_batch_size", "Records per polled batch.", LABELS, buckets=BATCH_SIZE_BUCKETS)
+POLL_RECORDS = Histogram(
+    "firstcome_consumer_poll_records",
+    "Records per poll that returned any (a batch may gather several polls while the previous one "
+    "holds the database).", LABELS, buckets=BATCH_SIZE_BUCKETS)
 BATCH_SECONDS = Histogram(
     "firstcome_consumer_batch_seconds",
     "One batch from poll result to committed offsets: decode, DB transaction, dead-letter and "
@@ -58,6 +62,7 @@ class ConsumerMetrics:
         self.consumed = MESSAGES_CONSUMED.labels(*labels)
         self.dead_lettered = DEAD_LETTERED.labels(*labels)
         self.batch_size = BATCH_SIZE.labels(*labels)
+        self.poll_records = POLL_RECORDS.labels(*labels)
         self.batch_seconds = BATCH_SECONDS.labels(*labels)
         self.db_commit_seconds = DB_COMMIT_SECONDS.labels(*labels)
         self.splits = BATCH_SPLITS.labels(*labels)
@@ -81,6 +86,9 @@ class ConsumerMetrics:
             highwater = _highwater(kafka_consumer, tp)
             if highwater is not None:
                 LAG.labels(*self.labels, str(tp.partition)).set(max(highwater - records[-1].offset - 1, 0))
+
+    def polled(self, records):
+        self.poll_records.observe(records)
 
     def batch_split(self):
         self.splits.inc()

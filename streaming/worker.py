@@ -315,13 +315,17 @@ class BatchConsumerWorker:
         delay, max_delay = self.retry_backoff_s
         while True:
             try:
-                return self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records or self.max_poll_records)
+                polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records or self.max_poll_records)
             except KafkaError as exc:
                 if self.stopping:
                     return {}
                 log.warning("%s: broker unreachable, polling again in %.1fs: %s", self.name, delay, exc)
                 time.sleep(delay)
                 delay = min(delay * 2, max_delay)
+                continue
+            if polled and self.metrics:
+                self.metrics.polled(sum(map(len, polled.values())))
+            return polled
 
     def gather(self):
         """Main thread: the next batch's polled records, without gaps. While the batch in flight

@@ -38,6 +38,8 @@ def test_consumer_metrics_after_a_burst(processes, kafka_topics, settings):
     batches = metric_value(samples, "firstcome_consumer_batch_size_count", **labels)
     assert batches >= 1
     assert metric_value(samples, "firstcome_consumer_batch_size_sum", **labels) == 61
+    polls = metric_value(samples, "firstcome_consumer_poll_records_count", **labels)
+    assert 1 <= polls and metric_value(samples, "firstcome_consumer_poll_records_sum", **labels) >= 61
     assert metric_value(samples, "firstcome_consumer_batch_seconds_count", **labels) == batches
     assert metric_value(samples, "firstcome_consumer_db_commit_seconds_count", **labels) == batches
     assert metric_value(samples, "firstcome_consumer_db_commit_seconds_sum", **labels) > 0
