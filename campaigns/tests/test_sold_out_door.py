@@ -34,7 +34,9 @@ def sold_out_campaign():
 @pytest.mark.slow
 def test_a_throttled_request_on_a_sold_out_campaign_is_a_429_not_counted_as_a_refusal(processes, child_env):
     """Only a 409 sent is a refusal at the door: requests past the user's rate are answered 429
-    (by Django, after the fast path's throttle said no) and the daily statistics do not count them."""
+    (by Django, after the fast path's throttle said no) and are not counted: the Prometheus counter
+    and the daily statistics' count are recorded by the same call (campaigns.refusals), made only
+    where a 409 is sent."""
     campaign = sold_out_campaign()
     _, base_url = start_gunicorn(processes, child_env(FIRSTCOME_PARTICIPATION_RATE="2/min"), workers=1)
     statuses = [call("POST", f"{base_url}/api/campaigns/{campaign.pk}/participations", body={"user_id": "eager"})[0]
