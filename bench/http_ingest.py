@@ -29,7 +29,7 @@ export function handleSummary(data) { return { [__ENV.SUMMARY]: JSON.stringify(d
 """
 
 
-def measure(base_url, script, variables, name, logs, accounted):
+def measure(base_url, script, variables, name, logs, accounted, users=None):
     """One k6 run; with the CPU each party used per request: k6 (this process's waited-for
     children), the web server (master and workers) and the broker."""
     from lab.cpu import cpu_seconds
@@ -38,7 +38,8 @@ def measure(base_url, script, variables, name, logs, accounted):
     before = {party: cpu_seconds(procs) for party, procs in accounted.items()}
     k6_before = os.times()
     code, summary = run_k6(script, {"BASE_URL": base_url, **variables},
-                           summary_path=logs / f"{name}.json", log_path=logs / f"{name}.log", timeout=600)
+                           summary_path=logs / f"{name}.json", log_path=logs / f"{name}.log", timeout=600,
+                           users=users)
     if summary is None or "http_req_duration" not in summary["metrics"]:
         raise SystemExit(f"k6 {name} produced no measurement (exit {code}); see {logs / f'{name}.log'}")
     m = summary["metrics"]
@@ -61,6 +62,8 @@ def main():
     parser.add_argument("--vus", type=int, default=100)
     parser.add_argument("--duration", default="15s")
     parser.add_argument("--rate", type=int, default=2000, help="arrival rate of the open-model run (requests/s)")
+    parser.add_argument("--users", type=int, default=150_000,
+                        help="distinct users (each with its own token) the closed-loop run may reach")
     parser.add_argument("--workers", type=int)
     parser.add_argument("--threads", type=int)
     args = parser.parse_args()
@@ -71,7 +74,7 @@ def main():
     from campaigns.services import campaign_create
     from lab.embedded import free_port
     from lab.partition_experiment import count_messages, local_servers
-    from lab.stack import LocalStack
+    from lab.stack import LocalStack, k6_users
 
     logs = Path("/tmp") / f"bench-http-{uuid.uuid4().hex[:6]}"
     stack = LocalStack(logs)
@@ -91,11 +94,14 @@ def main():
         accounted = {"web": [web, *web.children()], "broker": [psutil.Process(broker)] if broker else []}
         k6 = {"VUS": args.vus, "DURATION": args.duration}
         warm_up = measure(base_url, "bulk.js", {**k6, "DURATION": "3s", "CAMPAIGN_ID": campaign.pk,
-                                                "USER_PREFIX": "warm"}, "warm-up", logs, accounted)
+                                                "USER_PREFIX": "warm"}, "warm-up", logs, accounted,
+                          users=k6_users(args.users // 4, prefix="warm"))
         floor = measure(base_url, str(floor_script), k6, "floor", logs, accounted)
-        ingest = measure(base_url, "bulk.js", {**k6, "CAMPAIGN_ID": campaign.pk}, "participation", logs, accounted)
+        ingest = measure(base_url, "bulk.js", {**k6, "CAMPAIGN_ID": campaign.pk}, "participation", logs, accounted,
+                         users=k6_users(args.users))
         at_rate = measure(base_url, "steady.js", {"RATE": args.rate, "DURATION": args.duration,
-                                                  "CAMPAIGN_ID": campaign.pk}, "at-rate", logs, accounted)
+                                                  "CAMPAIGN_ID": campaign.pk}, "at-rate", logs, accounted,
+                          users=k6_users(args.rate * 60, prefix="steady"))
         at_rate["name"] = f"participation at {args.rate:,}/s"
         # Every 202 stands for a message the broker holds: read the topic to its end and count.
         accepted = sum(r["ok"] for r in (warm_up, ingest, at_rate))

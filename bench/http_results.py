@@ -44,7 +44,7 @@ def main():
     from campaigns.models import Participation
     from campaigns.services import campaign_create
     from lab.embedded import free_port
-    from lab.stack import LocalStack, run_k6
+    from lab.stack import LocalStack, k6_users, run_k6
 
     logs = Path("/tmp") / f"bench-results-{uuid.uuid4().hex[:6]}"
     stack = LocalStack(logs)
@@ -64,7 +64,8 @@ def main():
             base_url = stack.start_web(port, **web_env, FIRSTCOME_RESULTS_CACHE_SIZE=cache_size)
             if not rows:  # the requests, sent once through the server and decided
                 run_k6("bulk.js", {"BASE_URL": base_url, "CAMPAIGN_ID": campaign.pk, "N": args.requests, "VUS": 50},
-                       summary_path=logs / "send.json", log_path=logs / "send.log", timeout=300)
+                       summary_path=logs / "send.json", log_path=logs / "send.log", timeout=300,
+                       users=k6_users(args.requests))
                 stack.wait(lambda: Participation.objects.count() >= args.requests, timeout=120,
                            message="every request decided")
                 ids = [str(i) for i in Participation.objects.values_list("request_id", flat=True)]

@@ -35,14 +35,16 @@ def accepted_requests(k6_log: Path) -> dict:
 
 def run_phase(stack, base_url, campaign, name, args, web, record):
     from lab.cpu import cpu_seconds
-    from lab.stack import run_k6
+    from lab.stack import k6_users, run_k6
 
     logs = stack.logs
     cpu_before, db_before = cpu_seconds([web, *web.children()]), db_counters()
+    prefix = f"{name}-{uuid.uuid4().hex[:6]}"
     code, summary = run_k6("journey.js", {"BASE_URL": base_url, "CAMPAIGN_ID": campaign.pk, "USERS": args.users,
                                           "VUS": args.vus, "WAIT": args.wait, "POLL_INTERVAL": args.poll_interval,
-                                          "USER_PREFIX": f"{name}-{uuid.uuid4().hex[:6]}", "RECORD": int(record)},
-                           summary_path=logs / f"{name}.json", log_path=logs / f"{name}.log", timeout=3600)
+                                          "USER_PREFIX": prefix, "RECORD": int(record)},
+                           summary_path=logs / f"{name}.json", log_path=logs / f"{name}.log", timeout=3600,
+                           users=k6_users(args.users, prefix=prefix))
     if summary is None:
         raise SystemExit(f"k6 {name} produced no summary (exit {code}); see {logs / f'{name}.log'}")
     cpu = cpu_seconds([web, *web.children()]) - cpu_before

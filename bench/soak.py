@@ -74,7 +74,7 @@ def main():
     from campaigns.models import Campaign
     from campaigns.services import campaign_create
     from lab.embedded import free_port
-    from lab.stack import LocalStack, run_k6
+    from lab.stack import LocalStack, k6_users, run_k6
 
     empty_tables()
     logs = Path("/tmp") / f"bench-soak-{uuid.uuid4().hex[:6]}"
@@ -93,7 +93,8 @@ def main():
         print(f"k6: {args.requests:,} requests from {users:,} users, stock {args.stock:,}, logs in {logs}", flush=True)
         code, summary = run_k6("bulk.js", {"BASE_URL": base_url, "CAMPAIGN_ID": campaign.pk, "N": args.requests,
                                            "USERS": users, "VUS": args.vus, "MAX_DURATION": "3h"},
-                               summary_path=logs / "k6.json", log_path=logs / "k6.log", timeout=4 * 3600)
+                               summary_path=logs / "k6.json", log_path=logs / "k6.log", timeout=4 * 3600,
+                               users=k6_users(users))
         if summary is None:
             raise SystemExit(f"k6 wrote no summary (exit {code}); see {logs / 'k6.log'}")
         sent_s = summary["state"]["testRunDurationMs"] / 1000

@@ -2,7 +2,7 @@
 JSON body with a human reason and a machine code."""
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -15,6 +15,8 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):  # a model's full_clean() inside a service
         exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, (AuthenticationFailed, NotAuthenticated)):
+        response.data = {"detail": str(exc.detail), "code": exc.detail.code}  # as the fast path's 401
     if response is not None and response.status_code == status.HTTP_400_BAD_REQUEST:
         # DRF names each bad field; keep that and add a one-line summary.
         if isinstance(response.data, dict) and "detail" not in response.data:

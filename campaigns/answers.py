@@ -24,6 +24,7 @@ from rest_framework.exceptions import ValidationError
 
 from campaigns import selectors
 from campaigns.errors import TooManyWaiters
+from campaigns.participants import may_see
 from campaigns.request_ids import is_issued_here
 
 MAX_WAIT_S = 30
@@ -63,23 +64,23 @@ SOLD_OUT = "SOLD_OUT"
 
 
 class ResultCache:
-    """The latest decisions of this process, as the answer's body: by request id, and each
-    user's decision by (campaign id, user id). Size-capped: the oldest entry goes first.
-    Only the body is kept (not the event's other fields): a few hundred bytes an entry."""
+    """The latest decisions of this process, as (owner, the answer's body): by request id, and
+    each user's decision by (campaign id, user id). Size-capped: the oldest entry goes first.
+    Only the owner and the body are kept: a few hundred bytes an entry."""
 
     def __init__(self, *, size: int):
         self.size = size
-        self.by_request = OrderedDict()  # str(request id) -> body
+        self.by_request = OrderedDict()  # str(request id) -> (user id, body)
         self.by_user = OrderedDict()  # (campaign id, user id) -> body
 
-    def add(self, event: dict) -> bytes:
-        """The event's answer body, kept unless the cache is off."""
-        body = result_body(event)
+    def add(self, event: dict) -> tuple[str, bytes]:
+        """The event's (owner, answer body), kept unless the cache is off."""
+        answer = event["user_id"], result_body(event)
         if self.size > 0:
-            _put(self.by_request, event["request_id"], body, self.size)
+            _put(self.by_request, event["request_id"], answer, self.size)
             if event["status"] != DUPLICATE:  # a DUPLICATE is not the user's decision
-                _put(self.by_user, (event["campaign_id"], event["user_id"]), body, self.size)
-        return body
+                _put(self.by_user, (event["campaign_id"], event["user_id"]), answer[1], self.size)
+        return answer
 
     def __len__(self):
         return len(self.by_request)
@@ -185,11 +186,11 @@ class ResultAnswers:
 
     def decided(self, events: list[dict]) -> None:
         for event in events:
-            body = self.cache.add(event)
+            answer = self.cache.add(event)
             if event["status"] == SOLD_OUT:  # committed with no stock left: it never comes back
                 selectors.campaign_sold_out_seen(event["campaign_id"])
             if self.waiters.count:
-                self.waiters.wake(event["request_id"], body)
+                self.waiters.wake(event["request_id"], answer)
 
     def gap(self) -> None:
         """The feed (re)started reading: what it may have missed is read from the database."""
@@ -202,8 +203,9 @@ class ResultAnswers:
         if self.feed is not None:
             self.feed.stop()
 
-    async def result(self, *, request_id: str, query: bytes, respond, to_django) -> None:
-        """GET /api/participations/{request_id}[?wait=S]."""
+    async def result(self, *, request_id: str, query: bytes, respond, to_django, viewer: str | None = None) -> None:
+        """GET /api/participations/{request_id}[?wait=S], for `viewer` (the token's user; None in
+        body mode): a decision of someone else's is answered as an id never issued."""
         try:
             request_id = uuid.UUID(request_id)
         except ValueError:
@@ -219,23 +221,25 @@ class ResultAnswers:
                 wait = "django"
             if wait == "django":  # its 400, or a parameter only Django reads
                 return await to_django(None)
-        body = self.cache.by_request.get(str(request_id))
-        if body is not None:
+        answer = self.cache.by_request.get(str(request_id))
+        if answer is not None:
             _result_answered["cache"].inc()
-            return await respond(200, body)
+            return await _answer_to(viewer, answer, respond)
         if wait is None or self._released:  # stopping: no new waiter, the view reads once
             return await to_django(None if wait is None else b"")
-        await self._wait(request_id, wait, respond, to_django)
+        await self._wait(request_id, wait, viewer, respond, to_django)
 
-    async def user_decision(self, *, campaign_id: int, user_id: str, respond, to_django) -> None:
-        """GET /api/campaigns/{id}/participations/{user_id}: a cached decision, or the view."""
+    async def user_decision(self, *, campaign_id: int, user_id: str, respond, to_django,
+                            viewer: str | None = None) -> None:
+        """GET /api/campaigns/{id}/participations/{user_id}: a cached decision of the viewer's own,
+        or the view (which answers anyone else that there is none)."""
         body = self.cache.by_user.get((campaign_id, user_id))
-        if body is None:
+        if body is None or not may_see(owner=user_id, viewer=viewer):
             return await to_django(None)
         _result_answered["cache"].inc()
         await respond(200, body)
 
-    async def _wait(self, request_id, wait, respond, to_django):
+    async def _wait(self, request_id, wait, viewer, respond, to_django):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         key = str(request_id)
@@ -260,13 +264,13 @@ class ResultAnswers:
                 if outcome is ResultWaiters.RECHECK:
                     row = await loop.run_in_executor(_RESULT_READS, _participation_row, request_id)
                     if row is not None:
-                        return await respond(200, result_body(row))
+                        return await _answer_to(viewer, (row["user_id"], result_body(row)), respond)
                     if future.done():  # woken while reading (the decision, a gap, the stop)
                         outcome = take()
                         continue
-                else:  # the decision's answer, from its event
+                else:  # the decision's (owner, answer), from its event
                     _result_answered["woken"].inc()
-                    return await respond(200, outcome)
+                    return await _answer_to(viewer, outcome, respond)
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
@@ -278,6 +282,14 @@ class ResultAnswers:
             self.waiters.remove(key, future)
         # The deadline: the view reads the database once more and answers (PENDING, most likely).
         await to_django(b"")
+
+
+async def _answer_to(viewer, answer, respond):
+    """A decided result to `viewer`: its body for its owner, 404 as never issued for anyone else."""
+    owner, body = answer
+    if may_see(owner=owner, viewer=viewer):
+        return await respond(200, body)
+    return await respond(404, NOT_ISSUED_BODY)
 
 
 # The waiters' database reads get threads of their own, a few: a feed gap wakes every waiter to

@@ -47,6 +47,10 @@ class CampaignSoldOut(DomainError, http_status=409, code="sold_out"):
     """No stock is left and none comes back (the stock guard): refused at once, nothing queued."""
 
 
+class NotYourUserId(DomainError, http_status=403, code="not_your_user_id"):
+    """A body's user id that is not the one the credential proves (campaigns.participants)."""
+
+
 class TooManyWaiters(DomainError, http_status=503, code="too_many_waiters", retry_after=1):
     """A web process holds at most FIRSTCOME_RESULTS_MAX_WAITERS long polls (campaigns.answers)."""
 

@@ -25,6 +25,7 @@ DRF classes of the view. If any of them changes, building the adapter (campaign_
 the server's start) raises ImproperlyConfigured naming what changed: a middleware added tomorrow
 must be mirrored here (or leave its requests to Django) before the fast path serves again.
 """
+import asyncio
 import functools
 import logging
 import re
@@ -47,9 +48,13 @@ from campaign_site.parsers import may_be_too_deep
 from campaigns import selectors, services
 from campaigns.answers import (RESULT_PATH, USER_DECISION_PATH, ResultAnswers, count_result_handed_to_django)
 from campaigns.errors import BrokerUnavailable, CampaignSoldOut, DomainError
+from campaigns.participants import acting_user
 from campaigns.refusals import sold_out_refusals
 from campaigns.serializers import USER_ID_FIELD
 from campaigns.throttles import ParticipationUserThrottle
+from identity import participants
+from identity.drf import WWW_AUTHENTICATE
+from identity.tokens import TokenRefused
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +96,20 @@ WRITTEN_AGAINST = {
     "view.parser_classes": ("campaign_site.parsers.JSONParser",),
     "view.renderer_classes": ("rest_framework.renderers.JSONRenderer",),
     "view.content_negotiation_class": "campaigns.views.JSONOnlyNegotiation",
-    "view.authentication_classes": (),
-    "view.permission_classes": (),
+    "view.authentication_classes": ("identity.drf.ParticipantAuthentication",),
+    "view.permission_classes": ("identity.drf.IsParticipant",),
     # Its rate (FIRSTCOME_PARTICIPATION_RATE) and count are shared: both paths call allow().
     "view.throttle_classes": ("campaigns.throttles.ParticipationUserThrottle",),
-    # The result GETs (campaigns.answers): no authentication, permission, throttle or parser to
-    # mirror, DRF's default negotiation (the fast path answers only an Accept it would pick JSON for).
+    # The result GETs (campaigns.answers): a participant's token (anything else, a staff member's
+    # session or Basic included, is the view's), no throttle or parser to mirror, DRF's default
+    # negotiation (the fast path answers only an Accept it would pick JSON for).
     **{f"{name}{part}": value for name in ("result_view", "user_decision_view") for part, value in (
         (".renderer_classes", ("rest_framework.renderers.JSONRenderer",)),
         (".content_negotiation_class", "rest_framework.negotiation.DefaultContentNegotiation"),
-        (".authentication_classes", ()),
-        (".permission_classes", ("rest_framework.permissions.AllowAny",)),
+        (".authentication_classes", ("identity.drf.ParticipantAuthentication",
+                                     "rest_framework.authentication.SessionAuthentication",
+                                     "rest_framework.authentication.BasicAuthentication")),
+        (".permission_classes", ("identity.drf.IsParticipantOrStaff",)),
         (".throttle_classes", ()),
     )},
     "result_view": "campaigns.views.ParticipationResultView",
@@ -168,12 +176,15 @@ def dotted_names(classes) -> tuple:
 
 
 ANSWERS = Counter("firstcome_ingest_requests_total",
-                  "Participation POSTs by who answered: accepted / broker_unavailable by the fast "
-                  "path, django for those it handed to the Django application.", ["answer"])
+                  "Participation POSTs by who answered: accepted / broker_unavailable / sold_out / "
+                  "unauthenticated by the fast path, django for those it handed to the Django "
+                  "application.", ["answer"])
 ACCEPT_SECONDS = Histogram("firstcome_ingest_accept_seconds",
                            "From the request's body read to the broker's acknowledgement (202).",
                            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
-_answered_by = {name: ANSWERS.labels(name) for name in ("accepted", "broker_unavailable", "sold_out", "django")}
+_answered_by = {name: ANSWERS.labels(name)
+                for name in ("accepted", "broker_unavailable", "sold_out", "unauthenticated", "django")}
+UNAUTHENTICATED_HEADERS = [(b"www-authenticate", WWW_AUTHENTICATE.encode())]
 POST_ALLOW, GET_ALLOW = "POST, OPTIONS", "GET, HEAD, OPTIONS"  # DRF's Allow on each view's answers
 # Accept headers for which DRF's negotiation picks the JSON renderer with no media parameters.
 JSON_ACCEPTS = {None, b"*/*", b"application/json", b"application/*"}
@@ -181,18 +192,29 @@ JSON_ACCEPTS = {None, b"*/*", b"application/json", b"application/*"}
 
 class Route(NamedTuple):
     """A participation POST answered here. `path`: group 1 is the campaign id; `user_id`: the
-    parsed JSON body to the user id, raising KeyError, TypeError or ValidationError where the view
-    refuses the body (Django answers); `accepted`: the request id to the answer's (status, body);
-    `refused`: a DomainError to its body. PARTICIPATIONS is the native endpoint; another contract
-    over the same submission passes its own (campaigns.compat.ingest)."""
+    parsed JSON body to the body's user id (None: absent where the credential says who), raising
+    KeyError, TypeError or ValidationError where the view refuses the body (Django answers);
+    `accepted`: the request id to the answer's (status, body); `refused`: a DomainError (or a
+    refused credential) to its body. PARTICIPATIONS is the native endpoint; another contract over
+    the same submission passes its own (campaigns.compat.ingest)."""
     path: re.Pattern
-    user_id: Callable[[Any], str]
+    user_id: Callable[[Any], str | None]
     accepted: Callable[[Any], tuple[int, bytes]]
-    refused: Callable[[DomainError], bytes]
+    refused: Callable[[DomainError | TokenRefused], bytes]
+
+
+def body_user(data, key: str, field) -> str | None:
+    """The body's user id under `key`, as campaigns.views.user_id_from reads it: absent is None
+    in jwt mode, a KeyError (the view's 400) in body mode."""
+    if not isinstance(data, dict):
+        raise TypeError
+    if key not in data and participants.jwt_mode():
+        return None
+    return field.run_validation(data[key])
 
 
 PARTICIPATIONS = Route(
-    PARTICIPATION_PATH, lambda data: USER_ID_FIELD.run_validation(data["user_id"]),
+    PARTICIPATION_PATH, lambda data: body_user(data, "user_id", USER_ID_FIELD),
     lambda request_id: (202, b'{"request_id":"%s","status":"PENDING"}' % str(request_id).encode()),
     lambda exc: orjson.dumps(exc.body()))
 
@@ -243,15 +265,24 @@ class ParticipationIngest:
         async def respond(status, body, extra_headers=()):
             await self._answer(send, secure, status, body, extra_headers, allow=GET_ALLOW)
 
+        viewer = None
+        if participants.jwt_mode():  # a token is verified here; anything else (staff) is the view's
+            if _offered_token(headers) is None:
+                return await self._to_django(scope, receive, send, "result")
+            try:
+                viewer = await self._participant(headers)
+            except TokenRefused as exc:
+                return await respond(exc.http_status, orjson.dumps(exc.body()), UNAUTHENTICATED_HEADERS)
+
         async def to_django(query_string):
             """The DRF view answers; with the query string replaced when not None."""
             handed = scope if query_string is None else {**scope, "query_string": query_string}
             await self._to_django(handed, receive, send, "result")
 
         if by_id is not None:
-            return await self.results.result(request_id=by_id[1], query=scope["query_string"],
+            return await self.results.result(request_id=by_id[1], query=scope["query_string"], viewer=viewer,
                                              respond=respond, to_django=to_django)
-        await self.results.user_decision(campaign_id=int(by_user[1]), user_id=by_user[2],
+        await self.results.user_decision(campaign_id=int(by_user[1]), user_id=by_user[2], viewer=viewer,
                                          respond=respond, to_django=to_django)
 
     async def _participate(self, route, match, scope, receive, send):
@@ -262,8 +293,13 @@ class ParticipationIngest:
         body = await self._body_if_ours(headers, secure, receive)
         if body is None:
             return await self._to_django(scope, receive, send)
+        try:
+            credential_user = await self._participant(headers)
+        except TokenRefused as exc:
+            _answered_by["unauthenticated"].inc()
+            return await self._answer(send, secure, exc.http_status, route.refused(exc), UNAUTHENTICATED_HEADERS)
         campaign_id = int(match[1])
-        submission = await self._submission(route, campaign_id, body)
+        submission = await self._submission(route, campaign_id, body, credential_user)
         if submission is None:
             return await self._to_django(scope, _replay(body, receive), send)
         if isinstance(submission, CampaignSoldOut):
@@ -305,14 +341,28 @@ class ParticipationIngest:
             if not message.get("more_body"):
                 return b"".join(chunks)
 
-    async def _submission(self, route, campaign_id, body):
+    async def _participant(self, headers) -> str | None:
+        """The user the request's token proves (jwt mode), None in body mode; TokenRefused (401)
+        otherwise, as identity.drf answers. A token whose key is not known yet is checked on a
+        thread: reading the key source blocks."""
+        if not participants.jwt_mode():
+            return None
+        offered = _offered_token(headers)
+        if offered is None:
+            return participants.identify(None)
+        verifier = participants.verifier()
+        if verifier.needs_keys(offered):
+            return await asyncio.get_running_loop().run_in_executor(None, verifier.verify, offered)
+        return verifier.verify(offered)
+
+    async def _submission(self, route, campaign_id, body, credential_user):
         """The request ready to publish, or None if Django's view would not accept it: it then
         answers it (and counts it against the user's rate) itself."""
         if may_be_too_deep(body):  # the parser's nesting limit decides; orjson's is another
             return None
         try:
             data = orjson.loads(body)
-            user_id = route.user_id(data)
+            user_id = acting_user(credential_user=credential_user, body_user=route.user_id(data))
             window = await selectors.campaign_window_async(campaign_id)
             submission = services.participation_prepare(window, user_id, timezone.now())
         except CampaignSoldOut as exc:  # answered here, nothing published (counted once answered)
@@ -340,6 +390,12 @@ class ParticipationIngest:
         await send({"type": "http.response.start", "status": status,
                     "headers": [*headers, *extra_headers, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _offered_token(headers) -> str | None:
+    """The participant's token in the configured header, as identity.participants reads it."""
+    value = headers.get(participants.header_name().encode("latin-1"))
+    return participants.token_in(None if value is None else value.decode("latin-1"))
 
 
 def _replay(body, receive):

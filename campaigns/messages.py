@@ -12,11 +12,11 @@ import orjson
 
 from campaigns import rows
 from campaigns.epoch import from_epoch_us, is_moment_us, to_epoch_us
+from identity.users import MAX_USER_ID_LENGTH  # noqa: F401  (re-exported: the wire's limit)
 from streaming.errors import PoisonMessage
 from streaming.worker import broker_time_ms
 
 MAX_MESSAGE_BYTES = 4096
-MAX_USER_ID_LENGTH = 64
 # Column ranges a value is held to before it is written: MySQL clamps what INSERT IGNORE lets by.
 BIGINT_END, INT_END = 2 ** 63, 2 ** 31
 

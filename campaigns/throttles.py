@@ -19,6 +19,8 @@ from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.throttling import SimpleRateThrottle
 
+from identity.drf import participant_of
+
 
 class ParticipationUserThrottle(SimpleRateThrottle):
     scope = "participation"
@@ -32,8 +34,13 @@ class ParticipationUserThrottle(SimpleRateThrottle):
         return None if rate in ("", "off") else rate
 
     def allow_request(self, request, view):
+        """Counted for the credential's user (jwt mode), else the body's."""
+        return self.allow(participant_of(request) or self.body_user(request))
+
+    @staticmethod
+    def body_user(request, key="user_id"):
         data = request.data
-        return self.allow(data.get("user_id") if isinstance(data, dict) else None)
+        return data.get(key) if isinstance(data, dict) else None
 
     def allow(self, user_id) -> bool:
         """Count one request of `user_id` and say whether it may go on: the one check behind both

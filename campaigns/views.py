@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns import answers, selectors, services
+from campaigns.participants import acting_user, may_see
 from campaigns.exports import winners_csv
 from campaigns.request_ids import is_issued_here
 from campaigns.serializers import (
@@ -25,13 +26,19 @@ from campaigns.serializers import (
     ParticipationResultSerializer,
 )
 from campaigns.throttles import ParticipationUserThrottle
+from identity.drf import IsParticipant, IsParticipantOrStaff, ParticipantAuthentication, is_staff, participant_of
+from identity.participants import jwt_mode
 
 
 class PublicAPIView(APIView):
-    """Open endpoints: users are authenticated upstream, so no session or CSRF work here."""
+    """Open endpoints: no session or CSRF work here."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
+
+
+# Participants prove who they are with a token (identity.drf); staff with their session or Basic.
+PARTICIPANT_OR_STAFF = [ParticipantAuthentication, *APIView.authentication_classes]
 
 
 class AdminCampaignsView(APIView):
@@ -59,26 +66,36 @@ class JSONOnlyNegotiation(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def user_id_from(request, *, key: str = "user_id", field=USER_ID_FIELD) -> str:
+def user_id_from(request, *, key: str = "user_id", field=USER_ID_FIELD) -> str | None:
     """The body's user id under `key`, validated by the one shared field (ParticipationCreateSerializer
-    describes the same body in the schema); 400 naming the key otherwise."""
+    describes the same body in the schema); 400 naming the key otherwise. In jwt mode the key may
+    be absent (None): the credential says who the user is."""
     data = request.data
+    value = data.get(key, empty) if isinstance(data, dict) else empty
+    if value is empty and jwt_mode() and isinstance(data, dict):
+        return None
     try:
-        return field.run_validation(data.get(key, empty) if isinstance(data, dict) else empty)
+        return field.run_validation(value)
     except ValidationError as exc:
         raise ValidationError({key: exc.detail}) from None
+
+
+def participation_user(request, *, key: str = "user_id", field=USER_ID_FIELD) -> str:
+    """Who a participation is for (campaigns.participants.acting_user): 400, 403 otherwise."""
+    return acting_user(credential_user=participant_of(request), body_user=user_id_from(request, key=key, field=field))
 
 
 class ParticipationCreateView(PublicAPIView):
     """The hot endpoint: thousands of requests a second. It validates with a shared field
     instead of a serializer per request and skips content negotiation; the rest is the service."""
 
-    permission_classes = []
+    authentication_classes = [ParticipantAuthentication]
+    permission_classes = [IsParticipant]
     content_negotiation_class = JSONOnlyNegotiation
     throttle_classes = [ParticipationUserThrottle]
 
     def post(self, request, campaign_id):
-        request_id = services.participation_submit(campaign_id=campaign_id, user_id=user_id_from(request))
+        request_id = services.participation_submit(campaign_id=campaign_id, user_id=participation_user(request))
         return Response({"request_id": str(request_id), "status": "PENDING"},
                         status=status.HTTP_202_ACCEPTED)
 
@@ -108,9 +125,13 @@ class _ViewWaiters:
 _view_waiters = _ViewWaiters(limit=settings.FIRSTCOME_VIEW_MAX_WAITERS)
 
 
-class ParticipationResultView(PublicAPIView):
+class ParticipationResultView(APIView):
     """Also answered on the event loop (campaigns.answers) when the decision is in the web
-    process's cache or arrives while the request waits; this view is the definition."""
+    process's cache or arrives while the request waits; this view is the definition. A decided
+    request is shown to its owner and staff only (campaigns.participants.may_see)."""
+
+    authentication_classes = PARTICIPANT_OR_STAFF
+    permission_classes = [IsParticipantOrStaff]
 
     # ?wait=S here reads the database at this interval: the fast path waits on the decision's
     # event instead, and hands its requests here only at the deadline.
@@ -131,6 +152,9 @@ class ParticipationResultView(PublicAPIView):
                 while result is None and time.monotonic() < deadline:
                     time.sleep(max(0, min(self.WAIT_POLL_S, deadline - time.monotonic())))
                     result = selectors.participation_get(request_id)
+        if result is not None and not may_see(owner=result["user_id"], viewer=participant_of(request),
+                                               staff=is_staff(request)):
+            raise NotFound(answers.NOT_ISSUED)  # as an id never issued: nothing tells it exists
         if result is None:
             # Accepted by Kafka, not decided yet: the API stores nothing on the hot path, so
             # campaign and user are known only once the consumer has recorded the request.
@@ -139,10 +163,16 @@ class ParticipationResultView(PublicAPIView):
         return Response(ParticipationResultSerializer(result).data)
 
 
-class UserDecisionView(PublicAPIView):
+class UserDecisionView(APIView):
+    """A user's decision: for that user and staff; anyone else is told there is none."""
+
+    authentication_classes = PARTICIPANT_OR_STAFF
+    permission_classes = [IsParticipantOrStaff]
+
     def get(self, request, campaign_id, user_id):
         selectors.campaign_get(campaign_id)
-        decision = selectors.user_decision_get(campaign_id, user_id)
+        visible = may_see(owner=user_id, viewer=participant_of(request), staff=is_staff(request))
+        decision = selectors.user_decision_get(campaign_id, user_id) if visible else None
         if decision is None:
             raise NotFound(f"no decision yet for user {user_id!r} in campaign {campaign_id}")
         return Response(ParticipationResultSerializer(decision).data)

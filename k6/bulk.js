@@ -5,7 +5,7 @@
 // With DURATION (e.g. 15s) the VUs send for that long instead, every request from a new user.
 // MODE, CAMPAIGN_ID, STOCK, SUMMARY: as in burst.js.
 import exec from 'k6/execution';
-import { SUMMARY_TREND_STATS, USER_PREFIX, campaignFromEnv, participate, summarize } from './common.js';
+import { SUMMARY_TREND_STATS, campaignFromEnv, participate, summarize } from './common.js';
 
 const N = parseInt(__ENV.N || '1000', 10);
 const VUS = Math.min(parseInt(__ENV.VUS || '50', 10), N);
@@ -31,7 +31,7 @@ export function setup() {
 export default function (data) {
   const user = DURATION ? exec.scenario.iterationInTest + 1
     : Math.floor((exec.scenario.iterationInTest * USERS) / N) + 1;
-  participate(data.campaignId, `${USER_PREFIX}-${user}`);
+  participate(data.campaignId, user);
 }
 
 export function handleSummary(data) {

@@ -4,7 +4,7 @@
 // MODE=kafka|naive|atomic|locked (see common.js). Without CAMPAIGN_ID, setup() creates a campaign
 // of STOCK through the admin API (ADMIN_USER/ADMIN_PASSWORD). SUMMARY=path writes k6's JSON summary.
 import exec from 'k6/execution';
-import { SUMMARY_TREND_STATS, USER_PREFIX, campaignFromEnv, participate, summarize } from './common.js';
+import { SUMMARY_TREND_STATS, campaignFromEnv, participate, summarize } from './common.js';
 
 const VUS = parseInt(__ENV.VUS || '100', 10);
 const STOCK = parseInt(__ENV.STOCK || '50', 10);
@@ -22,7 +22,7 @@ export function setup() {
 }
 
 export default function (data) {
-  participate(data.campaignId, `${USER_PREFIX}-${exec.vu.idInTest}`);
+  participate(data.campaignId, exec.vu.idInTest);
 }
 
 export function handleSummary(data) {

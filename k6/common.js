@@ -7,6 +7,7 @@ import http from 'k6/http';
 import { check } from 'k6';
 import encoding from 'k6/encoding';
 import { Counter } from 'k6/metrics';
+import { SharedArray } from 'k6/data';
 
 export const MODES = ['kafka', 'naive', 'atomic', 'locked'];
 export const MODE = (__ENV.MODE || 'kafka').toLowerCase();
@@ -14,6 +15,16 @@ if (!MODES.includes(MODE)) throw new Error(`MODE must be one of ${MODES.join(', 
 
 export const BASE_URL = __ENV.BASE_URL || 'http://127.0.0.1:8000';
 export const USER_PREFIX = __ENV.USER_PREFIX || 'user';
+// TOKENS_FILE: a JSON array whose k-th entry is the token of user k (`${USER_PREFIX}-${k}`, or the
+// original contract's FIRST_USER_ID + k), minted by lab.stack.run_k6 from the development issuer
+// (or by `manage.py issue_token`). Without one, requests carry no credential (a body-mode server).
+const TOKENS = __ENV.TOKENS_FILE ? new SharedArray('tokens', () => JSON.parse(open(__ENV.TOKENS_FILE))) : null;
+export function credential(k) {
+  if (!TOKENS) return {};
+  if (k >= TOKENS.length) throw new Error(`TOKENS_FILE holds ${TOKENS.length} tokens, none for user ${k}`);
+  return { Authorization: `Bearer ${TOKENS[k]}` };
+}
+
 // The report reads p50/p95/p99 of http_req_duration from the JSON summary.
 export const SUMMARY_TREND_STATS = ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'max'];
 
@@ -33,9 +44,10 @@ const url = (campaignId) => (MODE === 'kafka'
   ? `${BASE_URL}/api/campaigns/${campaignId}/participations`
   : `${BASE_URL}/lab/campaigns/${campaignId}/participations-sync?strategy=${MODE}`);
 
-export function participate(campaignId, userId) {
-  const res = http.post(url(campaignId), JSON.stringify({ user_id: userId }),
-    { headers: { 'Content-Type': 'application/json' }, tags: { name: `participate ${MODE}` } });
+// User k (`${USER_PREFIX}-${k}`) asks for a coupon, with their token when TOKENS_FILE has one.
+export function participate(campaignId, k) {
+  const res = http.post(url(campaignId), JSON.stringify({ user_id: `${USER_PREFIX}-${k}` }),
+    { headers: { 'Content-Type': 'application/json', ...credential(k) }, tags: { name: `participate ${MODE}` } });
   if (res.status === 0) noAnswer.add(1);
   else byStatusClass[Math.floor(res.status / 100)].add(1);
   if (MODE === 'kafka') {

@@ -9,7 +9,7 @@ import http from 'k6/http';
 import { check, sleep } from 'k6';
 import exec from 'k6/execution';
 import { Counter, Trend } from 'k6/metrics';
-import { BASE_URL, SUMMARY_TREND_STATS, USER_PREFIX } from './common.js';
+import { BASE_URL, SUMMARY_TREND_STATS, USER_PREFIX, credential } from './common.js';
 
 const USERS = parseInt(__ENV.USERS || '1000', 10);
 const VUS = Math.min(parseInt(__ENV.VUS || '100', 10), USERS);
@@ -35,9 +35,11 @@ const outcome = { SUCCESS: new Counter('result_success'), SOLD_OUT: new Counter(
                   DUPLICATE: new Counter('result_duplicate') };
 
 export default function () {
-  const user = `${USER_PREFIX}-${exec.scenario.iterationInTest + 1}`;
+  const k = exec.scenario.iterationInTest + 1;
+  const user = `${USER_PREFIX}-${k}`;
+  const auth = credential(k);  // the same token submits and asks for the result: only its owner sees it
   const res = http.post(`${BASE_URL}/api/campaigns/${__ENV.CAMPAIGN_ID}/participations`,
-    JSON.stringify({ user_id: user }), { headers: { 'Content-Type': 'application/json' }, tags: { name: 'submit' } });
+    JSON.stringify({ user_id: user }), { headers: { 'Content-Type': 'application/json', ...auth }, tags: { name: 'submit' } });
   submitTime.add(res.timings.duration);
   if (res.status === 409 && res.body && res.body.includes('sold_out')) {
     refused.add(1);
@@ -54,7 +56,7 @@ export default function () {
   const since = Date.now();
   for (;;) {
     const asked = Date.now();
-    const r = http.get(`${BASE_URL}/api/participations/${requestId}?wait=${WAIT}`, { tags: { name: 'result' } });
+    const r = http.get(`${BASE_URL}/api/participations/${requestId}?wait=${WAIT}`, { headers: auth, tags: { name: 'result' } });
     lookups.add(1);
     lookupTime.add(r.timings.duration);
     const status = r.status === 200 ? r.json('status') : null;

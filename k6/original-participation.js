@@ -11,6 +11,7 @@ import http from 'k6/http';
 import { check } from 'k6';
 import exec from 'k6/execution';
 import { Counter } from 'k6/metrics';
+import { credential } from './common.js';
 
 const BASE_URL = __ENV.BASE_URL || 'http://127.0.0.1:8000';
 const CAMPAIGN_ID = __ENV.CAMPAIGN_ID || 1;
@@ -33,9 +34,10 @@ export const options = {
 };
 
 export default function () {
-  const userId = FIRST_USER_ID + exec.scenario.iterationInTest;
+  const k = exec.scenario.iterationInTest;
+  const userId = FIRST_USER_ID + k;
   const response = http.post(`${BASE_URL}/api/campaigns/${CAMPAIGN_ID}/participation`,
-    JSON.stringify({ userId: userId }), { headers: { 'Content-Type': 'application/json' }, timeout: '60s' });
+    JSON.stringify({ userId: userId }), { headers: { 'Content-Type': 'application/json', ...credential(k) }, timeout: '60s' });
   const soldOut = response.status === 409 && errorCode(response) === 'CAMPAIGN_003';
   check(response, {
     'status is 200 (or 409 sold out at the door)': (r) => r.status === 200 || soldOut,

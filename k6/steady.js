@@ -7,6 +7,7 @@ import http from 'k6/http';
 import { check } from 'k6';
 import exec from 'k6/execution';
 import { Counter } from 'k6/metrics';
+import { credential } from './common.js';
 
 const accepted = new Counter('accepted');  // 202: the broker holds the request
 
@@ -29,9 +30,9 @@ export const options = {
 };
 
 export default function () {
-  const userId = `${USER_PREFIX}-${exec.scenario.iterationInTest}`;
+  const k = exec.scenario.iterationInTest;
   const res = http.post(`${BASE_URL}/api/campaigns/${__ENV.CAMPAIGN_ID}/participations`,
-    JSON.stringify({ user_id: userId }), { headers: { 'Content-Type': 'application/json' } });
+    JSON.stringify({ user_id: `${USER_PREFIX}-${k}` }), { headers: { 'Content-Type': 'application/json', ...credential(k) } });
   if (res.status === 202) accepted.add(1);
   check(res, { 'accepted with 202': (r) => r.status === 202 });
 }

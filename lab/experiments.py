@@ -23,7 +23,7 @@ from django.utils import timezone
 from campaigns import selectors, services
 from lab.embedded import free_port
 from lab.services import SYNC_STRATEGIES
-from lab.stack import BIN, K6_THRESHOLDS_CROSSED, LocalStack, run_k6
+from lab.stack import BIN, K6_THRESHOLDS_CROSSED, LocalStack, k6_users, run_k6
 
 MODES = ("kafka", *SYNC_STRATEGIES)
 K6_TIMEOUT_S = 600
@@ -250,7 +250,7 @@ class BurstExperiment:
         log_path = self.logs / f"k6-{mode}.log"
         code, summary = run_k6(self.plan.script, self.plan.k6_variables(base_url, campaign.pk, mode),
                                summary_path=self.out_dir / f"k6-{mode}.json", log_path=log_path,
-                               timeout=K6_TIMEOUT_S)
+                               timeout=K6_TIMEOUT_S, users=k6_users(max(self.plan.users, self.plan.concurrency)))
         if summary is None or code not in (0, K6_THRESHOLDS_CROSSED):
             raise ExperimentError(f"k6 failed in mode {mode} (exit code {code}); see {log_path}")
         metrics = summary["metrics"]

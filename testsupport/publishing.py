@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from lab.publishing import publish_participations
+from testsupport.identity import ACTING
 from testsupport.kafka import read_topic
 
 
@@ -29,8 +30,10 @@ def publish_requests(campaign, user_ids, *, chunk=2000):
     the API's encoder, key and producer (lab.publishing): exactly what participation_submit
     sends, without the HTTP and database round trip per request. Returns once the broker has
     acknowledged every one."""
-    return Published(publish_participations(topic=settings.FIRSTCOME_TOPIC, key_by=settings.FIRSTCOME_MESSAGE_KEY,
-                                            requests=((campaign.pk, user_id) for user_id in user_ids), chunk=chunk))
+    published = Published(publish_participations(topic=settings.FIRSTCOME_TOPIC, key_by=settings.FIRSTCOME_MESSAGE_KEY,
+                                                 requests=((campaign.pk, user_id) for user_id in user_ids), chunk=chunk))
+    ACTING.owners.update(published.users_by_request)  # their owners look them up (testsupport.identity)
+    return published
 
 
 class StreamPublisher(threading.Thread):

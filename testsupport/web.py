@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lab.embedded import free_port
 from lab.stack import gunicorn_command
+from testsupport.identity import ACTING, bearer
 from testsupport.polling import poll
 
 
@@ -20,16 +21,32 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
+# Whose each request id is, for the result lookups call() makes (testsupport.identity.ActingAs).
+acting = ACTING
+
+
+def acting_headers(url, body, headers):
+    """`headers`, with the token of the participant the request names unless one is there."""
+    headers = dict(headers or {})
+    if not any(name.lower() == "authorization" for name in headers):
+        user = acting.user_for(url, body)
+        if user is not None:
+            headers.update(bearer(user))
+    return headers
+
+
 def call(method, url, *, body=None, headers=None, timeout=5):
-    """(status, JSON body or text) of one request; HTTP errors and redirects are answers."""
+    """(status, JSON body or text) of one request, as the participant it names (ActingAs);
+    HTTP errors and redirects are answers."""
     data = None if body is None else json.dumps(body).encode()
-    headers = {**({"Content-Type": "application/json"} if data else {}), **(headers or {})}
+    headers = {**({"Content-Type": "application/json"} if data else {}), **acting_headers(url, body, headers)}
     request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with _opener.open(request, timeout=timeout) as response:
             status, content = response.status, response.read()
     except urllib.error.HTTPError as exc:
         status, content = exc.code, exc.read()
+    acting.saw(url, body, status, content)
     try:
         return status, json.loads(content)
     except ValueError:
@@ -107,10 +124,11 @@ def post_with_headers(base_url, path, body, headers):
     return request_with_headers(base_url, "POST", path, headers, body)
 
 
-def raw_post(url, body, content_type="application/json"):
-    """(status, headers, body bytes) of one POST of raw bytes; HTTP errors are answers."""
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": content_type} if content_type else {})
+def raw_post(url, body, content_type="application/json", headers=None):
+    """(status, headers, body bytes) of one POST of raw bytes, as the participant it names
+    (ActingAs); HTTP errors are answers."""
+    headers = {**({"Content-Type": content_type} if content_type else {}), **acting_headers(url, body, headers)}
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, dict(response.headers.items()), response.read()

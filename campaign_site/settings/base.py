@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django_crontab",
     "django_prometheus",
     "streaming",
+    "identity",
     "campaigns",
     "stats",
     "monitoring",
@@ -209,6 +210,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
+
+from .identity import *  # noqa: E402,F401,F403  who a participant is
 
 # /metrics (Prometheus): with a token, only requests carrying "Authorization: Bearer <token>".
 # Without one it is open unless FIRSTCOME_METRICS_REQUIRE_TOKEN (production: refused).

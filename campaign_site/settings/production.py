@@ -69,6 +69,19 @@ FIRSTCOME_METRICS_REQUIRE_TOKEN = True
 if FIRSTCOME_METRICS_TOKEN and len(FIRSTCOME_METRICS_TOKEN) < 32:  # noqa: F405
     raise ImproperlyConfigured("FIRSTCOME_METRICS_TOKEN must be at least 32 characters (see .env.example)")
 
+# --- identity: a verified token, from the identity provider's keys -----------------------------
+if FIRSTCOME_IDENTITY != "jwt":  # noqa: F405
+    raise ImproperlyConfigured("FIRSTCOME_IDENTITY must be jwt in production: body mode lets anyone act as any "
+                               "user (docs/guarantees.md, \"Who may do what\")")
+if len([s for s in (FIRSTCOME_JWT_JWKS_FILE, FIRSTCOME_JWT_JWKS_URL, FIRSTCOME_JWT_ALB_KEYS_URL) if s]) != 1:  # noqa: F405
+    raise ImproperlyConfigured("set exactly one of FIRSTCOME_JWT_JWKS_URL, FIRSTCOME_JWT_JWKS_FILE and "
+                               "FIRSTCOME_JWT_ALB_KEYS_URL (see .env.example)")
+required("FIRSTCOME_JWT_ISSUER", FIRSTCOME_JWT_ISSUER)  # noqa: F405
+if FIRSTCOME_JWT_ALB_KEYS_URL:  # noqa: F405  an ALB's tokens carry no audience: its ARN signs them
+    required("FIRSTCOME_JWT_ALB_SIGNER", FIRSTCOME_JWT_ALB_SIGNER)  # noqa: F405
+else:
+    required("FIRSTCOME_JWT_AUDIENCE", FIRSTCOME_JWT_AUDIENCE)  # noqa: F405
+
 if FIRSTCOME_EXPERIMENT_ENDPOINTS:  # noqa: F405
     raise ImproperlyConfigured("FIRSTCOME_EXPERIMENT_ENDPOINTS must stay off in production: the "
                                "synchronous experiment endpoints bypass Kafka and can oversell")

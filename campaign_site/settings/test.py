@@ -1,6 +1,7 @@
 """The test suite: the real MariaDB (never SQLite or a mock) and a real broker process that the
 fixtures start; DEBUG stays off so the tests see production error handling."""
 from .base import *  # noqa: F401,F403
+from .identity import development_issuer
 from .base import database_from_url, env
 
 DEBUG = False
@@ -14,6 +15,8 @@ DATABASES = {"default": database_from_url(env.url("DATABASE_URL", "mysql://root@
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 WHITENOISE_USE_FINDERS = True
+# Identity on, from the development issuer's keys in var/ unless a key source is set.
+globals().update(development_issuer(VAR_DIR))  # noqa: F405
 INSTALLED_APPS = [*INSTALLED_APPS, "lab"]  # noqa: F405  experiments and the local stack, never in production
 
 from .embedded_broker import *  # noqa: E402,F401,F403  short topic names (why: that module)

@@ -12,11 +12,12 @@ ROOT = Path(settings.BASE_DIR)
 # Each room and the rooms it may import (besides itself). Lowest layer first.
 MAY_IMPORT = {
     "streaming": set(),
-    "campaigns": {"streaming"},
-    "stats": {"campaigns", "streaming"},
-    "monitoring": {"campaigns", "stats", "streaming"},
-    "campaign_site": {"campaigns", "stats", "monitoring", "streaming"},
-    "lab": {"campaigns", "stats", "monitoring", "streaming", "campaign_site"},
+    "identity": set(),
+    "campaigns": {"streaming", "identity"},
+    "stats": {"campaigns", "streaming", "identity"},
+    "monitoring": {"campaigns", "stats", "streaming", "identity"},
+    "campaign_site": {"campaigns", "stats", "monitoring", "streaming", "identity"},
+    "lab": {"campaigns", "stats", "monitoring", "streaming", "campaign_site", "identity"},
 }
 # Modules of campaign_site that are foundations, not the composition on top: every room may use
 # them, and they import no room themselves.

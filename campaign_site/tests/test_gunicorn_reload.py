@@ -14,6 +14,7 @@ from campaigns import selectors
 from campaigns.models import Participation
 from testsupport.factories import CampaignFactory
 from testsupport.polling import poll
+from lab.stack import k6_users, write_tokens
 from testsupport.web import start_gunicorn, workers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -38,6 +39,7 @@ def test_sighup_reloads_during_a_participation_stream_lose_nothing(processes, ch
     k6 = subprocess.Popen(
         [str(K6), "run", "--quiet", "-e", f"BASE_URL={base_url}", "-e", f"CAMPAIGN_ID={campaign.pk}",
          "-e", "RATE=60", "-e", "DURATION=8s", "-e", f"SUMMARY={summary}",
+         "-e", f"TOKENS_FILE={write_tokens(tmp_path / 'tokens.json', k6_users(1000, prefix='steady'))}",
          str(settings.BASE_DIR / "k6" / "steady.js")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
+from testsupport.identity import ParticipantClient
 
 STAFF_API = "/api/admin/campaigns"
 
@@ -43,7 +44,7 @@ def counted(db, settings):
 
 def basic_get(username, password, *, address="10.0.0.1", path=STAFF_API):
     credentials = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return APIClient().get(path, HTTP_AUTHORIZATION=f"Basic {credentials}", REMOTE_ADDR=address)
+    return ParticipantClient().get(path, HTTP_AUTHORIZATION=f"Basic {credentials}", REMOTE_ADDR=address)
 
 
 def test_failed_basic_sign_ins_from_one_client_are_refused_429_without_hashing(counted, settings):

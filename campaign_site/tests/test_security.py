@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from campaigns.models import Campaign
 from testsupport.factories import CampaignFactory
+from testsupport.identity import ParticipantClient
 
 ROOT = settings.BASE_DIR
 
@@ -35,10 +36,10 @@ STAFF_ENDPOINTS = [("get", "/api/admin/campaigns", None),
 @pytest.mark.parametrize("method, path, body", STAFF_ENDPOINTS)
 def test_staff_api_refuses_anonymous_and_non_staff(users, method, path, body):
     path = path.format(campaign=CampaignFactory().pk)
-    anonymous = getattr(APIClient(), method)(path, body, format="json")
-    non_staff = getattr(basic(APIClient(), "user", "user-pass-1"), method)(path, body, format="json")
-    wrong_password = getattr(basic(APIClient(), "staff", "guess"), method)(path, body, format="json")
-    staff = getattr(basic(APIClient(), "staff", "staff-pass-1"), method)(path, body, format="json")
+    anonymous = getattr(ParticipantClient(), method)(path, body, format="json")
+    non_staff = getattr(basic(ParticipantClient(), "user", "user-pass-1"), method)(path, body, format="json")
+    wrong_password = getattr(basic(ParticipantClient(), "staff", "guess"), method)(path, body, format="json")
+    staff = getattr(basic(ParticipantClient(), "staff", "staff-pass-1"), method)(path, body, format="json")
 
     assert anonymous.status_code in (401, 403) and anonymous.json()["detail"]
     assert non_staff.status_code == 403
@@ -164,7 +165,8 @@ def test_the_secret_scan_finds_what_it_is_for(line, found):
 def test_debug_is_on_only_in_the_local_settings(module, debug):
     env = {"DJANGO_SETTINGS_MODULE": module, "DJANGO_SECRET_KEY": "x" * 50, "DJANGO_ALLOWED_HOSTS": "example.com",
            "DATABASE_URL": "mysql://root@127.0.0.1:3306/x", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
-           "PATH": "/usr/bin:/bin", "HOME": str(ROOT)}
+           "FIRSTCOME_JWT_JWKS_URL": "https://idp.example.com/jwks.json", "FIRSTCOME_JWT_ISSUER": "https://idp.example.com",
+           "FIRSTCOME_JWT_AUDIENCE": "firstcome", "PATH": "/usr/bin:/bin", "HOME": str(ROOT)}
     run = subprocess.run([sys.executable, "-c", "from django.conf import settings; print(settings.DEBUG)"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert run.stdout.strip() == str(debug), run.stderr

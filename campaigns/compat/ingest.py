@@ -45,6 +45,6 @@ def original_route() -> ingest.Route:
     # The acceptance rendered once around a marker, the request id put in its place per request.
     before, after = orjson.dumps(envelope.success(accepted_message("\0"))).split(b"\\u0000")
     return ingest.Route(
-        PATH, lambda data: USER_ID_FIELD.run_validation(data["userId"]),
+        PATH, lambda data: ingest.body_user(data, "userId", USER_ID_FIELD),
         lambda request_id: (200, b"%s%s%s" % (before, str(request_id).encode(), after)),
         lambda exc: orjson.dumps(envelope.failure(exc.body())))

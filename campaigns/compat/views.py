@@ -31,6 +31,7 @@ from campaigns.errors import DomainError
 from campaigns.models import Participation
 from campaigns.schema import TOO_LARGE
 from campaigns.throttles import ParticipationUserThrottle
+from identity.drf import IsParticipant, ParticipantAuthentication, participant_of
 
 TAG = "original contract"
 ACCEPTED = "참여 요청이 접수되었습니다."  # the original's message; the request id follows it
@@ -89,8 +90,9 @@ class OriginalAPIView(APIView):
         return envelope.exception_handler
 
 
-def original_user_id(request) -> str:
-    """The body's userId as firstcome's user id (its decimal string); 400 naming it otherwise."""
+def original_user_id(request) -> str | None:
+    """The body's userId as firstcome's user id (its decimal string); 400 naming it otherwise;
+    None when absent in jwt mode (the credential says who)."""
     return native.user_id_from(request, key="userId", field=USER_ID_FIELD)
 
 
@@ -99,7 +101,7 @@ class OriginalParticipationThrottle(ParticipationUserThrottle):
 
     def allow_request(self, request, view):
         try:
-            user_id = original_user_id(request)
+            user_id = participant_of(request) or original_user_id(request)
         except ValidationError:
             user_id = None  # refused by the view; not counted, as a native body without a string id
         return self.allow(user_id)
@@ -119,12 +121,13 @@ class OriginalParticipationThrottle(ParticipationUserThrottle):
 class ParticipationView(OriginalAPIView):
     """Mirrors campaigns.views.ParticipationCreateView's classes (campaigns.compat.ingest checks)."""
 
-    authentication_classes = []
-    permission_classes = []
+    authentication_classes = [ParticipantAuthentication]
+    permission_classes = [IsParticipant]
     throttle_classes = [OriginalParticipationThrottle]
 
     def post(self, request, campaign_id):
-        request_id = services.participation_submit(campaign_id=campaign_id, user_id=original_user_id(request))
+        user_id = native.participation_user(request, key="userId", field=USER_ID_FIELD)
+        request_id = services.participation_submit(campaign_id=campaign_id, user_id=user_id)
         return Response(envelope.success(accepted_message(request_id)))
 
 

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from campaigns import selectors, services
+from testsupport.identity import ParticipantClient
 from campaigns.errors import CampaignNotOpen
 from campaigns.models import Campaign
 from testsupport.factories import CampaignFactory, participation_request
@@ -113,8 +114,8 @@ def test_close_now_from_the_list_then_a_participation_is_refused_409(admin_clien
     assert f"Closed {campaign}" in response.content.decode()
     campaign.refresh_from_db()
     assert campaign.ends_at <= timezone.now()
-    refused = client.post(f"/api/campaigns/{campaign.pk}/participations", {"user_id": "late"},
-                          content_type="application/json")
+    refused = ParticipantClient().post(f"/api/campaigns/{campaign.pk}/participations", {"user_id": "late"},
+                                       format="json")
     assert refused.status_code == 409
     assert refused.json()["code"] == "campaign_not_open"
 

@@ -41,6 +41,7 @@ from testsupport.kafka import read_topic
 from testsupport.polling import poll
 from testsupport.publishing import Published
 from testsupport.web import call, django_client_headers, start_gunicorn
+from testsupport.identity import ParticipantClient
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -125,7 +126,7 @@ def django_answer(path, body, headers, scratch_topic):
     with commas, as the WSGI bridge does); a request it accepts goes to a scratch topic."""
     content_type, joined = django_client_headers(headers)
     with override_settings(FIRSTCOME_TOPIC=scratch_topic):
-        response = APIClient().generic("POST", path, body, content_type=content_type, **joined)
+        response = ParticipantClient().generic("POST", path, body, content_type=content_type, **joined)
     return response.status_code
 
 

@@ -15,13 +15,14 @@ from lab.embedded import free_port
 from streaming.producer import reset_producer
 from testsupport.factories import CampaignFactory, participation_request
 from testsupport.kafka import read_topic
+from testsupport.identity import ParticipantClient
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def api():
-    return APIClient()
+    return ParticipantClient()
 
 
 @pytest.fixture
@@ -91,8 +92,13 @@ def test_campaign_detail(api):
     assert api.get("/api/campaigns/999999").status_code == 404
 
 
+def test_in_body_mode_a_body_without_user_id_is_400(api, settings):
+    settings.FIRSTCOME_IDENTITY = "body"  # the original's trust: the body is all there is
+    response = api.post(f"/api/campaigns/{CampaignFactory().pk}/participations", {}, format="json")
+    assert response.status_code == 400 and "user_id" in response.json()["errors"]
+
+
 @pytest.mark.parametrize("body, field", [
-    ({}, "user_id"),
     ({"user_id": ""}, "user_id"),
     ({"user_id": "x" * 65}, "user_id"),
     ({"user_id": "tab\there"}, "user_id"),

@@ -12,6 +12,7 @@ from campaigns.models import Participation
 from testsupport.factories import CampaignFactory
 from testsupport.kafka import committed_total, read_topic
 from testsupport.polling import poll
+from testsupport.identity import ParticipantClient
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -29,7 +30,7 @@ def decided(count):
 @pytest.mark.parametrize("mode", ["batch", "per-event"])
 def test_burst_of_100_for_stock_50_and_a_user_who_sends_five_times(processes, kafka_topics, settings, mode):
     campaign = CampaignFactory(total_stock=50)
-    api = APIClient()
+    api = ParticipantClient()
     request_ids = [submit(api, campaign, f"user-{i:03d}") for i in range(100)]
     repeat_ids = [submit(api, campaign, "user-000") for _ in range(4)]  # user-000 sent 5 times in all
 
@@ -69,7 +70,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_stream_goes_on(proc
     producer.send(settings.FIRSTCOME_TOPIC, json.dumps({"campaign_id": campaign.pk}).encode())
     producer.flush()
     producer.close()
-    api = APIClient()
+    api = ParticipantClient()
     unknown = CampaignFactory()
     unknown_id = unknown.pk
     submit(api, unknown, "ghost")
@@ -82,14 +83,14 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_stream_goes_on(proc
     assert reasons == ["missing field 'request_id'", "not valid JSON", f"unknown campaign {unknown_id}"]
     assert {dict(m.headers)["source_topic"].decode() for m in dead} == {settings.FIRSTCOME_TOPIC}
     poll(decided(1))
-    assert APIClient().get(f"/api/participations/{good}").json()["status"] == "SUCCESS"
+    assert ParticipantClient().get(f"/api/participations/{good}").json()["status"] == "SUCCESS"
     poll(lambda: committed_total() >= 4, message="offsets committed past the poison")
     assert consumer.stop() == 0
 
 
 def test_redelivering_every_message_changes_nothing(processes, kafka_topics, settings, child_env):
     campaign = CampaignFactory(total_stock=10)
-    api = APIClient()
+    api = ParticipantClient()
     for i in range(30):
         submit(api, campaign, f"u{i % 20}")  # 20 users, 10 of them twice
     first = processes("consume_firstcome")
@@ -115,7 +116,7 @@ def test_a_request_the_database_refuses_is_dead_lettered_and_the_rest_decided(pr
     """A consumer (re)started on a batch holding a record the database refuses (a real trigger,
     streaming/tests/test_worker_isolation.py) keeps running: that one record is dead-lettered."""
     campaign = CampaignFactory(total_stock=2)
-    api = APIClient()
+    api = ParticipantClient()
     good = [submit(api, campaign, user) for user in ("first", "second")]
     refused = submit(api, campaign, "poison-1062")
     good.append(submit(api, campaign, "third"))

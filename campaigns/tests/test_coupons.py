@@ -20,6 +20,7 @@ from campaigns.request_ids import new_request_id
 from campaigns.selectors import coupons_redeemed
 from testsupport.database import entries_read
 from testsupport.factories import CampaignFactory, participation_request
+from testsupport.identity import ParticipantClient, as_user
 
 bodies = st.text(ALPHABET, min_size=LENGTH - 1, max_size=LENGTH - 1)
 
@@ -188,10 +189,11 @@ def test_a_code_given_twice_leaves_the_consumer_nothing_to_isolate_or_dead_lette
 def test_results_show_the_winners_code_and_null_otherwise():
     campaign = CampaignFactory(total_stock=1)
     won, lost = decide_batch([participation_request(campaign, "winner"), participation_request(campaign, "late")])
-    api = APIClient()
+    api = ParticipantClient()
 
     for d, code in ((won, won.coupon_code), (lost, None)):
-        assert api.get(f"/api/participations/{d.request.request_id}").json()["coupon_code"] == code
+        as_owner = as_user(d.request.user_id)
+        assert api.get(f"/api/participations/{d.request.request_id}", **as_owner).json()["coupon_code"] == code
         by_user = api.get(f"/api/campaigns/{campaign.pk}/participations/{d.request.user_id}").json()
         assert by_user["status"] == d.status and by_user["coupon_code"] == code
     assert won.coupon_code
@@ -199,7 +201,7 @@ def test_results_show_the_winners_code_and_null_otherwise():
 
 @pytest.mark.django_db
 def test_a_pending_result_has_a_null_code():
-    body = APIClient().get(f"/api/participations/{new_request_id()}").json()
+    body = ParticipantClient().get(f"/api/participations/{new_request_id()}").json()
     assert body["status"] == "PENDING" and body["coupon_code"] is None
 
 
@@ -207,7 +209,7 @@ def test_a_pending_result_has_a_null_code():
 
 @pytest.fixture
 def staff_api(db):
-    client = APIClient()
+    client = ParticipantClient()
     client.force_authenticate(User.objects.create_user("till", password="till-pass", is_staff=True))
     return client
 
@@ -290,8 +292,8 @@ def test_a_campaigns_redeemed_count_reads_only_its_redeemed_entries():
 @pytest.mark.django_db
 def test_redeem_is_for_staff_only():
     code = winner().coupon_code
-    assert redeem(APIClient(), code).status_code in (401, 403)
-    user = APIClient()
+    assert redeem(ParticipantClient(), code).status_code in (401, 403)
+    user = ParticipantClient()
     user.force_authenticate(User.objects.create_user("someone", password="p"))
     assert redeem(user, code).status_code == 403
     assert Participation.objects.get(coupon_code=code).redeemed_at is None
@@ -304,7 +306,7 @@ def test_concurrent_redemptions_on_mariadb_exactly_one_wins():
     threads, start, answers = 16, threading.Barrier(16), []
 
     def till():
-        client = APIClient()
+        client = ParticipantClient()
         client.force_authenticate(staff)
         try:
             start.wait()

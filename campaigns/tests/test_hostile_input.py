@@ -25,6 +25,7 @@ from campaigns.models import Campaign, Participation
 from testsupport.factories import CampaignFactory
 from testsupport.kafka import read_topic
 from testsupport.web import start_gunicorn
+from testsupport.identity import ParticipantClient
 
 EXAMPLES_PER_OPERATION = 25  # per operation and generation mode: 525 requests in all, about 12 s
 
@@ -90,13 +91,13 @@ def test_fuzzed_requests_from_the_openapi_document(processes, child_env, kafka_t
 
 @pytest.fixture
 def api():
-    return APIClient()
+    return ParticipantClient()
 
 
 @pytest.fixture
 def staff_api(db):
     user = User.objects.create_user("staff", password="staff-pass", is_staff=True)
-    client = APIClient()
+    client = ParticipantClient()
     client.force_authenticate(user)
     return client
 

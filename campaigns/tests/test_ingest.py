@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from campaign_site.parsers import MAX_JSON_DEPTH, TOO_DEEP
 from campaigns.models import Campaign
 from testsupport.factories import CampaignFactory
+from testsupport.identity import ParticipantClient
 from testsupport.kafka import read_topic
 from testsupport.web import (
     django_client_headers,
@@ -38,7 +39,7 @@ def view_post(path, body, headers):
     """The same request to the DRF view through Django's test client: a repeated header arrives
     joined by commas, as the ASGI-to-WSGI adapter in front of Django joins it."""
     content_type, joined = django_client_headers(headers)
-    response = APIClient().generic("POST", path, body, content_type=content_type, **joined)
+    response = ParticipantClient().generic("POST", path, body, content_type=content_type, **joined)
     return response.status_code, response.headers, response.content
 
 
@@ -111,7 +112,7 @@ def test_every_answer_is_the_drf_views_and_only_acceptances_skip_django(processe
     # The ALB's request line limit rather than gunicorn's, so that the longest ids reach the fast
     # path (gunicorn's own answer to a long line: campaign_site/tests/test_request_limits.py).
     _, base_url = start_gunicorn(processes, child_env(GUNICORN_LIMIT_REQUEST_LINE="16384"), workers=1)
-    api = APIClient()
+    api = ParticipantClient()
 
     for name, campaign, body, content_type, status in CASES:
         path = f"/api/campaigns/{campaigns[campaign]}/participations"
@@ -161,7 +162,7 @@ def test_with_the_broker_down_both_paths_answer_the_same_503(processes, child_en
     path = f"/api/campaigns/{campaign.pk}/participations"
     try:
         served = comparable(*raw_post(base_url + path, b'{"user_id": "gina"}', JSON))
-        response = APIClient().generic("POST", path, b'{"user_id": "gina"}', content_type=JSON)
+        response = ParticipantClient().generic("POST", path, b'{"user_id": "gina"}', content_type=JSON)
     finally:
         reset_producer()
     assert served[:2] == (503, {"detail": "the request could not be queued; nothing was recorded, retry",
@@ -215,7 +216,7 @@ def test_nesting_gets_the_same_answer_from_both_paths(processes, child_env, kafk
         body = (b'{"user_id": %s, "n": %s}' % (user, nested(depth - 1, shape, b"0")) if where == "beside user_id"
                 else b'{"user_id": %s}' % nested(depth - 1, shape, user))
         served = comparable(*raw_post(base_url + path, body, JSON))
-        response = APIClient().generic("POST", path, body, content_type=JSON)
+        response = ParticipantClient().generic("POST", path, body, content_type=JSON)
         assert served == comparable(response.status_code, response.headers, response.content), (depth, shape, where)
         if depth > MAX_JSON_DEPTH:
             assert served[:2] == (400, {"detail": TOO_DEEP}), (depth, shape, where)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from campaign_site.asgi import build_application
 from campaigns import answers, ingest
+from testsupport.identity import token_for
 from campaigns.compat.views import ParticipationView as OriginalParticipationView
 from campaigns.views import ParticipationCreateView, ParticipationResultView, UserDecisionView
 
@@ -98,7 +99,7 @@ def test_a_header_sent_twice_or_named_with_an_underscore_is_djangos(data, name, 
     spelled = data.draw(_spellings(name))
     base = {b"host": b"localhost", b"content-type": b"application/json", b"content-length": b"16",
             b"accept": b"application/json", b"x-forwarded-proto": b"https", b"x-forwarded-host": b"localhost",
-            b"x-note": b"a"}
+            b"x-note": b"a", b"authorization": b"Bearer " + token_for("u").encode()}
     if twice:  # the name as is, and again as spelled (the same, or with underscores)
         headers = [*base.items(), (spelled, b"b")]
     else:  # the name only as spelled

@@ -16,6 +16,7 @@ from campaigns.answers import MAX_WAIT_S, wait_seconds
 from testsupport.factories import CampaignFactory
 from testsupport.polling import poll
 from testsupport.web import call, get, metric_value, scrape_metrics, start_gunicorn, workers
+from testsupport.identity import ParticipantClient
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -52,7 +53,7 @@ def test_a_waiting_request_is_answered_when_its_decision_arrives(processes, chil
     assert seconds < 15  # the event woke it, long before the deadline
     samples = scrape_metrics(base_url)
     assert metric_value(samples, "firstcome_result_requests_total", answer="woken") == 1
-    assert body == APIClient().get(f"/api/participations/{request_id}").json()
+    assert body == ParticipantClient().get(f"/api/participations/{request_id}").json()
 
 
 def test_at_the_deadline_the_answer_is_pending_as_the_views(processes, child_env):
@@ -62,7 +63,7 @@ def test_at_the_deadline_the_answer_is_pending_as_the_views(processes, child_env
     started = time.monotonic()
     served = get(f"{base_url}/api/participations/{request_id}?wait=0.5")
     assert time.monotonic() - started >= 0.5
-    response = APIClient().get(f"/api/participations/{request_id}?wait=0.5")
+    response = ParticipantClient().get(f"/api/participations/{request_id}?wait=0.5")
     assert served == (200, response.json()) == (200, {"request_id": request_id, "campaign_id": None,
                                                       "user_id": None, "status": "PENDING", "coupon_code": None})
 
@@ -74,7 +75,7 @@ def test_a_bad_wait_is_a_400_with_its_reason_on_both_paths(processes, child_env)
     campaign = CampaignFactory()
     _, base_url = start_gunicorn(processes, child_env(), workers=1)
     request_id = accepted(base_url, campaign, "val")
-    api = APIClient()
+    api = ParticipantClient()
 
     @hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.sampled_from(BAD_WAITS) | st.from_regex(r"[0-9.]{1,8}", fullmatch=True)
@@ -148,7 +149,7 @@ def test_the_views_wait_reads_the_database_until_decided():
     thread = threading.Thread(target=decide_later)
     thread.start()
     started = time.monotonic()
-    response = APIClient().get(f"/api/participations/{request.request_id}?wait=10")
+    response = ParticipantClient().get(f"/api/participations/{request.request_id}?wait=10")
     thread.join()
     assert (response.status_code, response.json()["status"]) == (200, "SUCCESS")
     assert 0.7 <= time.monotonic() - started < 5
@@ -208,12 +209,12 @@ def test_the_views_own_waiters_are_capped_so_they_cannot_take_every_django_threa
     monkeypatch.setattr(views._view_waiters, "limit", 1)
     pending = new_request_id()  # issued here, never decided: the view waits it out
     url = f"/api/participations/{pending}"
-    holder = in_background(lambda: APIClient().get(url, {"wait": "3"}))
+    holder = in_background(lambda: ParticipantClient().get(url, {"wait": "3"}))
     poll(lambda: views._view_waiters.count == 1, timeout=10, message="the first waiter holding the only slot")
-    refused = APIClient().get(url, {"wait": "0.2"})
+    refused = ParticipantClient().get(url, {"wait": "0.2"})
     assert refused.status_code == 503, refused.content
     assert refused.json()["code"] == "too_many_waiters" and refused["Retry-After"] == "1"
-    assert APIClient().get(url).status_code == 200  # no wait: no slot needed
+    assert ParticipantClient().get(url).status_code == 200  # no wait: no slot needed
     response, _ = holder()
     assert (response.status_code, response.json()["status"]) == (200, "PENDING")
-    assert APIClient().get(url, {"wait": "0.1"}).status_code == 200  # the slot is free again
+    assert ParticipantClient().get(url, {"wait": "0.1"}).status_code == 200  # the slot is free again

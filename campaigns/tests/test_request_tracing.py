@@ -13,6 +13,7 @@ from testsupport.factories import CampaignFactory
 from testsupport.kafka import read_topic
 from testsupport.polling import poll
 from testsupport.publishing import publish_requests
+from testsupport.identity import ParticipantClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,7 +30,7 @@ def submit(api, campaign, user_id):
 def test_the_consumer_logs_each_decided_id_and_dead_letters_carry_theirs(processes, kafka_topics, settings,
                                                                           refusing_trigger):
     campaign = CampaignFactory(total_stock=1)
-    api = APIClient()
+    api = ParticipantClient()
     ghost_campaign = CampaignFactory()
     ghost = submit(api, ghost_campaign, "ghost")
     ghost_campaign.delete()  # accepted while it existed: rejected as an unknown campaign

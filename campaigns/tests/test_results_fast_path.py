@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from campaigns.answers import ResultCache, result_body
 from campaigns.models import Participation
 from testsupport.factories import CampaignFactory
+from testsupport.identity import ParticipantClient
 from testsupport.polling import poll
 from testsupport.web import (call, django_client_headers, metric_value, request_with_headers, scrape_metrics,
                              start_gunicorn)
@@ -34,7 +35,7 @@ def served(url, headers=None):
 
 
 def by_view(path, headers=None):
-    response = APIClient().get(path, **(headers or {}))
+    response = ParticipantClient().get(path, **(headers or {}))
     return response.status_code, response.content, {name: response.headers.get(name) for name in COMPARED_HEADERS}
 
 
@@ -110,7 +111,7 @@ def test_head_a_repeated_header_and_a_refused_host_go_to_the_view_even_for_a_cac
     for method, headers in cases:
         status, _, body = request_with_headers(base_url, method, path, headers)
         _, extra = django_client_headers(headers)
-        view = APIClient().generic(method, path, **extra)
+        view = ParticipantClient().generic(method, path, **extra)
         assert status == view.status_code, (method, headers, body)
         if ("Host", "evil.example") in headers:
             assert status == 400 and json.loads(body)["detail"]

@@ -20,6 +20,7 @@ from testsupport.factories import CampaignFactory
 from testsupport.kafka import read_topic
 from testsupport.polling import poll
 from testsupport.web import call, metric_value, scrape_metrics, start_gunicorn
+from testsupport.identity import ParticipantClient
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -51,7 +52,7 @@ def test_both_paths_refuse_a_sold_out_campaign_alike_and_publish_nothing(process
     _, base_url = start_gunicorn(processes, child_env(), workers=1)
     path = f"/api/campaigns/{campaign.pk}/participations"
     served = call("POST", base_url + path, body={"user_id": "late"})
-    response = APIClient().post(path, {"user_id": "later"}, format="json")
+    response = ParticipantClient().post(path, {"user_id": "later"}, format="json")
     assert served == (response.status_code, response.json()) == (
         409, {"detail": f"campaign {campaign.pk} is sold out", "code": "sold_out"})
     samples = scrape_metrics(base_url)

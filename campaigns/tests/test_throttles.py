@@ -9,6 +9,7 @@ from rest_framework.test import APIClient, APIRequestFactory
 from campaigns.throttles import ParticipationUserThrottle
 from testsupport.factories import CampaignFactory
 from testsupport.web import call, start_gunicorn
+from testsupport.identity import ParticipantClient
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ def participate(client, campaign, user_id, address="10.0.0.1"):
 
 def test_a_user_past_the_rate_gets_429_with_retry_after(kafka_topics, settings):
     settings.FIRSTCOME_PARTICIPATION_RATE = "3/m"  # a window the test cannot outlive by accident
-    campaign, api = CampaignFactory(), APIClient()
+    campaign, api = CampaignFactory(), ParticipantClient()
 
     assert [participate(api, campaign, "alice").status_code for _ in range(3)] == [202] * 3
     refused = participate(api, campaign, "alice")
@@ -33,7 +34,7 @@ def test_a_user_past_the_rate_gets_429_with_retry_after(kafka_topics, settings):
 
 def test_keyed_on_the_user_not_the_address(kafka_topics, settings):
     settings.FIRSTCOME_PARTICIPATION_RATE = "2/m"
-    campaign, api = CampaignFactory(), APIClient()
+    campaign, api = CampaignFactory(), ParticipantClient()
     # One address (a load balancer, a load test) for many users: none is refused.
     assert {participate(api, campaign, f"user-{i}", "10.0.0.1").status_code for i in range(20)} == {202}
     # One user from many addresses: refused all the same.
@@ -42,21 +43,21 @@ def test_keyed_on_the_user_not_the_address(kafka_topics, settings):
 
 
 def test_the_default_rate_lets_a_user_send_five_in_a_second(kafka_topics):
-    campaign, api = CampaignFactory(), APIClient()
+    campaign, api = CampaignFactory(), ParticipantClient()
     answers = [participate(api, campaign, "eager").status_code for _ in range(6)]
     assert answers == [202] * 5 + [429]
 
 
 def test_off_turns_it_off(kafka_topics, settings):
     settings.FIRSTCOME_PARTICIPATION_RATE = "off"
-    campaign, api = CampaignFactory(), APIClient()
+    campaign, api = CampaignFactory(), ParticipantClient()
     assert {participate(api, campaign, "racer").status_code for _ in range(12)} == {202}
 
 
 @pytest.mark.parametrize("body", [{}, {"user_id": 7}, ["user_id"], {"user_id": ""}])
 def test_a_body_without_a_user_id_is_left_to_the_serializer(kafka_topics, settings, body):
     settings.FIRSTCOME_PARTICIPATION_RATE = "1/m"
-    campaign, api = CampaignFactory(), APIClient()
+    campaign, api = CampaignFactory(), ParticipantClient()
     answers = {api.post(f"/api/campaigns/{campaign.pk}/participations", body, format="json").status_code
                for _ in range(3)}
     assert answers == {400}
@@ -77,7 +78,7 @@ def test_allow_by_user_id_shares_the_views_count(settings):
     campaign = CampaignFactory()
     throttle = ParticipationUserThrottle()
     assert [throttle.allow("dave"), throttle.allow("dave")] == [True, True]
-    assert participate(APIClient(), campaign, "dave").status_code == 429  # the third, through the view
+    assert participate(ParticipantClient(), campaign, "dave").status_code == 429  # the third, through the view
     assert not ParticipationUserThrottle().allow("dave")
     assert ParticipationUserThrottle().allow("erin")
 

@@ -28,6 +28,7 @@ from campaigns.messages import DECISION_EVENT_FIELDS, MAX_USER_ID_LENGTH, decisi
 from campaigns.models import Participation
 from campaigns.serializers import USER_ID_FIELD
 from testsupport.factories import CampaignFactory, participation_request
+from testsupport.identity import ParticipantClient
 from stats.consumers import stored_event
 from stats.models import DecisionEvent
 from stats.services import decision_events_store
@@ -160,7 +161,7 @@ def test_the_decision_endpoint_answers_each_look_alike_with_its_own_decision(fam
 
     def answers():
         decide_in_batches([participation_request(campaign, u, offset=i) for i, u in enumerate(decided)], [])
-        api = APIClient()
+        api = ParticipantClient()
         return {u: api.get(f"/api/campaigns/{campaign.pk}/participations/{quote(u, safe='')}")
                 for u in decided + undecided}
 

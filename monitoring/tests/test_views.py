@@ -14,11 +14,12 @@ from streaming.topics import committed_offsets, end_offsets
 from testsupport.factories import CampaignFactory
 from testsupport.kafka import committed_total, read_topic
 from testsupport.polling import poll
+from testsupport.identity import ParticipantClient
 
 
 @pytest.fixture
 def staff_client(db):
-    client = APIClient()
+    client = ParticipantClient()
     client.force_login(User.objects.create_user("ops", password="ops-secret", is_staff=True))
     return client
 
@@ -76,8 +77,8 @@ class TestDashboardPage:
 class TestSnapshotErrors:
     def test_anonymous_and_non_staff_are_refused(self):
         campaign = CampaignFactory()
-        assert APIClient().get(f"/api/monitoring/snapshot?campaign_id={campaign.pk}").status_code == 403
-        customer = APIClient()
+        assert ParticipantClient().get(f"/api/monitoring/snapshot?campaign_id={campaign.pk}").status_code == 403
+        customer = ParticipantClient()
         customer.force_login(User.objects.create_user("customer", password="x"))
         assert customer.get(f"/api/monitoring/snapshot?campaign_id={campaign.pk}").status_code == 403
 
@@ -117,7 +118,7 @@ def test_snapshot_after_a_known_burst_equals_the_database_and_the_broker(process
     kafka_topics(partitions=3)
     settings.FIRSTCOME_MESSAGE_KEY = "user"  # spread the burst over the three partitions
     staff = User.objects.create_user("ops", password="ops-secret", is_staff=True)
-    api = APIClient()
+    api = ParticipantClient()
     api.force_login(staff)
     campaign = CampaignFactory(total_stock=40)
     other = CampaignFactory(total_stock=5)  # shares the topic: stream numbers are topic-wide

@@ -33,6 +33,7 @@ from streaming.worker import PoisonMessage
 from testsupport.factories import CampaignFactory, participation_request
 from testsupport.kafka import committed_total, read_topic
 from testsupport.polling import poll
+from testsupport.identity import ParticipantClient
 
 GOOD = {"request_id": "6f1c8a52-3f0e-4c1a-9a57-0d8c4b7e9a10", "campaign_id": 3, "user_id": "u",
         "status": "SOLD_OUT", "topic": "t", "partition": 1, "offset": 9,
@@ -92,7 +93,7 @@ def slow_with_processes(test):
 @slow_with_processes
 def test_burst_through_the_api_ends_in_campaign_stats_equal_to_the_decisions(processes):
     big, small = CampaignFactory(total_stock=20), CampaignFactory(total_stock=5)
-    api = APIClient()
+    api = ParticipantClient()
     for i in range(40):
         submit(api, big, f"user-{i}")
     for i in range(5):
@@ -122,7 +123,7 @@ def test_burst_through_the_api_ends_in_campaign_stats_equal_to_the_decisions(pro
 @slow_with_processes
 def test_issuing_goes_on_while_consume_stats_is_down_and_it_catches_up_from_its_offsets(processes, settings):
     campaign = CampaignFactory(total_stock=30)
-    api = APIClient()
+    api = ParticipantClient()
     processes("consume_firstcome")
     stats_consumer = processes("consume_stats")
     for i in range(20):

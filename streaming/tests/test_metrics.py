@@ -9,13 +9,14 @@ from lab.embedded import free_port, port_open
 from testsupport.factories import CampaignFactory
 from testsupport.polling import poll
 from testsupport.web import metric_value, scrape_metrics
+from testsupport.identity import ParticipantClient
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def test_consumer_metrics_after_a_burst(processes, kafka_topics, settings):
     campaign = CampaignFactory(total_stock=30)
-    api = APIClient()
+    api = ParticipantClient()
     for i in range(60):
         api.post(f"/api/campaigns/{campaign.pk}/participations", {"user_id": f"u{i % 50}"}, format="json")
     producer = KafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS)

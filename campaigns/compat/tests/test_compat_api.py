@@ -18,6 +18,7 @@ from campaigns.models import Campaign
 from campaigns.refusals import SoldOutRefusals
 from testsupport.factories import CampaignFactory, participation_request
 from testsupport.kafka import read_topic
+from testsupport.identity import ParticipantClient
 
 ENVELOPE = {"success", "message", "errorCode", "data"}
 REQUEST_ID = re.compile(r"request_id=([0-9a-f-]{36})$")
@@ -25,12 +26,12 @@ REQUEST_ID = re.compile(r"request_id=([0-9a-f-]{36})$")
 
 @pytest.fixture
 def api():
-    return APIClient()
+    return ParticipantClient()
 
 
 @pytest.fixture
 def staff_api(db):
-    client = APIClient()
+    client = ParticipantClient()
     client.force_authenticate(User.objects.create_user("staff", password="staff-pass", is_staff=True))
     return client
 
@@ -76,9 +77,11 @@ def test_bools_floats_negatives_huge_and_other_spellings_are_a_400_envelope(api,
 
 
 @pytest.mark.django_db
-def test_a_missing_user_id_an_unknown_or_closed_campaign_are_envelopes(api):
+def test_a_missing_user_id_an_unknown_or_closed_campaign_are_envelopes(api, settings):
     closed = CampaignFactory(ends_at="2020-01-01T00:00:00Z", starts_at="2019-01-01T00:00:00Z")
+    settings.FIRSTCOME_IDENTITY = "body"  # a missing userId is a 400 where the body says who; else the token does
     assert_refused(api.post("/api/campaigns/1/participation", {"user_id": "12345"}, format="json"), 400, "invalid")
+    settings.FIRSTCOME_IDENTITY = "jwt"
     assert_refused(api.post("/api/campaigns/999999/participation", {"userId": 1}, format="json"),
                    404, "campaign_not_found")
     body = assert_refused(api.post(f"/api/campaigns/{closed.pk}/participation", {"userId": 1}, format="json"),

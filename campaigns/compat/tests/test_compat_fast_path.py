@@ -19,6 +19,7 @@ from campaigns.models import Campaign, Participation
 from testsupport.factories import CampaignFactory
 from testsupport.polling import poll
 from testsupport.web import call, metric_value, raw_post, scrape_metrics, start_gunicorn
+from testsupport.identity import ParticipantClient
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 JSON = "application/json"
@@ -62,7 +63,7 @@ def test_the_fast_path_answers_as_the_view_and_accepts_on_the_loop(processes, ch
                  "closed": CampaignFactory(starts_at=now - timedelta(days=2), ends_at=now - timedelta(days=1)).pk,
                  "sold out": CampaignFactory(total_stock=1, remaining_stock=0).pk}
     _, base_url = start_gunicorn(processes, child_env(), workers=1)
-    api = APIClient()
+    api = ParticipantClient()
     for name, campaign, body, status in CASES:
         path = f"/api/campaigns/{campaigns[campaign]}/participation"
         served = comparable(*raw_post(base_url + path, body))

@@ -17,7 +17,7 @@ from campaigns.models import Participation
 from lab.embedded import free_port, port_open
 from lab.ordering import percentiles
 from lab.selectors import decision_latencies_ms
-from lab.stack import ChildExited, LocalStack, run_k6
+from lab.stack import ChildExited, LocalStack, k6_users, run_k6
 from stats import selectors as stats_selectors
 
 DEMO_USER, DEMO_PASSWORD = "admin", "admin"
@@ -113,7 +113,8 @@ class Command(BaseCommand):
         self.say(f"Running the original scenario: {users} users within a second, stock {campaign.total_stock} (k6)")
         started = time.monotonic()
         _, summary = run_k6("burst.js", {"BASE_URL": base_url, "CAMPAIGN_ID": campaign.pk, "VUS": users},
-                            summary_path=logs / "burst-summary.json", log_path=logs / "k6.log", timeout=120)
+                            summary_path=logs / "burst-summary.json", log_path=logs / "k6.log", timeout=120,
+                            users=k6_users(users))
         k6_log = (logs / "k6.log").read_text(errors="replace").strip()
         self.say(k6_log.splitlines()[-1] if k6_log else "k6: no output")
         if summary is None:
