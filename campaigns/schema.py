@@ -37,6 +37,12 @@ STAFF_ONLY = {401: error("not authenticated (HTTP Basic or the admin session)"),
               429: error("too many failed sign-ins from this client, for this user name or on this "
                          "process: no password is checked until Retry-After")}
 
+# A participant's token (identity/): refused with the reason; a body naming another user.
+UNAUTHENTICATED = error("no participant token, or one that fails a rule (expired, not yet valid, another issuer "
+                        "or audience, an unknown key, a bad signature, an unaccepted algorithm): `detail` says which")
+PARTICIPANT = {401: UNAUTHENTICATED}
+NOT_YOUR_USER_ID = error("`code` `not_your_user_id`: the body names another user than the token proves")
+
 ALREADY_REDEEMED = OpenApiResponse(inline_serializer("CouponAlreadyRedeemed", {
     "detail": serializers.CharField(), "code": serializers.CharField(), "redeemed_at": serializers.DateTimeField(),
 }), description="the coupon was redeemed before (or by a concurrent request): `redeemed_at` says when")
@@ -62,13 +68,15 @@ def describe():
     extend_schema_view(
         post=extend_schema(
             summary="Ask for a coupon",
-            description="`202` once the broker has acknowledged the request; the consumer decides it later. "
+            description="The user is the participant token's (`Authorization: Bearer`); `user_id` may be left out, "
+                        "and if sent must be that user. `202` once the broker has acknowledged the request; the consumer decides it later. "
                         "Poll `GET /api/participations/{request_id}` for the outcome (`?wait=S` waits for it).\n\n"
                         "Once the campaign's stock is gone (it never comes back) a request is answered `409` with "
                         "`code` `sold_out` at once: it was not queued and has no request id. A request accepted "
                         "earlier keeps its own outcome.",
             request=ParticipationCreateSerializer,
-            responses={202: PARTICIPATION_ACCEPTED, 400: BAD_BODY, 404: error("no such campaign"),
+            responses={202: PARTICIPATION_ACCEPTED, 400: BAD_BODY, **PARTICIPANT, 403: NOT_YOUR_USER_ID,
+                       404: error("no such campaign"),
                        409: error("`code` `campaign_not_open`: not started yet, or closed; `code` `sold_out`: no "
                                   "stock left, nothing was queued"),
                        413: TOO_LARGE, 415: UNSUPPORTED,
@@ -85,14 +93,18 @@ def describe():
                                                       f"{MAX_WAIT_S}, up to three decimals)")],
                           responses={200: ParticipationResultSerializer,
                                      400: error("not a UUID, or `wait` out of range or given twice"),
-                                     404: error("no request with this id was ever accepted here"),
+                                     **PARTICIPANT,
+                                     404: error("no request with this id was ever accepted here, or it is another "
+                                                "user's (answered alike)"),
                                      503: error("`code` `too_many_waiters`: this server holds as many long polls as "
                                                 "it takes; retry (Retry-After)")}),
     )(views.ParticipationResultView)
     extend_schema_view(
         get=extend_schema(summary="A user's decision for a campaign",
                           responses={200: ParticipationResultSerializer,
-                                     404: error("no such campaign, or no decision for the user yet")}),
+                                     **PARTICIPANT,
+                                     404: error("no such campaign, or no decision for the user yet, or the user is "
+                                                "not the token's (answered alike)")}),
     )(views.UserDecisionView)
     extend_schema_view(
         post=extend_schema(

@@ -37,11 +37,11 @@ class ParticipantAuthentication(BaseAuthentication):
     def authenticate(self, request):
         if not participants.jwt_mode():
             return None
-        token = participants.token_in(request.META.get(participants.meta_key()))
-        if token is None:
+        offered = participants.token_in(request.META.get(participants.meta_key()))
+        if offered is None:
             return None
         try:
-            return Participant(participants.identify(token)), token
+            return Participant(participants.identify(offered)), offered
         except TokenRefused as exc:
             raise AuthenticationFailed(exc.detail, code=exc.code) from None
 

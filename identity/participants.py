@@ -40,8 +40,8 @@ def token_in(value: str | None) -> str | None:
         return None
     if header_name() != "authorization":
         return value.strip() or None
-    scheme, _, token = value.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+    scheme, _, credential = value.partition(" ")
+    return credential.strip() or None if scheme.lower() == "bearer" else None
 
 
 def dev_key_path() -> Path:

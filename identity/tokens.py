@@ -32,7 +32,7 @@ from identity.users import is_user_id
 ALGORITHMS = {"RS256": (RSAAlgorithm(RSAAlgorithm.SHA256), rsa.RSAPublicKey),
               "ES256": (ECAlgorithm(ECAlgorithm.SHA256), ec.EllipticCurvePublicKey)}
 MAX_TOKEN_BYTES = 8192
-_SEGMENT = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 
 REFUSALS = Counter("firstcome_identity_refusals_total",
                    "Participant credentials refused (401), by reason.", ["reason"])

@@ -41,7 +41,7 @@ def body_user(body) -> str | None:
     if isinstance(body, (bytes, str)):
         try:
             body = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     if not isinstance(body, dict):
         return None
@@ -94,18 +94,12 @@ class ParticipantClient(APIClient):
         super().__init__(*args, **kwargs)
         self.acting = ACTING
 
-    def _acting(self, method, path, data, extra, **kwargs):
+    def generic(self, method, path, data="", content_type="application/octet-stream", secure=False, **extra):
         if "HTTP_AUTHORIZATION" not in extra and "HTTP_AUTHORIZATION" not in self._credentials:
             user = self.acting.user_for(path, data)
             if user is not None:
                 extra = {**extra, **as_user(user)}
-        response = getattr(super(), method)(path, data, **kwargs, **extra)
-        if method == "post":
+        response = super().generic(method, path, data, content_type, secure=secure, **extra)
+        if method == "POST" and not getattr(response, "streaming", False):
             self.acting.saw(path, data, response.status_code, response.content)
         return response
-
-    def post(self, path, data=None, format=None, content_type=None, follow=False, **extra):
-        return self._acting("post", path, data, extra, format=format, content_type=content_type, follow=follow)
-
-    def get(self, path, data=None, follow=False, **extra):
-        return self._acting("get", path, data, extra, follow=follow)

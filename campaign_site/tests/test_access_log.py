@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from campaign_site.access_log import request_id_of
+from testsupport.identity import bearer
 from testsupport.factories import CampaignFactory
 from testsupport.polling import poll
 from testsupport.web import call, metric_value, scrape_metrics, start_gunicorn
@@ -24,7 +25,7 @@ def post_with_a_repeated_header(base_url, path, user_id):
     try:
         connection.putrequest("POST", path, skip_host=True, skip_accept_encoding=True)
         for name, value in [("Host", "localhost"), ("Content-Type", JSON), ("X-Note", "a"), ("X-Note", "b"),
-                            ("Content-Length", str(len(body)))]:
+                            *bearer(user_id).items(), ("Content-Length", str(len(body)))]:
             connection.putheader(name, value)
         connection.endheaders(body)
         response = connection.getresponse()

@@ -191,6 +191,8 @@ class Host:
             "DATABASE_URL": database_url,
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
             "KAFKA_SESSION_TIMEOUT_MS": "6000",
+            # the identity provider: this test run's development issuer, whose tokens call() sends
+            **dev_identity_env(),
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "GUNICORN_WORKERS": "1",
             "CRONTAB_EXECUTABLE": str(crontab),
@@ -263,6 +265,14 @@ def alive(pid):
     except ProcessLookupError:
         return False
     return True
+
+
+def dev_identity_env():
+    from identity import participants
+
+    participants.verifier()  # its JWKS file exists
+    return {"FIRSTCOME_JWT_JWKS_FILE": settings.FIRSTCOME_JWT_JWKS_FILE, "FIRSTCOME_JWT_ISSUER": settings.FIRSTCOME_JWT_ISSUER,
+            "FIRSTCOME_JWT_AUDIENCE": ",".join(settings.FIRSTCOME_JWT_AUDIENCE)}
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from campaigns.models import Campaign
+from testsupport.identity import bearer
 from testsupport.factories import CampaignFactory
 from testsupport.web import start_gunicorn
 
@@ -16,7 +17,8 @@ TEN_MB = json.dumps({"user_id": "x" * (10 * 2**20), "name": "x", "total_stock": 
 
 def post(port, path, body, *, keep_alive, headers=None):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"Content-Type": "application/json", **({} if keep_alive else {"Connection": "close"}), **(headers or {})}
+    headers = {"Content-Type": "application/json", **bearer("sender"), **({} if keep_alive else {"Connection": "close"}),
+               **(headers or {})}
     try:
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()

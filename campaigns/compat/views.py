@@ -114,6 +114,8 @@ class OriginalParticipationThrottle(ParticipationUserThrottle):
                 "request id in `message`. Same checks, rate and guarantees; userId 12345 is the native user "
                 "\"12345\".",
     responses={200: answer("OriginalAccepted"), 400: BAD_BODY, 404: UNKNOWN_CAMPAIGN,
+               401: refused("no participant token, or one that fails a rule: `detail` says which"),
+               403: refused("userId is not the user the token proves (not_your_user_id)"),
                409: refused("the campaign is not open (CAMPAIGN_004) or sold out (CAMPAIGN_003)"),
                413: TOO_LARGE, 415: UNSUPPORTED,
                429: refused("this user sent more than FIRSTCOME_PARTICIPATION_RATE; see Retry-After"),

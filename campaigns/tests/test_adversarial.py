@@ -40,7 +40,7 @@ from testsupport.invariants import check_invariants
 from testsupport.kafka import read_topic
 from testsupport.polling import poll
 from testsupport.publishing import Published
-from testsupport.web import call, django_client_headers, start_gunicorn
+from testsupport.web import acting_headers, call, django_client_headers, start_gunicorn
 from testsupport.identity import ParticipantClient
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -106,7 +106,10 @@ def _request_id(value):
 
 
 def raw_post(base_url, path, body, headers):
-    """POST with exactly these headers, repeats included (urllib would fold or drop them)."""
+    """POST with exactly these headers, repeats included (urllib would fold or drop them), and the
+    named participant's token unless they carry an Authorization."""
+    named = dict(headers)
+    headers = [*headers, *((k, v) for k, v in acting_headers(path, body, named).items() if k not in named)]
     host, port = base_url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
     try:

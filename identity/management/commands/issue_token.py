@@ -20,7 +20,7 @@ class Command(BaseCommand):
         if not 0 < ttl <= 86400:
             raise CommandError("--ttl must be 1 to 86400 seconds")
         try:
-            token = participants.mint(user, ttl_s=ttl)
+            minted = participants.mint(user, ttl_s=ttl)
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(token)
+        self.stdout.write(minted)
