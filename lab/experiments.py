@@ -21,6 +21,7 @@ from django.db import connection
 from django.utils import timezone
 
 from campaigns import selectors, services
+from identity import participants
 from lab.embedded import free_port
 from lab.services import SYNC_STRATEGIES
 from lab.stack import BIN, K6_THRESHOLDS_CROSSED, LocalStack, k6_users, run_k6
@@ -166,10 +167,12 @@ def web_sizing(workers=None, threads=None):
     return workers or conf["workers"], threads or conf["threads"]
 
 
-def post_json(url, body, timeout=10):
-    """(HTTP status, JSON body) of a POST; status 0 when nothing answered."""
+def post_json(url, body, timeout=10, *, user=None):
+    """(HTTP status, JSON body) of a POST, as `user` (a development token) when given; status 0
+    when nothing answered."""
+    credential = {"Authorization": f"Bearer {participants.mint(user)}"} if user is not None else {}
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", **credential})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"{}")
@@ -234,7 +237,8 @@ class BurstExperiment:
         slots = self.web_workers * self.web_threads
         for url, expected in requests:
             with ThreadPoolExecutor(slots) as pool:
-                answers = pool.map(lambda i: post_json(url, {"user_id": f"warm-up-{expected}-{i}"}), range(slots))
+                answers = pool.map(lambda i: post_json(url, {"user_id": f"warm-up-{expected}-{i}"},
+                                                         user=f"warm-up-{expected}-{i}"), range(slots))
                 for status, body in answers:
                     if status != expected:
                         raise ExperimentError(f"warm-up: {url} answered {status or 'nothing'}: "

@@ -3,9 +3,11 @@ burst_report): the broker (the embedded Tansu unless KAFKA_BOOTSTRAP_SERVERS nam
 and consume_firstcome; and k6 runs against them."""
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -115,16 +117,22 @@ def run_k6(script, variables, *, summary_path, log_path, timeout, users=None):
     None). Every variable is passed with -e, so nothing leaks in from this process's environment.
     `users` (k6_users): each gets a development token, handed to the script as TOKENS_FILE."""
     args = [str(BIN / "k6"), "run", "--quiet", "--include-system-env-vars=false"]
-    if users is not None:
-        minted = write_tokens(Path(summary_path).with_suffix(".tokens.json"), users)
-        variables = {**variables, "TOKENS_FILE": minted}
-    for name, value in {**variables, "SUMMARY": summary_path}.items():
-        args += ["-e", f"{name}={value}"]
-    k6 = ManagedProcess([*args, str(Path(settings.BASE_DIR) / "k6" / script)], log_path=log_path, name="k6").start()
+    minted = None
+    if users is not None:  # kept out of the run's folder: a report's files are what it reports
+        handle, minted = tempfile.mkstemp(prefix="k6-tokens-", suffix=".json")
+        os.close(handle)
+        variables = {**variables, "TOKENS_FILE": write_tokens(minted, users)}
     try:
-        code = k6.process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        k6.stop(signal.SIGINT, timeout=10)  # SIGINT: k6 stops the test and still writes its summary
-        raise TimeoutError(f"k6 {script} did not finish within {timeout}s; see {log_path}") from None
+        for name, value in {**variables, "SUMMARY": summary_path}.items():
+            args += ["-e", f"{name}={value}"]
+        k6 = ManagedProcess([*args, str(Path(settings.BASE_DIR) / "k6" / script)], log_path=log_path, name="k6").start()
+        try:
+            code = k6.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            k6.stop(signal.SIGINT, timeout=10)  # SIGINT: k6 stops the test and still writes its summary
+            raise TimeoutError(f"k6 {script} did not finish within {timeout}s; see {log_path}") from None
+    finally:
+        if minted is not None:
+            os.unlink(minted)
     summary_path = Path(summary_path)
     return code, json.loads(summary_path.read_text()) if summary_path.exists() else None

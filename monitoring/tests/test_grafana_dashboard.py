@@ -89,7 +89,7 @@ def exported(processes, child_env, settings):
     consumer_url = f"http://127.0.0.1:{port}"
     processes("consume_firstcome", "--metrics-port", str(port), "--metrics-addr", "127.0.0.1", env=env)
     assert call("POST", f"{base_url}/api/campaigns/{campaign.pk}/participations", body={"user_id": "u1"})[0] == 202
-    assert call("POST", f"{base_url}/api/campaigns/{campaign.pk}/participations", body={})[0] == 400
+    assert call("POST", f"{base_url}/api/campaigns/{campaign.pk}/participations", body={"user_id": ""})[0] == 400
 
     def decided():
         if not port_open("127.0.0.1", port):

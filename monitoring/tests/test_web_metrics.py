@@ -4,14 +4,15 @@ import urllib.request
 
 import pytest
 
+from testsupport.identity import bearer, someone
 from testsupport.web import metric_value, scrape_metrics, start_gunicorn
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def bad_request(base_url):
-    request = urllib.request.Request(f"{base_url}/api/campaigns/1/participations", data=b"{}",
-                                     headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(f"{base_url}/api/campaigns/1/participations", data=b'{"user_id": ""}',
+                                     headers={"Content-Type": "application/json", **bearer(someone())}, method="POST")
     with pytest.raises(urllib.error.HTTPError) as answer:
         urllib.request.urlopen(request, timeout=5)
     answer.value.close()  # an open connection would hold a gunicorn worker at shutdown
