@@ -19,16 +19,25 @@ RESULTS_SCRIPT = """
 import http from 'k6/http';
 import { check } from 'k6';
 import { SharedArray } from 'k6/data';
+// [request id, its owner's token]: each lookup is made as the request's owner (identity on).
 const ids = new SharedArray('ids', () => JSON.parse(open(__ENV.IDS)));
 export const options = { vus: parseInt(__ENV.VUS, 10), duration: __ENV.DURATION,
                          summaryTrendStats: ['med', 'p(95)', 'p(99)'] };
 export default function () {
-  const id = ids[Math.floor(Math.random() * ids.length)];
-  const r = http.get(`${__ENV.BASE_URL}/api/participations/${id}`);
+  const [id, token] = ids[Math.floor(Math.random() * ids.length)];
+  const r = http.get(`${__ENV.BASE_URL}/api/participations/${id}`, { headers: { Authorization: `Bearer ${token}` } });
   check(r, { decided: (res) => res.status === 200 && res.json('status') !== 'PENDING' });
 }
 export function handleSummary(data) { return { [__ENV.SUMMARY]: JSON.stringify(data) }; }
 """
+
+
+def owned_ids(participations):
+    """[request id, a development token of its owner] of each participation (RESULTS_SCRIPT)."""
+    from identity import participants
+
+    return [[str(request_id), participants.mint(user_id, ttl_s=6 * 3600)]
+            for request_id, user_id in participations.values_list("request_id", "user_id")]
 
 
 def main():
@@ -68,8 +77,7 @@ def main():
                        users=k6_users(args.requests))
                 stack.wait(lambda: Participation.objects.count() >= args.requests, timeout=120,
                            message="every request decided")
-                ids = [str(i) for i in Participation.objects.values_list("request_id", flat=True)]
-                (logs / "ids.json").write_text(json.dumps(ids))
+                (logs / "ids.json").write_text(json.dumps(owned_ids(Participation.objects.all())))
             variables = {"VUS": args.vus, "DURATION": args.duration, "IDS": str(logs / "ids.json")}
             name = "with the cache" if cache_size != "0" else "without (DRF view + MariaDB)"
             measure(base_url, str(logs / "results.js"), {**variables, "DURATION": "3s"}, f"warm-{cache_size}",

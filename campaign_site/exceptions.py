@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from campaigns.errors import DomainError
+from identity.drf import InvalidApiToken
 
 
 def exception_handler(exc, context):
@@ -15,8 +16,11 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):  # a model's full_clean() inside a service
         exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(exc, (AuthenticationFailed, NotAuthenticated)):
+    if response is not None and isinstance(exc, (AuthenticationFailed, NotAuthenticated, InvalidApiToken)):
         response.data = {"detail": str(exc.detail), "code": exc.detail.code}  # as the fast path's 401
+        if isinstance(exc, InvalidApiToken):
+            response["WWW-Authenticate"] = 'Token realm="firstcome"'
+
     if response is not None and response.status_code == status.HTTP_400_BAD_REQUEST:
         # DRF names each bad field; keep that and add a one-line summary.
         if isinstance(response.data, dict) and "detail" not in response.data:

@@ -69,6 +69,9 @@ class Campaign(models.Model):
     class Meta:
         db_table = "campaign"
         ordering = ["-id"]
+        # Beside the model's own: what the staff roles are made of (campaigns.roles).
+        permissions = [("export_winners", "Can export a campaign's winners"),
+                       ("redeem_coupon", "Can redeem a coupon at the till")]
         constraints = [
             models.CheckConstraint(condition=Q(total_stock__gt=0), name="campaign_total_stock_positive"),
             models.CheckConstraint(

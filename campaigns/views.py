@@ -10,12 +10,13 @@ from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.fields import empty
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns import answers, selectors, services
-from campaigns.participants import acting_user, may_see
+from campaigns import answers, roles, selectors, services
+from campaigns.participants import acting_user, may_see, reads_any_result
+from campaigns.permissions import requires
 from campaigns.exports import winners_csv
 from campaigns.request_ids import is_issued_here
 from campaigns.serializers import (
@@ -26,7 +27,7 @@ from campaigns.serializers import (
     ParticipationResultSerializer,
 )
 from campaigns.throttles import ParticipationUserThrottle
-from identity.drf import IsParticipant, IsParticipantOrStaff, ParticipantAuthentication, is_staff, participant_of
+from identity.drf import IsParticipant, IsParticipantOrStaff, ParticipantAuthentication, participant_of
 from identity.participants import jwt_mode
 
 
@@ -42,7 +43,7 @@ PARTICIPANT_OR_STAFF = [ParticipantAuthentication, *APIView.authentication_class
 
 
 class AdminCampaignsView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [requires(GET=roles.VIEW_CAMPAIGNS, POST=roles.ADD_CAMPAIGN)]
 
     def get(self, request):
         return Response(CampaignSerializer(selectors.campaign_list(), many=True).data)
@@ -153,7 +154,7 @@ class ParticipationResultView(APIView):
                     time.sleep(max(0, min(self.WAIT_POLL_S, deadline - time.monotonic())))
                     result = selectors.participation_get(request_id)
         if result is not None and not may_see(owner=result["user_id"], viewer=participant_of(request),
-                                               staff=is_staff(request)):
+                                               staff=reads_any_result(request)):
             raise NotFound(answers.NOT_ISSUED)  # as an id never issued: nothing tells it exists
         if result is None:
             # Accepted by Kafka, not decided yet: the API stores nothing on the hot path, so
@@ -171,7 +172,7 @@ class UserDecisionView(APIView):
 
     def get(self, request, campaign_id, user_id):
         selectors.campaign_get(campaign_id)
-        visible = may_see(owner=user_id, viewer=participant_of(request), staff=is_staff(request))
+        visible = may_see(owner=user_id, viewer=participant_of(request), staff=reads_any_result(request))
         decision = selectors.user_decision_get(campaign_id, user_id) if visible else None
         if decision is None:
             raise NotFound(f"no decision yet for user {user_id!r} in campaign {campaign_id}")
@@ -179,7 +180,9 @@ class UserDecisionView(APIView):
 
 
 class CouponRedeemView(APIView):
-    permission_classes = [IsAdminUser]
+    """The till's one endpoint (campaigns.roles.TILLS)."""
+
+    permission_classes = [requires(POST=roles.REDEEM_COUPON)]
 
     def post(self, request, code):
         return Response(CouponRedemptionSerializer(services.coupon_redeem(typed_code=code)).data)
@@ -189,7 +192,7 @@ class WinnersCSVView(APIView):
     """Staff only; streamed, so the export of a million winners holds one page in memory.
     Errors are JSON like the rest of the API, whatever the Accept header asks for."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [requires(GET=roles.EXPORT_WINNERS)]
     content_negotiation_class = JSONOnlyNegotiation
 
     def get(self, request, campaign_id):

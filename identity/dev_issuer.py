@@ -1,5 +1,5 @@
-"""The development issuer (local and test settings only): an ES256 key pair generated into
-var/ on first use, its JWKS beside it for the verifier (and served at /api/dev/jwks.json), and
+"""The development issuer (local and test settings only): an RS256 key pair (as Cognito and most
+OIDC providers sign) generated into var/ on first use, its JWKS beside it for the verifier (and served at /api/dev/jwks.json), and
 mint(), which `manage.py issue_token`, the demo, the k6 scripts, the benchmarks and the lab use
 to act as a user with identity on. Production refuses it (campaign_site/settings/production.py).
 """
@@ -12,15 +12,15 @@ from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import ECAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 DEFAULT_TTL_S = 3600
 
 
 def _create(path: Path) -> None:
     """Write a new key pair to `path` unless another process did first (link is atomic)."""
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption()).decode()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,10 +44,16 @@ def signing_key(path: Path) -> tuple[str, object]:
     return stored["kid"], serialization.load_pem_private_key(stored["private_pem"].encode(), password=None)
 
 
+def algorithm(key) -> str:
+    """RS256 for an RSA key (what is made now), ES256 for the P-256 key an older var/ may hold."""
+    return "ES256" if isinstance(key, ec.EllipticCurvePrivateKey) else "RS256"
+
+
 def jwks(path: Path) -> dict:
     kid, key = signing_key(path)
-    public = json.loads(ECAlgorithm.to_jwk(key.public_key()))
-    return {"keys": [{**public, "kid": kid, "use": "sig", "alg": "ES256"}]}
+    to_jwk = ECAlgorithm.to_jwk if algorithm(key) == "ES256" else RSAAlgorithm.to_jwk
+    public = json.loads(to_jwk(key.public_key()))
+    return {"keys": [{**public, "kid": kid, "use": "sig", "alg": algorithm(key)}]}
 
 
 def write_jwks(key_path: Path, jwks_path: Path) -> None:
@@ -65,4 +71,4 @@ def mint(path: Path, user_id: str, *, issuer: str | None, audience: str | None, 
     issued = int(time.time() if now is None else now)
     payload = {user_claim: user_id, "iat": issued, "nbf": issued, "exp": issued + ttl_s,
                **({"iss": issuer} if issuer else {}), **({"aud": audience} if audience else {}), **claims}
-    return jwt.encode(payload, key, algorithm="ES256", headers={"kid": kid})
+    return jwt.encode(payload, key, algorithm=algorithm(key), headers={"kid": kid})

@@ -2,7 +2,7 @@
 for it. In body mode (FIRSTCOME_IDENTITY=body) no credential is read and everyone passes, as in
 the original."""
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.exceptions import APIException, AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import BasePermission
 
 from identity import participants
@@ -55,9 +55,11 @@ def participant_of(request) -> str | None:
     return user.user_id if isinstance(user, Participant) else None
 
 
-def is_staff(request) -> bool:
+def is_signed_in_staff(request) -> bool:
+    """A Django account (session, Basic or API token), not a participant: what it may read is
+    its permissions' business (campaigns.participants.reads_any_result)."""
     user = getattr(request, "user", None)
-    return bool(user is not None and getattr(user, "is_staff", False) and user.is_active)
+    return bool(user is not None and user.is_authenticated and not isinstance(user, Participant))
 
 
 class IsParticipant(BasePermission):
@@ -71,11 +73,41 @@ class IsParticipant(BasePermission):
 
 
 class IsParticipantOrStaff(IsParticipant):
-    """Also a signed-in staff member: staff read any participant's results."""
+    """Also a signed-in staff account (whose role then says whether it reads others' results)."""
 
     def has_permission(self, request, view):
-        return is_staff(request) or super().has_permission(request, view)
+        return is_signed_in_staff(request) or super().has_permission(request, view)
 
 
 __all__ = ["IsParticipant", "IsParticipantOrStaff", "Participant", "ParticipantAuthentication",
-           "is_staff", "participant_of"]
+           "is_signed_in_staff", "participant_of"]
+
+
+class InvalidApiToken(APIException):
+    """A 401 whatever authentication class comes first (DRF turns AuthenticationFailed into a 403
+    when the first, the session's, names no scheme)."""
+
+    status_code = 401
+    default_detail = "unknown, revoked or malformed API token"
+    default_code = "invalid_api_token"
+
+
+class ApiTokenAuthentication(BaseAuthentication):
+    """`Authorization: Token fct_<prefix>_<secret>` (identity.api_tokens): a staff API client.
+    Another scheme is another class's; a token that does not check out is a 401."""
+
+    keyword = "token"
+
+    def authenticate(self, request):
+        scheme, _, presented = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != self.keyword:
+            return None
+        from identity.api_tokens import api_token_user  # the model: loaded once apps are ready
+
+        user = api_token_user(presented=presented.strip())
+        if user is None:
+            raise InvalidApiToken()
+        return user, None
+
+    def authenticate_header(self, request):
+        return 'Token realm="firstcome"'

@@ -121,7 +121,8 @@ def run_k6(script, variables, *, summary_path, log_path, timeout, users=None):
     if users is not None:  # kept out of the run's folder: a report's files are what it reports
         handle, minted = tempfile.mkstemp(prefix="k6-tokens-", suffix=".json")
         os.close(handle)
-        variables = {**variables, "TOKENS_FILE": write_tokens(minted, users)}
+        write_tokens(minted, users)
+        variables = {**variables, "TOKENS_FILE": minted}
     try:
         for name, value in {**variables, "SUMMARY": summary_path}.items():
             args += ["-e", f"{name}={value}"]

@@ -53,3 +53,18 @@ def decision_events(campaign, counts: dict, *, received_at: datetime | None = No
     """{status: n} → that many events for the campaign, all received at received_at."""
     return [decision_event(campaign, status, received_at=received_at, offset=i)
             for status, n in counts.items() for i in range(n)]
+
+
+def staff_account(username, password="staff-pass", *, role):
+    """A staff account in one role (campaigns.roles): "manager" (is_staff, the admin and the staff
+    API), "till" (redeems only; not is_staff) or "superuser"."""
+    from django.contrib.auth.models import Group, User
+
+    from campaigns import roles
+
+    if role == "superuser":
+        return User.objects.create_superuser(username, password=password)
+    roles.roles_ensure()
+    user = User.objects.create_user(username, password=password, is_staff=role == "manager")
+    user.groups.add(Group.objects.get(name={"manager": roles.CAMPAIGN_MANAGERS, "till": roles.TILLS}[role]))
+    return user

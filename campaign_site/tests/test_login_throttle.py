@@ -6,13 +6,13 @@ import itertools
 import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import MD5PasswordHasher
-from django.contrib.auth.models import User
 from django.core.cache import caches
 from django.test import Client
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
+from testsupport.factories import staff_account
 from testsupport.identity import ParticipantClient
 
 STAFF_API = "/api/admin/campaigns"
@@ -37,7 +37,7 @@ def limits(*, client=None, username=None, process=None):
 def counted(db, settings):
     settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
     caches[settings.FIRSTCOME_LOGIN_THROTTLE_CACHE].clear()
-    User.objects.create_user("staff", password="staff-pass-1", is_staff=True)
+    staff_account("staff", "staff-pass-1", role="manager")
     yield CountingHasher
     caches[settings.FIRSTCOME_LOGIN_THROTTLE_CACHE].clear()
 

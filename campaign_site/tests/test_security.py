@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from campaigns.models import Campaign
-from testsupport.factories import CampaignFactory
+from testsupport.factories import CampaignFactory, staff_account
 from testsupport.identity import ParticipantClient
 
 ROOT = settings.BASE_DIR
@@ -19,7 +19,7 @@ ROOT = settings.BASE_DIR
 
 @pytest.fixture
 def users(db):
-    return {"staff": User.objects.create_user("staff", password="staff-pass-1", is_staff=True),
+    return {"staff": staff_account("staff", "staff-pass-1", role="manager"),
             "user": User.objects.create_user("user", password="user-pass-1")}
 
 

@@ -12,12 +12,13 @@ from rest_framework.exceptions import (
     PermissionDenied,
     ValidationError,
 )
-from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaign_site.parsers import may_be_too_deep
-from campaigns import selectors, services
+from campaigns import roles, selectors, services
+from campaigns.permissions import requires
 from campaigns import views as native
 from campaigns.compat import envelope
 from campaigns.compat.serializers import (
@@ -158,7 +159,7 @@ class StaffOnlyView(OriginalAPIView):
     """Staff only, as the native admin API: the original's admin endpoints had no authentication,
     and the refusal says so."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [requires(GET=roles.VIEW_CAMPAIGNS, POST=roles.ADD_CAMPAIGN)]
 
     def permission_denied(self, request, message=None, code=None):
         try:

@@ -13,7 +13,7 @@ from campaigns import services
 from campaigns.models import Campaign, Participation
 from lab.embedded import free_port
 from streaming.producer import reset_producer
-from testsupport.factories import CampaignFactory, participation_request
+from testsupport.factories import CampaignFactory, participation_request, staff_account
 from testsupport.kafka import read_topic
 from testsupport.identity import ParticipantClient
 
@@ -27,7 +27,7 @@ def api():
 
 @pytest.fixture
 def staff(db):
-    return User.objects.create_user("staff", password="staff-pass", is_staff=True)
+    return staff_account("staff", "staff-pass", role="manager")
 
 
 def test_participation_is_published_and_answered_202(api, kafka_topics, settings):

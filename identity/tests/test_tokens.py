@@ -188,13 +188,13 @@ def test_a_verified_token_is_kept_until_it_expires_and_forgeries_are_never_kept(
     v = TokenVerifier(keys=KeySet(load=lambda kid: {"ec1": EC_KEY.public_key()}, refresh_interval=60),
                       policy=POLICY, clock=lambda: now[0], cache_size=2)
     v.keys.refresh()
-    token = es256(claims(exp=NOW + 100))
-    assert v.verify(token) == "alice" and v.cached(token) == "alice"
+    issued = es256(claims(exp=NOW + 100))
+    assert v.verify(issued) == "alice" and v.cached(issued) == "alice"
     for n in range(5):
         refused(v, es256(claims(sub=f"f{n}"), key=OTHER_EC_KEY))
-    assert v.cached(token) == "alice"  # forgeries did not push it out
+    assert v.cached(issued) == "alice"  # forgeries did not push it out
     now[0] = NOW + 131
-    assert v.cached(token) is None and refused(v, token) == "expired"
+    assert v.cached(issued) is None and refused(v, issued) == "expired"
 
 
 def test_refusals_are_counted_by_reason():

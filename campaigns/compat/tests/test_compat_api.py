@@ -4,7 +4,6 @@ import json
 import re
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings as hsettings
@@ -16,7 +15,7 @@ from campaigns.compat.serializers import MAX_USER_ID
 from campaigns.compat.views import LabOnlyView
 from campaigns.models import Campaign
 from campaigns.refusals import SoldOutRefusals
-from testsupport.factories import CampaignFactory, participation_request
+from testsupport.factories import CampaignFactory, participation_request, staff_account
 from testsupport.kafka import read_topic
 from testsupport.identity import ParticipantClient
 
@@ -32,7 +31,7 @@ def api():
 @pytest.fixture
 def staff_api(db):
     client = ParticipantClient()
-    client.force_authenticate(User.objects.create_user("staff", password="staff-pass", is_staff=True))
+    client.force_authenticate(staff_account("staff", "staff-pass", role="manager"))
     return client
 
 
