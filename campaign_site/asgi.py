@@ -20,6 +20,7 @@ from campaigns.compat.ingest import original_route
 from campaigns.ingest import ParticipationIngest
 from campaigns.refusals import sold_out_refusals
 from campaigns.results_feed import DecisionFeed
+from identity import participants
 
 def build_results() -> ResultAnswers:
     """The result GETs' answers on the loop, fed by this process's reader of the decisions topic;
@@ -38,6 +39,8 @@ def build_application():
     """The served application. Raises ImproperlyConfigured if the configuration the fast path
     mirrors has changed (campaigns.ingest.WRITTEN_AGAINST): the server does not start.
     Each layer wraps the one below: a route answered ahead of the stack wraps `application`."""
+    if participants.jwt_mode():
+        participants.verifier()  # its keys are read now, not by the event loop's first request
     django = WSGIMiddleware(django_application, workers=settings.WEB_THREADS)
     application = ParticipationIngest(django, results=build_results(), routes=(original_route(),))
     return AccessLog(application) if env.str("GUNICORN_ACCESS_LOG") else application

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # A key id goes into a URL path (ALB): only characters that cannot walk out of it.
 KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 FETCH_TIMEOUT_S = 2.0
+RETRY_AFTER_FAILURE_S = 5.0
 MAX_DOCUMENT_BYTES = 256 * 1024
 
 
@@ -108,6 +109,8 @@ class KeySet:
                 loaded = self._load(kid)
             except (OSError, KeySourceError, ValueError) as exc:
                 log.warning("identity: the signing keys could not be read: %s", exc)
+                # Tried again sooner than a success would be: a start during an outage recovers.
+                self._last_load -= max(0.0, self.refresh_interval - RETRY_AFTER_FAILURE_S)
                 return
             self._keys = {**self._keys, **loaded} if kid is not None else loaded
 

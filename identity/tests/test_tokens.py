@@ -224,3 +224,23 @@ def test_the_user_claim_is_configurable():
 
 def test_time_is_real_seconds():
     assert abs(time.time() - NOW) < 10**9  # the fixed clock above is a plausible epoch
+
+
+def test_a_source_that_fails_is_tried_again_within_seconds_and_keeps_the_keys_it_had():
+    clock, calls = [0.0], []
+
+    def load(kid):
+        calls.append(clock[0])
+        if len(calls) == 2:
+            raise OSError("the identity provider is down")
+        return {"ec1": EC_KEY.public_key()}
+
+    keys = KeySet(load=load, refresh_interval=60, clock=lambda: clock[0])
+    keys.refresh()
+    clock[0] = 61
+    keys.refresh("other")  # fails
+    assert keys.get("ec1") is not None  # kept
+    clock[0] = 61 + 4
+    assert not keys.may_refresh()
+    clock[0] = 61 + 5
+    assert keys.may_refresh()
