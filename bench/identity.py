@@ -1,7 +1,8 @@
 """Identity's cost: the same server (gunicorn.conf.py, production settings) measured with
 FIRSTCOME_IDENTITY=body and =jwt in one run, on the same machine, with k6 beside it.
 
-Per mode: participations accepted per second (k6/bulk.js, closed loop, every request from a new
+Per mode: participations accepted per second with only the broker beside the server (the
+consumer decides them afterwards) (k6/bulk.js, closed loop, every request from a new
 user with their own token, RS256 from the development issuer as Cognito signs: each token is
 verified once, the worst case for the verifier's cache), and result lookups per second for decided requests, each asked by its owner
 (bench.http_results' script). Then, with identity on: a flood of forged and expired tokens
@@ -75,9 +76,10 @@ def one_run(args, stack, logs, run):
         write_tokens(users, k6_users(args.users, prefix="u"))
         write_tokens(logs / "real.json", k6_users(args.rate * 30, prefix="real"))
         (logs / "forged.json").write_text(json.dumps(forged_tokens(args.users, "forged")))
-    secret = "bench-" + uuid.uuid4().hex * 2
+    secret = args.secret_key
     for mode in ("body", "jwt"):
-        empty_tables()
+        # A campaign of its own (tables emptied once, at the start: an emptied table would hand a
+        # later campaign an earlier one's id, and the topic's earlier requests with it).
         campaign = campaign_create(name=f"identity bench {mode}", total_stock=10_000_000)
         settings_module = {"body": "bench.production_body_mode", "jwt": "campaign_site.settings.production"}[mode]
         base_url = stack.start_web(free_port(), **WEB_ENV, DJANGO_SECRET_KEY=secret, FIRSTCOME_IDENTITY="jwt",
@@ -90,8 +92,14 @@ def one_run(args, stack, logs, run):
         row[f"{mode} accepted/s"] = per_second(ingest, "accepted")
         row[f"{mode} accept p99"] = ingest["metrics"]["http_req_duration"]["values"]["p(99)"]
         accepted = count(ingest, "accepted") + count(json.loads((logs / f"warm-{prefix}.json").read_text()), "accepted")
+        # Decided now, by a consumer started for it: while k6 measured the web tier, nothing else
+        # shared the two cores but the broker (as bench.http_ingest measures).
+        stack.start_consumer()
+        consumer = stack.children[-1]
         stack.wait(lambda: Participation.objects.filter(campaign=campaign).count() >= accepted, timeout=300,
                    message="every accepted request decided")
+        stack.children.remove(consumer)
+        consumer.stop()
         sample = Participation.objects.filter(campaign=campaign).order_by("?")[:args.lookups]
         (logs / f"ids-{prefix}.json").write_text(json.dumps(owned_ids(sample)))
         lookups = {"BASE_URL": base_url, "VUS": args.vus, "IDS": str(logs / f"ids-{prefix}.json")}
@@ -121,7 +129,9 @@ def one_run(args, stack, logs, run):
             row["real accept p99 (flood)"] = real["metrics"]["http_req_duration"]["values"]["p(99)"]
             row["real all accepted"] = count(real, "accepted") == sent > 0
             row["flood refused/s meanwhile"] = per_second(both["flood"], "http_4xx")
-        stack.children.pop().stop()  # this mode's web server
+        web = next(child for child in reversed(stack.children) if child.name == "web")
+        stack.children.remove(web)
+        web.stop()  # this mode's web server
     return row
 
 
@@ -145,7 +155,8 @@ def main():
     try:
         stack.start_broker(port=None)
         call_command("create_topics", verbosity=0)
-        stack.start_consumer()
+        empty_tables()
+        args.secret_key = "bench-" + uuid.uuid4().hex * 2  # one for the whole bench: ids stay verifiable
         for run in range(args.runs):
             rows.append(one_run(args, stack, logs, run))
             print(f"run {run + 1}: " + ", ".join(f"{k} {v:,.0f}" if isinstance(v, float) else f"{k} {v}"
