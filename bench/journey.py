@@ -83,7 +83,8 @@ def run_journey(args, *, record=False):
         call_command("create_topics", verbosity=0)
         assignment = stack.logs / "assignment.json"
         stack.start_consumer("--assignment-file", str(assignment))
-        web_env = {"DJANGO_SETTINGS_MODULE": "campaign_site.settings.production",
+        web_env = {"DJANGO_SETTINGS_MODULE": {"jwt": "campaign_site.settings.production",
+                                              "body": "bench.production_body_mode"}[args.identity],
                    "DJANGO_SECRET_KEY": "bench-" + uuid.uuid4().hex * 2, "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
                    "DJANGO_SECURE_SSL_REDIRECT": "false", "GUNICORN_ACCESS_LOG": "",
                    "GUNICORN_WORKERS": args.workers}
@@ -106,6 +107,8 @@ def parser():
     p.add_argument("--wait", type=float, default=5, help="?wait= of each result lookup (seconds)")
     p.add_argument("--poll-interval", type=float, default=0.2, help="pause after an early PENDING")
     p.add_argument("--workers", type=int)
+    p.add_argument("--identity", choices=("jwt", "body"), default="jwt",
+                   help="jwt: each user sends their own token (production); body: the original's trust, the baseline")
     return p
 
 

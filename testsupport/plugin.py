@@ -98,6 +98,16 @@ def processes(tmp_path, child_env):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_api_token_checks():
+    """Accounts and tables are emptied between tests: no remembered API token check survives one."""
+    from identity.api_tokens import recent_forget
+
+    recent_forget()
+    yield
+    recent_forget()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_throttle_counts():
     """The per-user throttle counts in this process's memory: each test starts with none."""
     from django.core.cache import caches

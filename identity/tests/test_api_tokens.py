@@ -56,6 +56,20 @@ def test_any_other_presented_token_is_a_401(presented):
     assert response.status_code == 401
 
 
+def test_a_token_revoked_elsewhere_stops_here_within_the_remembered_window(monkeypatch):
+    import identity.api_tokens as api_tokens
+
+    clock = [1000.0]
+    monkeypatch.setattr(api_tokens.time, "monotonic", lambda: clock[0])
+    till = staff_account("till-w", role="till")
+    _, presented = api_token_create(user=till, name="till w")
+    assert api_token_user(presented=presented) == till
+    ApiToken.objects.update(revoked_at="2026-01-01T00:00:00Z")  # revoked by another process
+    assert api_token_user(presented=presented) == till  # remembered here, for RECENT_S at most
+    clock[0] += api_tokens.RECENT_S
+    assert api_token_user(presented=presented) is None
+
+
 def test_a_wrong_secret_for_a_real_prefix_is_refused():
     token, presented = api_token_create(user=staff_account("till-3", role="till"), name="till 3")
     forged = presented[:-4] + ("AAAA" if not presented.endswith("AAAA") else "BBBB")
