@@ -32,11 +32,26 @@ _RATE = re.compile(r"([0-9]+)/([0-9]*)([smhd])")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+_SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSW|KEY", re.IGNORECASE)
+_URL_CREDENTIALS = re.compile(r"://\S*@")  # user:password@, up to the last @ (a password may hold @ or /)
+_SECRET_OPTION = re.compile(r"(?i)((?:pass|secret|token|key)[^=&\s]*=)[^&\s]*")
+
+
+def shown(name: str, value: str) -> str:
+    """`value` as a message may show it: nothing of a secret variable, no credentials of a URL
+    (its user, password and secret-named query options), so that a typo in DATABASE_URL does not
+    put its password into journald and the deploy hooks' output."""
+    if _SECRET_NAME.search(name):
+        return f"<{len(value)} characters, not shown>"
+    return _SECRET_OPTION.sub(r"\1***", _URL_CREDENTIALS.sub("://***@", value))
+
+
 class InvalidEnvironment(ImproperlyConfigured):
-    """A variable's value cannot be used: the message names the variable and the expected form."""
+    """A variable's value cannot be used: the message names the variable, its value (never a
+    secret: shown()) and the expected form."""
 
     def __init__(self, name: str, value: str, expected: str):
-        super().__init__(f"{name}={value!r}: use {expected}")
+        super().__init__(f"{name}={shown(name, value)!r}: use {expected}")
         self.name = name
 
 

