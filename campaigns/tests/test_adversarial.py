@@ -247,7 +247,13 @@ def test_adversarial_stream_keeps_every_guarantee(processes, child_env, kafka_to
                 headers = [*headers, *bearer(user).items()]
             status, content = raw_post(base_url, self.path, body, headers)
             expected = django_answer(self.path, body, headers, scratch_topic)
-            assert status == expected, f"gunicorn answered {status}, Django's view {expected}: {body[:200]!r} {headers}"
+            # Once the stock is gone, each process learns it on its own (the decision feed, or its
+            # window read at most FIRSTCOME_CAMPAIGN_CACHE_S ago): one may still queue what the
+            # other refuses at the door, and the queued one is decided SOLD_OUT.
+            learning = ({status, expected} == {202, 409}
+                        and Campaign.objects.get(pk=self.campaign.pk).remaining_stock == 0)
+            assert status == expected or learning, \
+                f"gunicorn answered {status}, Django's view {expected}: {body[:200]!r} {headers}"
             assert status < 500, (status, content[:300])
             if status == 202:
                 self.accepted[json.loads(content)["request_id"]] = user
