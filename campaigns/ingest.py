@@ -54,7 +54,7 @@ from campaigns.serializers import USER_ID_FIELD
 from campaigns.throttles import ParticipationUserThrottle
 from identity import participants
 from identity.drf import WWW_AUTHENTICATE
-from identity.tokens import TokenRefused
+from identity.tokens import KeysNeeded, TokenRefused
 
 log = logging.getLogger(__name__)
 
@@ -268,10 +268,11 @@ class ParticipationIngest:
 
         viewer = None
         if participants.jwt_mode():  # a token is verified here; anything else (staff) is the view's
-            if _offered_token(headers) is None:
+            offered = _offered_token(headers)
+            if offered is None:
                 return await self._to_django(scope, receive, send, "result")
             try:
-                viewer = await self._participant(headers)
+                viewer = await self._participant(offered)
             except TokenRefused as exc:
                 return await respond(exc.http_status, orjson.dumps(exc.body()), UNAUTHENTICATED_HEADERS)
 
@@ -295,7 +296,7 @@ class ParticipationIngest:
         if body is None:
             return await self._to_django(scope, receive, send)
         try:
-            credential_user = await self._participant(headers)
+            credential_user = await self._participant(_offered_token(headers))
         except TokenRefused as exc:
             _answered_by["unauthenticated"].inc()
             return await self._answer(send, secure, exc.http_status, route.refused(exc), UNAUTHENTICATED_HEADERS)
@@ -342,19 +343,19 @@ class ParticipationIngest:
             if not message.get("more_body"):
                 return b"".join(chunks)
 
-    async def _participant(self, headers) -> str | None:
-        """The user the request's token proves (jwt mode), None in body mode; TokenRefused (401)
-        otherwise, as identity.drf answers. A token whose key is not known yet is checked on a
-        thread: reading the key source blocks."""
+    async def _participant(self, offered: str | None) -> str | None:
+        """The user the request's token (`offered`, _offered_token) proves in jwt mode, None in
+        body mode; TokenRefused (401) otherwise, as identity.drf answers. A token whose key is
+        not known yet is checked on a thread: reading the key source blocks."""
         if not participants.jwt_mode():
             return None
-        offered = _offered_token(headers)
         if offered is None:
             return participants.identify(None)
         verifier = participants.verifier()
-        if verifier.needs_keys(offered):
+        try:
+            return verifier.verify(offered, may_fetch=False)
+        except KeysNeeded:
             return await asyncio.get_running_loop().run_in_executor(None, verifier.verify, offered)
-        return verifier.verify(offered)
 
     async def _submission(self, route, campaign_id, body, credential_user):
         """The request ready to publish, or None if Django's view would not accept it: it then

@@ -13,7 +13,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "user__username"]
     fields = ["name", "user"]
-    autocomplete_fields = []
     actions = ["revoke"]
 
     def get_readonly_fields(self, request, obj=None):

@@ -69,6 +69,10 @@ for _reason in REASONS:
     REFUSALS.labels(_reason)
 
 
+class KeysNeeded(Exception):
+    """verify(may_fetch=False) met a key id it must read the key source for."""
+
+
 def refuse(reason: str) -> TokenRefused:
     REFUSALS.labels(reason).inc()
     return TokenRefused(reason, REASONS[reason])
@@ -147,26 +151,18 @@ class TokenVerifier:
             return None
         return hit[0]
 
-    def needs_keys(self, token: str) -> bool:
-        """Whether checking this token would first read the key source (blocking): the event
-        loop then verifies it on a thread."""
-        if token in self._verified:
-            return False
-        try:
-            kid = parse(token).kid
-        except TokenRefused:
-            return False
-        return self.keys.get(kid) is None and self.keys.may_refresh()
-
-    def verify(self, token: str) -> str:
+    def verify(self, token: str, *, may_fetch: bool = True) -> str:
         """The token's user id, or TokenRefused with the reason. May read the key source once
-        (rate-limited) for a key id it does not know."""
+        (rate-limited) for a key id it does not know; with may_fetch=False it raises KeysNeeded
+        instead (the event loop then verifies on a thread: reading the source blocks)."""
         user = self.cached(token)
         if user is not None:
             return user
         parsed = parse(token)
         key = self.keys.get(parsed.kid)
         if key is None:
+            if not may_fetch and self.keys.may_refresh():
+                raise KeysNeeded(parsed.kid)
             self.keys.refresh(parsed.kid)
             key = self.keys.get(parsed.kid)
             if key is None:

@@ -1,7 +1,9 @@
 """Identity on the event loop (campaigns/ingest.py, campaigns/answers.py) through gunicorn: the
 fast path takes the user from the token, refuses a bad token itself (401, counted, nothing
 published), and hands a decided result only to its owner; a thief's lookups get the answers of
-ids and users that do not exist. The DRF views answer the same (test_participant_identity.py)."""
+ids and users that do not exist; the code is in no log line or metric. The DRF views answer the same (test_participant_identity.py)."""
+import urllib.request
+
 import pytest
 
 from testsupport.factories import CampaignFactory
@@ -15,8 +17,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 def test_the_fast_path_acts_for_the_tokens_user_and_shows_results_to_their_owner_only(processes, child_env, settings):
     campaign = CampaignFactory(total_stock=1)
-    _, base_url = start_gunicorn(processes, child_env(), workers=1)
-    processes("consume_firstcome")
+    web, base_url = start_gunicorn(processes, child_env(), workers=1)
+    consumer = processes("consume_firstcome")
     participate = f"{base_url}/api/campaigns/{campaign.pk}/participations"
 
     forged = {"Authorization": "Bearer " + bearer("alice")["Authorization"].split()[1][:-4] + "AAAA"}
@@ -50,3 +52,7 @@ def test_the_fast_path_acts_for_the_tokens_user_and_shows_results_to_their_owner
     assert status == 404 and mine["coupon_code"] not in str(stolen)
     status, body = call("GET", result, headers=forged)
     assert status == 401
+    # The code reached its owner only: no log line of the web tier or the consumer, no metric.
+    metrics_page = urllib.request.urlopen(f"{base_url}/metrics", timeout=5).read().decode()
+    for text in (web.log_text(), consumer.log_text(), metrics_page):
+        assert mine["coupon_code"] not in text

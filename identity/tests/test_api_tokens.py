@@ -97,7 +97,7 @@ def test_the_admin_lists_tokens_makes_one_shown_once_and_revokes(admin_client):
     assert row.revoked_at is not None
 
 
-def test_a_campaign_exists_for_the_redeem_path():
-    CampaignFactory()  # the redeem endpoint answers 404 for an unknown code: a token reaches it
+def test_a_tills_token_reaches_the_redeem_endpoint():
+    CampaignFactory()  # the redeem endpoint answers 404 for an unknown code: the token got past authentication
     _, presented = api_token_create(user=staff_account("till-6", role="till"), name="till 6")
     assert with_token(presented).post(f"/api/admin/coupons/{UNKNOWN_CODE}/redeem").status_code == 404
