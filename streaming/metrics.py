@@ -29,6 +29,10 @@ BATCH_SPLITS = Counter(
     "firstcome_consumer_batch_splits_total",
     "Times a set of records failed together and was split in two to isolate the failing record.",
     LABELS)
+DATABASE_RETRIES = Counter(
+    "firstcome_consumer_database_retries_total",
+    "Times a batch's transaction failed on the database itself (streaming.database_errors) and "
+    "the batch was retried whole after a backoff: none of its records is dead-lettered for it.", LABELS)
 STALLED_PARTITIONS = Gauge(
     "firstcome_consumer_stalled_partitions",
     "Assigned partitions stopped at a hole in their offsets that has not filled for the gap "
@@ -66,6 +70,7 @@ class ConsumerMetrics:
         self.batch_seconds = BATCH_SECONDS.labels(*labels)
         self.db_commit_seconds = DB_COMMIT_SECONDS.labels(*labels)
         self.splits = BATCH_SPLITS.labels(*labels)
+        self.database_retries = DATABASE_RETRIES.labels(*labels)
         self.commit_refused = COMMIT_REFUSED.labels(*labels)
         self.stalled_partitions = STALLED_PARTITIONS.labels(*labels)
         self.stalled_partitions.set(0)
@@ -92,6 +97,9 @@ class ConsumerMetrics:
 
     def batch_split(self):
         self.splits.inc()
+
+    def database_retry(self):
+        self.database_retries.inc()
 
     def stalled(self, partitions):
         self.stalled_partitions.set(partitions)

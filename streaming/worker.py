@@ -20,8 +20,9 @@ A batch whose transaction fails on something other than the database itself (a r
 database refuses, a value the code cannot handle) is split in two and each half decided in its
 own transaction, first half first, down to the record(s) that cause the failure: those go to the
 dead-letter topic with the error as their reason, the rest are decided as if one at a time in
-Kafka order, and the stream goes on (`process_isolating`). Only a failure of the database itself
-(`is_systemic`) waits and retries the batch whole.
+Kafka order, and the stream goes on (`process_isolating`). A failure of the database itself
+(streaming.database_errors: anything but an error about a record's values) waits and retries the
+batch whole, however long it lasts: it is never dead-lettered.
 """
 import heapq
 import json
@@ -35,11 +36,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connections, transaction
+from django.db import DatabaseError, InterfaceError, connections, transaction
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
+from streaming import database_errors
 from streaming.errors import PoisonMessage
 from streaming.producer import PublishError, publish_many
 
@@ -58,25 +60,10 @@ FETCH_MIN_BYTES = 1024 * 1024
 # A hole in a partition's offsets older than this (by the broker timestamp of the first record
 # after it) is a stall: reported as one (error log, metric, dashboard), still never skipped.
 GAP_PATIENCE_S = 30
-# MySQL/MariaDB errors of the database itself rather than of the batch's records: lost or refused
-# connection (client errors 2000-2999, too many connections, shutdown, killed, idle disconnect),
-# deadlock and lock wait timeout, a read-only server (a failover in progress).
-_SYSTEMIC_DB_ERRORS = frozenset({1040, 1053, 1205, 1213, 1290, 1836, 1927, 4031})
 MAX_REASON_LENGTH = 500
 # Kinds of dead letter, as counted in the metrics: set aside by decode, rejected by the
 # consumer's own rule (unknown campaign), isolated because processing it failed.
 MALFORMED, REJECTED, ISOLATED = "malformed", "rejected", "isolated"
-
-
-def is_systemic(exc) -> bool:
-    """True for a failure of the database itself (wait, then retry the batch whole); False for
-    anything a record can cause, which the batch is split to isolate."""
-    if isinstance(exc, InterfaceError):
-        return True
-    if isinstance(exc, OperationalError):
-        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-        return code is None or 2000 <= code < 3000 or code in _SYSTEMIC_DB_ERRORS
-    return False
 
 
 def failure_reason(exc) -> str:
@@ -525,8 +512,9 @@ class BatchConsumerWorker:
 
     def process_with_retry(self, items):
         """Run the batch until its DB transaction commits. A failure of the database itself (a
-        lost connection, a deadlock: is_systemic) is retried with backoff on a fresh connection;
-        the batch is never skipped. Any other error is raised (process_isolating splits on it)."""
+        lost connection, a deadlock, a full disk: database_errors) is retried with backoff on a
+        fresh connection; the batch is never skipped. A record's error, or the code's, is raised
+        (process_isolating splits on it)."""
         delay, max_delay = self.retry_backoff_s
         give_up_at = None
         while True:
@@ -535,11 +523,13 @@ class BatchConsumerWorker:
                     with transaction.atomic():
                         return self.process_batch(items)
                 return self.process_batch(items)
-            except (OperationalError, InterfaceError) as exc:
-                if not is_systemic(exc):
+            except (DatabaseError, InterfaceError) as exc:
+                if not database_errors.is_the_databases(exc):
                     raise
                 log.warning("%s: database error, retrying the batch of %d in %.1fs: %s",
                             self.name, len(items), delay, exc)
+                if self.metrics:
+                    self.metrics.database_retry()
                 for conn in connections.all():
                     conn.close()  # reconnect on the next query
                 give_up_at = self._check_stop_deadline(give_up_at)

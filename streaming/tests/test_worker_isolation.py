@@ -168,14 +168,33 @@ def test_a_batch_whose_commit_is_refused_is_consumed_once_by_its_next_owner(kafk
         "a": "SUCCESS", "b": "SUCCESS", "c": "SOLD_OUT"}
 
 
-def test_a_deadlock_is_systemic_so_the_batch_is_retried_whole_not_split():
-    """MariaDB reports a deadlock victim as 1213 (ER_LOCK_DEADLOCK) and a lock wait timeout as
-    1205: the database's failures, not a record's, so the worker retries the batch whole (the branch
-    test_a_lost_database_is_still_waited_for_not_split runs) instead of isolating records."""
-    from django.db.utils import OperationalError
-
-    from streaming.worker import is_systemic
-
-    assert is_systemic(OperationalError(1213, "Deadlock found when trying to get lock; try restarting transaction"))
-    assert is_systemic(OperationalError(1205, "Lock wait timeout exceeded; try restarting transaction"))
-    assert not is_systemic(OperationalError(1644, "refused by the test trigger"))
+def test_a_database_refusing_every_write_is_waited_for_and_nothing_is_dead_lettered(kafka_topics, settings):
+    """The server refuses every insert for a while (a trigger raising 1114, "table is full", as a
+    full disk or tablespace does), then recovers (the trigger dropped): the batch is retried whole
+    until then, never split or dead-lettered, and decided afterwards in Kafka order."""
+    campaign = CampaignFactory(total_stock=3)
+    users = [f"u{i}" for i in range(8)]
+    publish_requests(settings, campaign, users)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER IF EXISTS participation_table_full")
+        cursor.execute("CREATE TRIGGER participation_table_full BEFORE INSERT ON participation FOR EACH ROW "
+                       "SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 1114, MESSAGE_TEXT = 'The table is full (test trigger)'")
+    worker = first_come_worker(settings, expected=len(users), max_poll_records=100, retry_backoff_s=(0.05, 0.2))
+    outcome = {}
+    running = threading.Thread(target=lambda: outcome.setdefault("exit", worker.run()), daemon=True)
+    running.start()
+    try:
+        # The fault happened: the database refused the batch again and again.
+        poll(lambda: metric("firstcome_consumer_database_retries_total", settings) >= 3, timeout=30,
+             message="the batch retried on the full table")
+        assert Participation.objects.count() == 0
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER IF EXISTS participation_table_full")
+    running.join(timeout=30)
+    assert outcome.get("exit") == 0
+    assert metric("firstcome_consumer_dead_lettered_total", settings) == 0
+    assert metric("firstcome_consumer_batch_splits_total", settings) == 0
+    assert dict(Participation.objects.values_list("user_id", "status")) == {
+        **{u: "SUCCESS" for u in users[:3]}, **{u: "SOLD_OUT" for u in users[3:]}}  # Kafka order
+    assert committed_total() == len(users)
