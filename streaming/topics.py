@@ -28,17 +28,20 @@ def ensure_topics(partitions_by_topic, *, bootstrap_servers=None, replication_fa
     keys between partitions mid-campaign), and the caller is told what it has.
     """
     rf = replication_factor or settings.KAFKA_REPLICATION_FACTOR
+    configs = {"min.insync.replicas": str(min(settings.KAFKA_MIN_INSYNC_REPLICAS, rf))}
     admin = admin_client(bootstrap_servers)
     try:
         existing = set(admin.list_topics())
-        missing = [NewTopic(name, n, rf) for name, n in partitions_by_topic.items() if name not in existing]
+        missing = [NewTopic(name, n, rf, topic_configs=configs) for name, n in partitions_by_topic.items()
+                   if name not in existing]
         if missing:
             try:
                 admin.create_topics(missing)
             except TopicAlreadyExistsError:
                 pass  # created concurrently by another process
             for topic in missing:
-                log.info("created topic %s with %d partition(s)", topic.name, topic.num_partitions)
+                log.info("created topic %s with %d partition(s), %d replica(s), min.insync.replicas=%s",
+                         topic.name, topic.num_partitions, rf, configs["min.insync.replicas"])
         described = admin.describe_topics(list(partitions_by_topic))
         return {t["name"]: len(t["partitions"]) for t in described}
     finally:

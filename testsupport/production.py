@@ -1,5 +1,6 @@
 """The production settings, run the way a deploy runs them: manage.py in a child process with
 .env.example's values and nothing from the test's environment."""
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -11,13 +12,21 @@ ENV_EXAMPLE = BASE_DIR / ".env.example"
 
 
 def example_env():
-    """.env.example as a process environment: its NAME=value lines, nothing from ours."""
+    """.env.example as a process environment: its NAME=value lines, nothing from ours, with its
+    example secrets replaced by fresh ones, as an operator fills them in (the example values
+    themselves are refused: example_values())."""
     env = {}
     for line in ENV_EXAMPLE.read_text().splitlines():
         if line and not line.startswith("#"):
             name, _, value = line.partition("=")
-            env[name] = value
+            env[name] = f"fresh-{secrets.token_urlsafe(40)}" if value.startswith("example-only") else value
     return env
+
+
+def example_values() -> dict:
+    """.env.example's example secrets, as written there."""
+    return {name: value for name, _, value in (line.partition("=") for line in ENV_EXAMPLE.read_text().splitlines())
+            if value.startswith("example-only")}
 
 
 def manage(*args, env):

@@ -259,6 +259,13 @@ FIRSTCOME_PARTITIONS = env.int("FIRSTCOME_PARTITIONS", 1, minimum=1)
 # "user": the original design's key; a campaign's requests spread over all partitions.
 FIRSTCOME_MESSAGE_KEY = env.str("FIRSTCOME_MESSAGE_KEY", "campaign", choices=("campaign", "user"))
 KAFKA_REPLICATION_FACTOR = env.int("KAFKA_REPLICATION_FACTOR", 1, minimum=1)
+# Copies a write needs before the broker acknowledges it (acks=all); set on the topics that
+# create_topics makes. One less than the replicas by default, so one broker may be lost.
+KAFKA_MIN_INSYNC_REPLICAS = env.int("KAFKA_MIN_INSYNC_REPLICAS", max(1, min(2, KAFKA_REPLICATION_FACTOR - 1)),
+                                    minimum=1)
+if KAFKA_MIN_INSYNC_REPLICAS > KAFKA_REPLICATION_FACTOR:
+    raise ImproperlyConfigured(f"KAFKA_MIN_INSYNC_REPLICAS={KAFKA_MIN_INSYNC_REPLICAS} is more than "
+                               f"KAFKA_REPLICATION_FACTOR={KAFKA_REPLICATION_FACTOR}: no write could be acknowledged")
 # A 202 waits for the broker's ack; past this budget the request is answered 503. The default
 # keeps the whole answer (queueing and Django included) under 2 s when the broker dies
 # mid-request (docs/decisions.md, "A publish budget and a circuit breaker").

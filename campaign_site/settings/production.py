@@ -69,6 +69,29 @@ FIRSTCOME_METRICS_REQUIRE_TOKEN = True
 if FIRSTCOME_METRICS_TOKEN and len(FIRSTCOME_METRICS_TOKEN) < 32:  # noqa: F405
     raise ImproperlyConfigured("FIRSTCOME_METRICS_TOKEN must be at least 32 characters (see .env.example)")
 
+# .env.example's secrets begin with this: copied into a deployment, they are public.
+EXAMPLE_PREFIX = "example-only"
+for _name, _value in (("DJANGO_SECRET_KEY", SECRET_KEY), ("FIRSTCOME_METRICS_TOKEN", FIRSTCOME_METRICS_TOKEN)):  # noqa: F405
+    if _value and _value.startswith(EXAMPLE_PREFIX):
+        raise ImproperlyConfigured(f"{_name} is the example value from .env.example: generate one of your own")
+
+# --- Kafka durability: a 202 survives the loss of a broker ------------------------------------
+# acks=all waits for min.insync.replicas copies; with fewer than 3 replicas or fewer than 2 in
+# sync, losing one broker can lose an acknowledged request (docs/guarantees.md, "Replication").
+# A single-broker environment (a staging box) says so explicitly, and is logged at every start.
+KAFKA_SINGLE_BROKER = env.bool("KAFKA_SINGLE_BROKER", False)
+if KAFKA_SINGLE_BROKER:
+    import logging
+
+    logging.getLogger("firstcome.settings").warning(
+        "KAFKA_SINGLE_BROKER is on: topics with %d replica(s); an acknowledged request does not survive the loss "
+        "of its broker", KAFKA_REPLICATION_FACTOR)  # noqa: F405
+elif KAFKA_REPLICATION_FACTOR < 3 or KAFKA_MIN_INSYNC_REPLICAS < 2:  # noqa: F405
+    raise ImproperlyConfigured(
+        f"KAFKA_REPLICATION_FACTOR={KAFKA_REPLICATION_FACTOR} and KAFKA_MIN_INSYNC_REPLICAS="  # noqa: F405
+        f"{KAFKA_MIN_INSYNC_REPLICAS}: production needs at least 3 and 2, so that a 202 survives the loss of a "  # noqa: F405
+        "broker; set KAFKA_SINGLE_BROKER=true only where there is one broker")
+
 # --- identity: a verified token, from the identity provider's keys -----------------------------
 if FIRSTCOME_IDENTITY != "jwt":  # noqa: F405
     raise ImproperlyConfigured("FIRSTCOME_IDENTITY must be jwt in production: body mode lets anyone act as any "

@@ -393,17 +393,25 @@ def test_deploy_redeploy_and_a_failed_validation(host):
 @pytest.mark.parametrize("change, reason", [
     ({"DATABASE_URL": None, "DJANGO_ALLOWED_HOSTS": None}, "required settings missing (source: env): DJANGO_ALLOWED_HOSTS DATABASE_URL"),
     ({"DJANGO_SECRET_KEY": "from .env.example"}, "DJANGO_SECRET_KEY is the example value from .env.example"),
+    ({"FIRSTCOME_METRICS_TOKEN": "from .env.example"}, "FIRSTCOME_METRICS_TOKEN is the example value from .env.example"),
+    ({"FIRSTCOME_VAR_DIR": "/etc/firstcome-var"},
+     "FIRSTCOME_VAR_DIR (/etc/firstcome-var) is outside the application's own directories"),
+    ({"FIRSTCOME_VAR_DIR": "/var/lib/firstcome/../../../root/x"},
+     "FIRSTCOME_VAR_DIR (/var/lib/firstcome/../../../root/x) is outside the application's own directories"),
+    ({"FIRSTCOME_VAR_DIR": "var"}, "FIRSTCOME_VAR_DIR (var) must be an absolute path"),
+    ({"STATS_BATCH_LOG": "/usr/local/bin/stats_batch.log"},
+     "the directory of STATS_BATCH_LOG (/usr/local/bin) is outside the application's own directories"),
 ])
 def test_after_install_refuses_bad_settings_before_building_anything(host, change, reason):
     host.stage_revision()
-    example_key = next(line.split("=", 1)[1] for line in (BASE_DIR / ".env.example").read_text().splitlines()
-                       if line.startswith("DJANGO_SECRET_KEY="))
+    examples = dict(line.split("=", 1) for line in (BASE_DIR / ".env.example").read_text().splitlines()
+                    if line.startswith(("DJANGO_SECRET_KEY=", "FIRSTCOME_METRICS_TOKEN=")))
     env = {**host.env, "DEPLOYMENT_ID": "d-bad"}
     for name, value in change.items():
         if value is None:
             del env[name]
         else:
-            env[name] = example_key
+            env[name] = examples[name] if value == "from .env.example" else value
     run = subprocess.run([str(hook_script("AfterInstall"))], env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 1
     assert f"FAILED: {reason}" in run.stderr

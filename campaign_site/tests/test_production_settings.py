@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from testsupport.production import example_env, manage
+from testsupport.production import example_env, example_values, manage
 
 BASE_DIR = Path(settings.BASE_DIR)
 ENV_EXAMPLE = BASE_DIR / ".env.example"
@@ -24,6 +24,30 @@ def test_production_refuses_to_start_without_a_required_setting():
         run = manage("check", env=env)
         assert run.returncode != 0, name
         assert f"{name} must be set in production (see .env.example)" in run.stderr, run.stderr
+
+
+def test_production_refuses_the_example_secrets_of_env_example():
+    examples = example_values()
+    assert set(examples) == {"DJANGO_SECRET_KEY", "FIRSTCOME_METRICS_TOKEN"}
+    for name, value in examples.items():
+        run = manage("check", env={**example_env(), name: value})
+        assert run.returncode != 0, name
+        assert f"{name} is the example value from .env.example" in run.stderr, run.stderr
+        assert value not in run.stderr + run.stdout  # the refusal names the setting, not its value
+
+
+def test_production_requires_replication_unless_a_single_broker_is_declared():
+    for replicas, in_sync in (("1", "1"), ("2", "1"), ("3", "1")):
+        run = manage("check", env={**example_env(), "KAFKA_REPLICATION_FACTOR": replicas,
+                                   "KAFKA_MIN_INSYNC_REPLICAS": in_sync})
+        assert run.returncode != 0, (replicas, in_sync)
+        assert "production needs at least 3 and 2" in run.stderr, run.stderr
+    run = manage("check", env={**example_env(), "KAFKA_REPLICATION_FACTOR": "3", "KAFKA_MIN_INSYNC_REPLICAS": "4"})
+    assert run.returncode != 0 and "no write could be acknowledged" in run.stderr, run.stderr
+    run = manage("check", env={**example_env(), "KAFKA_REPLICATION_FACTOR": "1", "KAFKA_MIN_INSYNC_REPLICAS": "1",
+                               "KAFKA_SINGLE_BROKER": "true"})
+    assert run.returncode == 0, run.stderr
+    assert "KAFKA_SINGLE_BROKER is on" in run.stdout + run.stderr  # said at every start
 
 
 def test_production_logs_one_json_object_per_line_on_stdout():

@@ -89,8 +89,14 @@ for name in DJANGO_SECRET_KEY DJANGO_ALLOWED_HOSTS DATABASE_URL KAFKA_BOOTSTRAP_
   [ -n "${settings[$name]:-}" ] || missing+=("$name")
 done
 [ "${#missing[@]}" -eq 0 ] || die "required settings missing (source: $source_kind): ${missing[*]}"
-example_key=$(sed -n 's/^DJANGO_SECRET_KEY=//p' "$BUILD/.env.example")
-[ "${settings[DJANGO_SECRET_KEY]}" != "$example_key" ] || die "DJANGO_SECRET_KEY is the example value from .env.example"
+for name in DJANGO_SECRET_KEY FIRSTCOME_METRICS_TOKEN; do
+  example=$(sed -n "s/^$name=//p" "$BUILD/.env.example")
+  [ "${settings[$name]:-}" != "$example" ] || die "$name is the example value from .env.example"
+done
+# The directories step 4 creates for the service account, checked before anything is built.
+[ -z "${settings[FIRSTCOME_VAR_DIR]:-}" ] || confined_dir FIRSTCOME_VAR_DIR "${settings[FIRSTCOME_VAR_DIR]}" >/dev/null
+[ -z "${settings[STATS_BATCH_LOG]:-}" ] ||
+  confined_dir "the directory of STATS_BATCH_LOG" "$(dirname "${settings[STATS_BATCH_LOG]}")" >/dev/null
 
 # The new settings, beside the file in use until the release is complete.
 mkdir -p "$(dirname "$ENV_FILE")"
@@ -125,8 +131,11 @@ mv "$BUILD" "$RELEASE"
 PY=$RELEASE/venv/bin/python
 # Where the services, the cron job and collectstatic write, owned by the account they run as;
 # the rest of the release stays root's.
-var_dir=${FIRSTCOME_VAR_DIR:-$RELEASE/var}  # the settings' defaults
-for dir in "$RELEASE/staticfiles" "$var_dir" "$(dirname "${STATS_BATCH_LOG:-$var_dir/stats_batch.log}")"; do
+# Only inside the application's own directories: whoever can write the env file must not be able
+# to have root create and hand the service account a directory elsewhere (/etc, /root, ...).
+var_dir=$(confined_dir FIRSTCOME_VAR_DIR "${FIRSTCOME_VAR_DIR:-$RELEASE/var}")  # the settings' defaults
+log_dir=$(confined_dir "the directory of STATS_BATCH_LOG" "$(dirname "${STATS_BATCH_LOG:-$var_dir/stats_batch.log}")")
+for dir in "$RELEASE/staticfiles" "$var_dir" "$log_dir"; do
   mkdir -p "$dir"
   chown "$RUN_USER:$RUN_GROUP" "$dir"
 done

@@ -14,8 +14,8 @@
 #   FIRSTCOME_SERVICE_MANAGER auto | systemd | direct
 #   FIRSTCOME_UNIT_DIR        where units are installed (/etc/systemd/system; direct: run/units)
 #   FIRSTCOME_USER, _GROUP    the account the services run as (firstcome)
-#   FIRSTCOME_SERVICES        web,consume,consume-stats,cron: what this host runs (cron: the
-#                             django-crontab jobs, on one host of the fleet only)
+#   FIRSTCOME_SERVICES        web,consume,consume-stats: what this host runs; add cron (the
+#                             django-crontab jobs) on exactly one host of the fleet
 #   FIRSTCOME_CONSUMERS       consume_firstcome instances (default FIRSTCOME_PARTITIONS, or 1)
 #   FIRSTCOME_PYTHON          interpreter for the release virtualenv (python3)
 #   FIRSTCOME_PIP_ARGS        extra pip arguments (e.g. --no-index --find-links /srv/wheels)
@@ -36,6 +36,22 @@ INCOMING_DIR=$APP_ROOT/incoming
 RELEASES_DIR=$APP_ROOT/releases
 CURRENT=$APP_ROOT/current
 HOOK=${LIFECYCLE_EVENT:-$(basename "$0" .sh)}
+}
+
+# Directories the AfterInstall hook may create and give the service account: inside the release,
+# or the application's own state and log directories.
+WRITABLE_ROOTS=(/var/lib/firstcome /var/log/firstcome)
+confined_dir() {  # confined_dir WHAT PATH: PATH resolved, or die when outside the release and WRITABLE_ROOTS
+  local what=$1 path=$2 root resolved
+  [[ $path == /* ]] || die "$what ($path) must be an absolute path"
+  resolved=$(realpath -m -- "$path")
+  if [[ -n ${RELEASE:-} && $resolved == "$(realpath -m -- "$RELEASE")"/* ]]; then
+    echo "$resolved"; return 0
+  fi
+  for root in "${WRITABLE_ROOTS[@]}"; do
+    if [[ $resolved == "$root" || $resolved == "$root"/* ]]; then echo "$resolved"; return 0; fi
+  done
+  die "$what ($path) is outside the application's own directories (the release, ${WRITABLE_ROOTS[*]}): refused"
 }
 
 log() { printf '%s firstcome[%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$HOOK" "$*"; }
@@ -98,7 +114,7 @@ hook_setting() { if [[ $HOOK_SETTINGS == *" $1 "* ]]; then printf -v "$1" '%s' "
 load_hook_settings() { each_env_line "$1" "$1" hook_setting; }
 
 host_services() {
-  local services=${FIRSTCOME_SERVICES:-web,consume,consume-stats,cron}
+  local services=${FIRSTCOME_SERVICES:-web,consume,consume-stats}
   echo "${services//,/ }"
 }
 
