@@ -18,7 +18,7 @@ from collections import OrderedDict, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
-from django.db import close_old_connections
+from django.db import DatabaseError, InterfaceError, close_old_connections
 from prometheus_client import Counter, Gauge
 from rest_framework.exceptions import ValidationError
 
@@ -262,7 +262,10 @@ class ResultAnswers:
                 if outcome is ResultWaiters.RELEASED:
                     return await respond(200, pending_body(request_id))
                 if outcome is ResultWaiters.RECHECK:
-                    row = await loop.run_in_executor(_RESULT_READS, _participation_row, request_id)
+                    try:
+                        row = await loop.run_in_executor(_RESULT_READS, _participation_row, request_id)
+                    except (DatabaseError, InterfaceError):  # the database is away: wait for the event
+                        row = None
                     if row is not None:
                         return await _answer_to(viewer, (row["user_id"], result_body(row)), respond)
                     if future.done():  # woken while reading (the decision, a gap, the stop)

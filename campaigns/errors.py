@@ -55,6 +55,10 @@ class TooManyWaiters(DomainError, http_status=503, code="too_many_waiters", retr
     """A web process holds at most FIRSTCOME_RESULTS_MAX_WAITERS long polls (campaigns.answers)."""
 
 
+class DatabaseUnavailable(DomainError, http_status=503, code="database_unavailable", retry_after=5):
+    """The database could not be read and nothing known may stand in for it."""
+
+
 class BrokerUnavailable(DomainError, http_status=503, code="broker_unavailable", retry_after=1):
     """The request could not be handed to Kafka: it was not accepted and will not be decided."""
 

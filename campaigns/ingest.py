@@ -47,7 +47,7 @@ from rest_framework.settings import api_settings
 from campaign_site.parsers import may_be_too_deep
 from campaigns import selectors, services
 from campaigns.answers import (RESULT_PATH, USER_DECISION_PATH, ResultAnswers, count_result_handed_to_django)
-from campaigns.errors import BrokerUnavailable, CampaignSoldOut, DomainError
+from campaigns.errors import BrokerUnavailable, CampaignSoldOut, DatabaseUnavailable, DomainError
 from campaigns.participants import acting_user
 from campaigns.refusals import sold_out_refusals
 from campaigns.serializers import USER_ID_FIELD
@@ -177,14 +177,15 @@ def dotted_names(classes) -> tuple:
 
 
 ANSWERS = Counter("firstcome_ingest_requests_total",
-                  "Participation POSTs by who answered: accepted / broker_unavailable / sold_out / "
-                  "unauthenticated by the fast path, django for those it handed to the Django "
-                  "application.", ["answer"])
+                  "Participation POSTs by who answered: accepted / broker_unavailable / "
+                  "database_unavailable / sold_out / unauthenticated by the fast path, django for those it "
+                  "handed to the Django application.", ["answer"])
 ACCEPT_SECONDS = Histogram("firstcome_ingest_accept_seconds",
                            "From the request's body read to the broker's acknowledgement (202).",
                            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 _answered_by = {name: ANSWERS.labels(name)
-                for name in ("accepted", "broker_unavailable", "sold_out", "unauthenticated", "django")}
+                for name in ("accepted", "broker_unavailable", "database_unavailable", "sold_out", "unauthenticated",
+                             "django")}
 UNAUTHENTICATED_HEADERS = [(b"www-authenticate", WWW_AUTHENTICATE.encode())]
 POST_ALLOW, GET_ALLOW = "POST, OPTIONS", "GET, HEAD, OPTIONS"  # DRF's Allow on each view's answers
 # Accept headers for which DRF's negotiation picks the JSON renderer with no media parameters.
@@ -308,13 +309,16 @@ class ParticipationIngest:
             _answered_by["sold_out"].inc()
             sold_out_refusals.record(campaign_id)
             return await self._answer(send, secure, submission.http_status, route.refused(submission))
+        if isinstance(submission, DatabaseUnavailable):
+            _answered_by["database_unavailable"].inc()
+            return await self._answer(send, secure, submission.http_status, route.refused(submission),
+                                      _header_pairs(submission))
         started = time.perf_counter()
         try:
             request_id = await services.participation_publish_async(submission)
         except BrokerUnavailable as exc:
             _answered_by["broker_unavailable"].inc()
-            return await self._answer(send, secure, exc.http_status, route.refused(exc),
-                                      [(name.lower().encode(), value.encode()) for name, value in exc.headers().items()])
+            return await self._answer(send, secure, exc.http_status, route.refused(exc), _header_pairs(exc))
         ACCEPT_SECONDS.observe(time.perf_counter() - started)
         _answered_by["accepted"].inc()
         await self._answer(send, secure, *route.accepted(request_id))
@@ -367,7 +371,7 @@ class ParticipationIngest:
             user_id = acting_user(credential_user=credential_user, body_user=route.user_id(data))
             window = await selectors.campaign_window_async(campaign_id)
             submission = services.participation_prepare(window, user_id, timezone.now())
-        except CampaignSoldOut as exc:  # answered here, nothing published (counted once answered)
+        except (CampaignSoldOut, DatabaseUnavailable) as exc:  # answered here, nothing published
             submission = exc
         except (orjson.JSONDecodeError, TypeError, KeyError, ValidationError, DomainError):
             return None
@@ -392,6 +396,10 @@ class ParticipationIngest:
         await send({"type": "http.response.start", "status": status,
                     "headers": [*headers, *extra_headers, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _header_pairs(exc: DomainError) -> list:
+    return [(name.lower().encode(), value.encode()) for name, value in exc.headers().items()]
 
 
 def _offered_token(headers) -> str | None:

@@ -1,5 +1,6 @@
 """Reads. Views, consumers and reports read the database through these functions."""
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -7,12 +8,15 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, InterfaceError, close_old_connections, connection
 from django.db.models import Count, Max, Min, Q
+from prometheus_client import Counter
 
 from campaigns.coupons import CouponCodeInvalid, coupon_code_read
-from campaigns.errors import CampaignNotFound
+from campaigns.errors import CampaignNotFound, DatabaseUnavailable
 from campaigns.models import Campaign, Participation
+
+log = logging.getLogger(__name__)
 
 
 def campaign_list():
@@ -48,6 +52,13 @@ class CampaignWindow(NamedTuple):
 
 _windows = {}  # campaign id -> (read at, CampaignWindow); per process, shared by its threads
 _sold_out = set()  # campaign ids known sold out in this process: true forever once true
+_unreadable_until = {}  # campaign id -> monotonic time before which the database is not asked again
+# After a failed read the database is asked again at most this often per campaign and process:
+# during an outage every request would otherwise wait for its own connection attempt.
+READ_RETRY_S = 1.0
+STALE_WINDOWS = Counter("firstcome_campaign_windows_stale_total",
+                        "Participations checked against a campaign window older than FIRSTCOME_CAMPAIGN_CACHE_S "
+                        "because the database could not be read (at most FIRSTCOME_CAMPAIGN_STALE_S old).")
 
 
 def campaign_window(campaign_id) -> CampaignWindow:
@@ -55,31 +66,61 @@ def campaign_window(campaign_id) -> CampaignWindow:
     per process: the participation endpoint runs thousands of times a second for a handful of
     campaigns whose window rarely changes. Of the stock only "none left" matters here (sold_out),
     seen within that many seconds. A changed window is seen within that many seconds. Unknown
-    ids are not cached."""
+    ids are not cached.
+
+    While the database cannot be read (a failover, a restart) the last window read is used for up
+    to FIRSTCOME_CAMPAIGN_STALE_S: requests are still checked against it (a closed campaign stays
+    closed at its end, a sold-out one stays sold out) and queued; past that, or for a campaign
+    never read, DatabaseUnavailable (503, Retry-After). Never the driver's error."""
     cached = _cached_window(campaign_id)
     if cached:
         return cached
+    stale = _stale_window(campaign_id)
+    if stale is not None and time.monotonic() < _unreadable_until.get(campaign_id, 0):
+        STALE_WINDOWS.inc()
+        return stale
     try:
         pk, starts_at, ends_at, remaining = (Campaign.objects.values_list("pk", "starts_at", "ends_at", "remaining_stock")
                                              .get(pk=campaign_id))
     except (Campaign.DoesNotExist, ValueError, TypeError, OverflowError):
         raise CampaignNotFound(f"campaign {campaign_id} does not exist") from None
+    except (DatabaseError, InterfaceError) as exc:
+        _unreadable_until[campaign_id] = time.monotonic() + READ_RETRY_S
+        if stale is None:
+            raise DatabaseUnavailable(f"campaign {campaign_id} cannot be checked: the database is unavailable; "
+                                      "nothing was queued, retry") from exc
+        log.warning("campaign %s: database unreadable (%s); using its window read %.1f s ago", campaign_id,
+                    type(exc).__name__, time.monotonic() - _windows[campaign_id][0])
+        STALE_WINDOWS.inc()
+        return stale
+    _unreadable_until.pop(campaign_id, None)
     if remaining == 0:
         _sold_out.add(pk)
     window = CampaignWindow(pk, starts_at, ends_at, pk in _sold_out)
-    if settings.FIRSTCOME_CAMPAIGN_CACHE_S > 0:
-        if len(_windows) > 10_000:  # a bound, not an LRU: campaigns are few
-            _windows.clear()
-        _windows[campaign_id] = (time.monotonic(), window)
+    if len(_windows) > 10_000:  # a bound, not an LRU: campaigns are few
+        _windows.clear()
+    _windows[campaign_id] = (time.monotonic(), window)  # kept even uncached: the outage fallback
     return window
 
 
-def _cached_window(campaign_id) -> CampaignWindow | None:
+def _window_younger_than(campaign_id, seconds) -> CampaignWindow | None:
     cached = _windows.get(campaign_id)
-    if cached and time.monotonic() - cached[0] < settings.FIRSTCOME_CAMPAIGN_CACHE_S:
+    if cached and time.monotonic() - cached[0] < seconds:
         window = cached[1]
         return window._replace(sold_out=True) if not window.sold_out and window.pk in _sold_out else window
     return None
+
+
+def _cached_window(campaign_id) -> CampaignWindow | None:
+    return _window_younger_than(campaign_id, settings.FIRSTCOME_CAMPAIGN_CACHE_S)
+
+
+def _stale_window(campaign_id) -> CampaignWindow | None:
+    """The last window read, if the outage fallback may still use it: for FIRSTCOME_CAMPAIGN_STALE_S,
+    or for ever once sold out (its stock never grows again)."""
+    if campaign_id in _windows and _windows[campaign_id][1].pk in _sold_out:
+        return _window_younger_than(campaign_id, float("inf"))
+    return _window_younger_than(campaign_id, settings.FIRSTCOME_CAMPAIGN_STALE_S)
 
 
 def campaign_sold_out_seen(campaign_id: int) -> None:
@@ -96,6 +137,10 @@ async def campaign_window_async(campaign_id) -> CampaignWindow:
     cached = _cached_window(campaign_id)
     if cached:
         return cached
+    stale = _stale_window(campaign_id)
+    if stale is not None and time.monotonic() < _unreadable_until.get(campaign_id, 0):
+        STALE_WINDOWS.inc()
+        return stale
     # One read per campaign at a time: when the entry expires, every request in flight misses at
     # once, and each reading for itself queued dozens of reads on the executor every second
     # (seen as the p99 of the ingest benchmark).
@@ -105,9 +150,19 @@ async def campaign_window_async(campaign_id) -> CampaignWindow:
         reading = _reading[campaign_id] = loop.run_in_executor(None, _campaign_window_then_release, campaign_id)
         reading.add_done_callback(lambda done: _reading.pop(campaign_id, None) if _reading.get(campaign_id) is done
                                   else None)
-    return await asyncio.shield(reading)
+    if stale is None:
+        return await asyncio.shield(reading)
+    # A known window: a database that does not answer at once (a failover's connection attempts)
+    # does not hold the request; the read goes on and its outcome serves the next ones.
+    try:
+        return await asyncio.wait_for(asyncio.shield(reading), timeout=STALE_READ_WAIT_S)
+    except TimeoutError:
+        STALE_WINDOWS.inc()
+        return stale
 
 
+# How long a request with a known (expired) window waits for its re-read before using it.
+STALE_READ_WAIT_S = 0.25
 _reading = {}  # campaign id -> the read in flight (campaign_window_async)
 
 
@@ -122,6 +177,7 @@ def _campaign_window_then_release(campaign_id):
 def campaign_window_cache_clear():
     _windows.clear()
     _sold_out.clear()
+    _unreadable_until.clear()
 
 
 def campaign_ids_existing(campaign_ids) -> set:

@@ -134,10 +134,22 @@ def refusing_trigger(db):
         cursor.execute("DROP TRIGGER IF EXISTS participation_refuses")
 
 
+@pytest.fixture
+def database_server(tmp_path):
+    """A MariaDB server of this test's own (testsupport.mariadb), started; stopped at the end."""
+    from testsupport.mariadb import DatabaseServer
+
+    server = DatabaseServer(tmp_path / "mariadb").install().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 # What makes a test end-to-end: a real broker, a project process (consumer, gunicorn, k6) or a
 # module that starts gunicorn itself. `pytest -m "not e2e"` runs the rest: models, services and
 # selectors against MariaDB, parsers, settings.
-_E2E_FIXTURES = {"kafka_broker", "processes"}
+_E2E_FIXTURES = {"kafka_broker", "processes", "database_server"}
 
 
 def pytest_collection_modifyitems(items):

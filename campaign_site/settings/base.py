@@ -239,6 +239,9 @@ FIRSTCOME_TOPIC = env.str("FIRSTCOME_TOPIC", "firstcome.participations")
 FIRSTCOME_DLQ_TOPIC = env.str("FIRSTCOME_DLQ_TOPIC", f"{FIRSTCOME_TOPIC}.dlq")
 # The participation endpoint reads a campaign's opening window at most this often per process.
 FIRSTCOME_CAMPAIGN_CACHE_S = env.float("FIRSTCOME_CAMPAIGN_CACHE_S", 1.0, minimum=0)
+# While the database cannot be read, participations are still checked against the last window read
+# for this long (an RDS Multi-AZ failover takes 60-120 s), then answered 503 with Retry-After.
+FIRSTCOME_CAMPAIGN_STALE_S = env.float("FIRSTCOME_CAMPAIGN_STALE_S", 180.0, minimum=0)
 # Decision events (one per decided request) for the statistics consumer.
 FIRSTCOME_DECISIONS_TOPIC = env.str("FIRSTCOME_DECISIONS_TOPIC", "firstcome.decisions")
 # Each web process reads those events to answer result lookups (campaigns/answers.py): the latest

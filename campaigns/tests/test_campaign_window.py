@@ -35,3 +35,48 @@ def test_a_request_accepted_while_open_is_decided_after_the_campaign_closed(path
     assert outcomes == ["SUCCESS", "SUCCESS", "SOLD_OUT", "DUPLICATE"]
     campaign.refresh_from_db()
     assert campaign.remaining_stock == 0
+
+
+@pytest.fixture
+def unreachable_database(settings):
+    """The default connection pointed at a port where nothing listens: every read is refused by
+    the network, as it is while a database server is down. Restored at the end."""
+    from django.db import connection
+
+    from lab.embedded import free_port
+
+    saved = dict(connection.settings_dict)
+
+    def go_away():
+        connection.close()
+        connection.settings_dict["PORT"] = str(free_port())
+        connection.settings_dict["OPTIONS"] = {**connection.settings_dict.get("OPTIONS", {}), "connect_timeout": 1}
+
+    yield go_away
+    connection.close()
+    connection.settings_dict.clear()
+    connection.settings_dict.update(saved)
+
+
+def test_an_unreadable_database_serves_the_last_window_then_503_a_sold_out_one_for_ever(settings, unreachable_database):
+    from campaigns import selectors
+    from campaigns.errors import CampaignSoldOut, DatabaseUnavailable
+
+    settings.FIRSTCOME_CAMPAIGN_CACHE_S, settings.FIRSTCOME_CAMPAIGN_STALE_S = 0, 3600
+    selectors.campaign_window_cache_clear()
+    open_one, sold_out = CampaignFactory(total_stock=5), CampaignFactory(total_stock=1)
+    services.participation_decide(participation_request(sold_out, "winner"))  # its one coupon goes
+    never_read = CampaignFactory(total_stock=5)
+    known = {c.pk: selectors.campaign_window(c.pk) for c in (open_one, sold_out)}
+    unreachable_database()
+    assert selectors.campaign_window(open_one.pk) == known[open_one.pk]  # the last one read
+    with pytest.raises(DatabaseUnavailable) as refused:
+        selectors.campaign_window(never_read.pk)
+    assert refused.value.http_status == 503 and refused.value.headers() == {"Retry-After": "5"}
+    settings.FIRSTCOME_CAMPAIGN_STALE_S = 0  # the outage outlasted the staleness allowed
+    selectors._unreadable_until.clear()
+    with pytest.raises(DatabaseUnavailable):
+        selectors.campaign_window(open_one.pk)
+    window = selectors.campaign_window(sold_out.pk)  # sold out stays sold out, however old
+    with pytest.raises(CampaignSoldOut):
+        services.participation_prepare(window, "late", timezone.now())

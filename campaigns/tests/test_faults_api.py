@@ -1,8 +1,5 @@
 """The broker stopped while gunicorn is under load, and a new one started on the same port."""
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pytest
 
@@ -12,64 +9,13 @@ from streaming.producer import reset_producer
 from streaming.topics import ensure_topics
 from testsupport.factories import CampaignFactory
 from testsupport.invariants import check_invariants
+from testsupport.load import Load
 from testsupport.kafka import committed_total
 from testsupport.polling import poll
 from testsupport.publishing import Published, publish_requests
-from testsupport.web import call, start_gunicorn
+from testsupport.web import start_gunicorn
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-CLIENTS = 24  # more than gunicorn's 2 workers x 8 threads: an outage must not queue requests up
-
-
-@dataclass(frozen=True)
-class Answer:
-    user_id: str
-    sent: float
-    answered: float
-    status: int  # 0: no answer (refused, reset, timed out)
-    request_id: str | None
-
-    @property
-    def seconds(self):
-        return self.answered - self.sent
-
-
-class Load:
-    """CLIENTS threads, each posting participations one after the other, every one from a new user."""
-
-    def __init__(self, base_url, campaign):
-        self.url = f"{base_url}/api/campaigns/{campaign.pk}/participations"
-        self.answers = []
-        self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(CLIENTS)
-        self._futures = []
-
-    def _client(self, index):
-        for n in range(100_000):
-            if self._stop.is_set():
-                return
-            user_id = f"c{index}-{n}"
-            sent = time.monotonic()
-            try:
-                status, body = call("POST", self.url, body={"user_id": user_id}, timeout=10)
-            except OSError:
-                status, body = 0, None
-            request_id = body.get("request_id") if status == 202 else None
-            self.answers.append(Answer(user_id, sent, time.monotonic(), status, request_id))
-
-    def start(self):
-        self._futures = [self._pool.submit(self._client, i) for i in range(CLIENTS)]
-
-    def stop(self):
-        if self._stop.is_set():
-            return self.answers
-        self._stop.set()
-        for future in self._futures:
-            future.result()
-        self._pool.shutdown()
-        return self.answers
-
 
 def test_broker_stopped_under_load_then_replaced(processes, child_env, settings, tmp_path):
     """A test-owned broker (the session's is shared): stopped under load, then a new, empty one

@@ -171,7 +171,9 @@ def test_with_the_broker_down_both_paths_answer_the_same_503(processes, child_en
     assert ingest_counts(base_url)["broker_unavailable"] == 1
 
 
-def test_with_the_database_down_django_answers_for_the_fast_path(processes, child_env):
+def test_with_the_database_down_and_no_window_known_the_answer_is_503_to_retry(processes, child_env):
+    """Never a 500: a campaign this process never read, with the database away, is a 503 with
+    Retry-After (campaigns/tests/test_faults_database.py kills a real server under load)."""
     from django.db import connection
 
     from lab.embedded import free_port
@@ -179,9 +181,10 @@ def test_with_the_database_down_django_answers_for_the_fast_path(processes, chil
 
     nowhere = database_url({**connection.settings_dict, "PORT": free_port()})
     _, base_url = start_gunicorn(processes, child_env(DATABASE_URL=nowhere), workers=1)
-    status, _, body = raw_post(f"{base_url}/api/campaigns/1/participations", b'{"user_id": "hal"}', JSON)
-    assert (status, json.loads(body)) == (500, {"detail": "internal error", "code": "server_error"})
-    assert ingest_counts(base_url)["django"] == 1
+    status, headers, body = raw_post(f"{base_url}/api/campaigns/1/participations", b'{"user_id": "hal"}', JSON)
+    assert (status, json.loads(body)["code"]) == (503, "database_unavailable")
+    assert dict((k.lower(), v) for k, v in headers.items())["retry-after"] == "5"
+    assert metric_value(scrape_metrics(base_url), "firstcome_ingest_requests_total", answer="database_unavailable") == 1
 
 
 def nested(depth, shape, leaf):
