@@ -56,6 +56,9 @@ def project_env(**overrides):
     env["KAFKA_BOOTSTRAP_SERVERS"] = ",".join(settings.KAFKA_BOOTSTRAP_SERVERS)
     env.update((name, _env_value(getattr(settings, name))) for name in SHARED_NAMES)
     env["PYTHONUNBUFFERED"] = "1"
+    # The lab's broker is one embedded Tansu: production settings in a child (the benchmarks'
+    # web servers) must be told so, or they refuse to start unreplicated (settings/production.py).
+    env.setdefault("KAFKA_SINGLE_BROKER", "true")
     env.update({k: str(v) for k, v in overrides.items() if v is not None})
     return env
 

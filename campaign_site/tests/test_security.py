@@ -166,7 +166,8 @@ def test_debug_is_on_only_in_the_local_settings(module, debug):
     env = {"DJANGO_SETTINGS_MODULE": module, "DJANGO_SECRET_KEY": "x" * 50, "DJANGO_ALLOWED_HOSTS": "example.com",
            "DATABASE_URL": "mysql://root@127.0.0.1:3306/x", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
            "FIRSTCOME_JWT_JWKS_URL": "https://idp.example.com/jwks.json", "FIRSTCOME_JWT_ISSUER": "https://idp.example.com",
-           "FIRSTCOME_JWT_AUDIENCE": "firstcome", "PATH": "/usr/bin:/bin", "HOME": str(ROOT)}
+           "FIRSTCOME_JWT_AUDIENCE": "firstcome", "KAFKA_SINGLE_BROKER": "true", "PATH": "/usr/bin:/bin",
+           "HOME": str(ROOT)}
     run = subprocess.run([sys.executable, "-c", "from django.conf import settings; print(settings.DEBUG)"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert run.stdout.strip() == str(debug), run.stderr

@@ -105,6 +105,7 @@ def test_production_settings_refuse_to_start_with_experiments_on():
     env = {**os.environ, "DJANGO_SECRET_KEY": "x" * 50, "DJANGO_ALLOWED_HOSTS": "example.com",
            "DATABASE_URL": "mysql://app@db.internal:3306/firstcome",
            "KAFKA_BOOTSTRAP_SERVERS": "kafka.internal:9092", "FIRSTCOME_EXPERIMENT_ENDPOINTS": "1",
+           "KAFKA_SINGLE_BROKER": "true",
            "FIRSTCOME_JWT_JWKS_URL": "https://idp.example.com/jwks.json", "FIRSTCOME_JWT_ISSUER": "https://idp.example.com",
            "FIRSTCOME_JWT_AUDIENCE": "firstcome"}
     run = subprocess.run([sys.executable, "-c", "import campaign_site.settings.production"],
