@@ -1,10 +1,17 @@
-"""Prometheus metrics of a consumer process, served on its own port (`--metrics-port`).
+"""Prometheus metrics of a consumer process, served on its own port (`--metrics-port`), with its
+readiness at /readyz on the same port.
 
 They live in prometheus_client's default registry next to its process_* metrics (CPU seconds,
 memory, open files), so one scrape of a consumer tells both what it did and what it cost.
 Only consumer processes import this module: the web processes' /metrics stays django-prometheus's.
 """
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+import json
+import threading
+import time
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
 
 LABELS = ("consumer", "topic")
 BATCH_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000)
@@ -33,6 +40,13 @@ DATABASE_RETRIES = Counter(
     "firstcome_consumer_database_retries_total",
     "Times a batch's transaction failed on the database itself (streaming.database_errors) and "
     "the batch was retried whole after a backoff: none of its records is dead-lettered for it.", LABELS)
+PUBLISH_FAILING_SECONDS = Gauge(
+    "firstcome_consumer_publish_failing_seconds",
+    "How long the consumer has been retrying a publish the broker does not acknowledge (its decision "
+    "events or dead letters): nothing after that batch is decided meanwhile. 0 when publishing works.",
+    LABELS)
+# A publish failing this long makes the consumer not ready (/readyz 503); the alert waits a little more.
+NOT_READY_AFTER_S = 15
 STALLED_PARTITIONS = Gauge(
     "firstcome_consumer_stalled_partitions",
     "Assigned partitions stopped at a hole in their offsets that has not filled for the gap "
@@ -60,7 +74,7 @@ LAG = Gauge(
 class ConsumerMetrics:
     """What one worker reports after each committed batch (BatchConsumerWorker.batch_handled)."""
 
-    def __init__(self, consumer_name, topic):
+    def __init__(self, consumer_name, topic, worker=None):
         labels = (consumer_name, topic)
         self.labels = labels
         self.consumed = MESSAGES_CONSUMED.labels(*labels)
@@ -74,6 +88,8 @@ class ConsumerMetrics:
         self.commit_refused = COMMIT_REFUSED.labels(*labels)
         self.stalled_partitions = STALLED_PARTITIONS.labels(*labels)
         self.stalled_partitions.set(0)
+        if worker is not None:
+            PUBLISH_FAILING_SECONDS.labels(*labels).set_function(lambda: publish_failing_s(worker))
 
     def batch_handled(self, kafka_consumer, polled, *, dead_lettered, seconds, db_seconds, committed=True):
         """dead_lettered: {kind: records} of the batch. committed: False if the group refused its
@@ -112,6 +128,50 @@ def _highwater(kafka_consumer, tp):
         return None
 
 
-def serve(port, addr="0.0.0.0"):
-    """Serve the metrics at http://addr:port/metrics from a daemon thread; OSError if taken."""
-    start_http_server(port, addr=addr)
+def publish_failing_s(worker) -> float:
+    since = worker.publish_failing_since
+    return 0.0 if since is None else time.monotonic() - since
+
+
+def readiness(worker, durability=None) -> dict:
+    """{"ready": bool, "failing": [...], ...}: not ready while a publish has failed for
+    NOT_READY_AFTER_S (an unwritable decisions or dead-letter topic), or while a topic it writes
+    is less durable than configured (`durability`: a streaming.topics.DurabilityCheck)."""
+    failing_s = publish_failing_s(worker)
+    failing = ["publish"] if failing_s >= NOT_READY_AFTER_S else []
+    answer = {"publish_failing_s": round(failing_s, 1)}
+    if durability is not None:
+        try:
+            answer["topics"] = durability.shortfalls()
+        except Exception as exc:  # the broker's own failure shows in the publish and the lag
+            answer["topics"] = [f"not readable: {type(exc).__name__}"]
+        if answer["topics"]:
+            failing.append("topics")
+    return {"ready": not failing, "failing": failing, **answer}
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args):  # scrapes every 15 s: not worth a log line each
+        pass
+
+
+def serve(port, addr="0.0.0.0", worker=None, durability=None):
+    """Serve the metrics at http://addr:port/metrics, and the worker's readiness at /readyz, from a
+    daemon thread; OSError if the port is taken."""
+    metrics_app = make_wsgi_app(REGISTRY)
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") == "/readyz" and worker is not None:
+            answer = readiness(worker, durability)
+            start_response("200 OK" if answer["ready"] else "503 Service Unavailable",
+                           [("Content-Type", "application/json")])
+            return [json.dumps(answer).encode()]
+        return metrics_app(environ, start_response)
+
+    server = make_server(addr, port, app, _ThreadingServer, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server

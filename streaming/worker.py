@@ -200,6 +200,7 @@ class BatchConsumerWorker:
         # The batch whose database work runs on the second thread: (Batch, Future), or None.
         self._in_flight = None
         self._db_thread = None
+        self.publish_failing_since = None  # monotonic time a publish began failing (with_kafka_retry)
 
     # --- what a subclass says ------------------------------------------------------------
     def decode(self, record):
@@ -537,12 +538,20 @@ class BatchConsumerWorker:
                 delay = min(delay * 2, max_delay)
 
     def with_kafka_retry(self, action, *args):
+        """Run a publish (dead letters, decision events) until the broker acknowledges it. While it
+        fails, `publish_failing_since` says since when: the consumer is not ready then
+        (streaming.metrics: /readyz answers 503, the alert fires), since nothing after this batch
+        is decided until it goes through."""
         delay, max_delay = self.retry_backoff_s
         give_up_at = None
         while True:
             try:
-                return action(*args)
+                result = action(*args)
+                self.publish_failing_since = None
+                return result
             except PublishError as exc:
+                if self.publish_failing_since is None:
+                    self.publish_failing_since = time.monotonic()
                 log.warning("%s: broker did not acknowledge, retrying in %.1fs: %s",
                             self.name, delay, exc)
                 give_up_at = self._check_stop_deadline(give_up_at)
@@ -563,11 +572,12 @@ class BatchConsumerWorker:
         if not self.dead_letter_topic:
             raise RuntimeError(f"{self.name} has poison messages and no dead-letter topic")
         messages = []
-        for record, reason, _kind, request_id in poison:
+        for record, reason, kind, request_id in poison:
             log.warning("%s: dead-lettering %s[%d]@%d rid=%s: %s", self.name, record.topic,
                         record.partition, record.offset, request_id or "-", reason)
             headers = [
                 ("reason", reason.encode()),
+                ("kind", kind.encode()),
                 ("source_topic", record.topic.encode()),
                 ("source_partition", str(record.partition).encode()),
                 ("source_offset", str(record.offset).encode()),

@@ -257,6 +257,11 @@ FIRSTCOME_VIEW_MAX_WAITERS = max(1, WEB_THREADS // 3)
 # Participations refused at the door (sold out) are counted in memory and written this often.
 FIRSTCOME_REFUSALS_FLUSH_S = env.float("FIRSTCOME_REFUSALS_FLUSH_S", 5.0, minimum=0.1)
 FIRSTCOME_GROUP_ID = env.str("FIRSTCOME_GROUP_ID", "firstcome-deciders")
+# Each consumer's Prometheus metrics and /readyz (streaming/metrics.py); 0: off. consume_firstcome
+# instance N (its systemd unit passes --instance N) listens on FIRSTCOME_CONSUMER_METRICS_PORT + N.
+FIRSTCOME_CONSUMER_METRICS_PORT = env.int("FIRSTCOME_CONSUMER_METRICS_PORT", 0, minimum=0)
+STATS_CONSUMER_METRICS_PORT = env.int("STATS_CONSUMER_METRICS_PORT", 0, minimum=0)
+FIRSTCOME_CONSUMER_METRICS_ADDR = env.str("FIRSTCOME_CONSUMER_METRICS_ADDR", "0.0.0.0")
 FIRSTCOME_PARTITIONS = env.int("FIRSTCOME_PARTITIONS", 1, minimum=1)
 # "campaign": one campaign's requests share a partition and keep their arrival order.
 # "user": the original design's key; a campaign's requests spread over all partitions.

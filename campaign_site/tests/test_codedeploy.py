@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from lab.embedded import EmbeddedBroker, free_port
+from lab.embedded import EmbeddedBroker, free_port, port_open
 from lab.processes import database_url
 from testsupport.database import scratch_database
 from testsupport.polling import poll
-from testsupport.web import call, get
+from testsupport.web import call, get, scrape_metrics
 
 BASE_DIR = Path(settings.BASE_DIR)
 APPSPEC = yaml.safe_load((BASE_DIR / "appspec.yml").read_text())
@@ -152,6 +152,14 @@ def deploy_database():
         yield database_url({**connection.settings_dict, "NAME": name})
 
 
+def consecutive_free_ports(count: int) -> int:
+    """The first of `count` consecutive ports nothing listens on."""
+    while True:
+        first = free_port()
+        if first + count - 1 <= 65535 and not any(port_open("127.0.0.1", first + i) for i in range(1, count)):
+            return first
+
+
 class Host:
     """One host, as CodeDeploy sees it: an app root, an /etc, the hook scripts of a revision."""
 
@@ -160,6 +168,8 @@ class Host:
         self.app_root = root / "opt/firstcome"
         self.env_file = root / "etc/firstcome/firstcome.env"
         self.port = free_port()
+        self.consumer_metrics_port = consecutive_free_ports(2)  # firstcome-consume@0 and @1
+        self.stats_metrics_port = free_port()
         (root / "etc").mkdir(parents=True)
         # what the service account may write to, whichever account the test makes it
         self.spool = root / "spool"
@@ -191,9 +201,13 @@ class Host:
             "DATABASE_URL": database_url,
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
             "KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "KAFKA_SINGLE_BROKER": "true",  # one embedded broker: the production settings' override
             # the identity provider: this test run's development issuer, whose tokens call() sends
             **dev_identity_env(),
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "FIRSTCOME_CONSUMER_METRICS_PORT": str(self.consumer_metrics_port),
+            "STATS_CONSUMER_METRICS_PORT": str(self.stats_metrics_port),
+            "FIRSTCOME_CONSUMER_METRICS_ADDR": "127.0.0.1",
             "GUNICORN_WORKERS": "1",
             "CRONTAB_EXECUTABLE": str(crontab),
         }
@@ -358,6 +372,17 @@ def test_deploy_redeploy_and_a_failed_validation(host):
     assert status == 202, body
     poll(lambda: host.manage("shell", "-c", "'from campaigns.models import Participation; "
                              "print(Participation.objects.count())'") == "1", timeout=30, message="a decision")
+    # every installed consumer unit exports its metrics and readiness where prometheus.yml looks
+    consumer_ports = {"consume_firstcome": [host.consumer_metrics_port, host.consumer_metrics_port + 1]}
+    if HAS_STATS_CONSUMER:
+        consumer_ports["consume_stats"] = [host.stats_metrics_port]
+    for name, ports in consumer_ports.items():
+        for port in ports:
+            poll(lambda: port_open("127.0.0.1", port), timeout=30, message=f"{name}'s metrics on {port}")
+            samples = scrape_metrics(f"http://127.0.0.1:{port}")
+            assert any(sample == "firstcome_consumer_messages_consumed_total" and ("consumer", name) in labels
+                       for sample, labels in samples), (name, port)
+            assert get(f"http://127.0.0.1:{port}/readyz")[0] == 200
 
     # 2. a re-deployment: everything restarted on the new release, one consumer fewer, and the
     #    cron jobs handed to another host

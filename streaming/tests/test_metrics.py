@@ -1,4 +1,5 @@
 """A consumer process's own Prometheus metrics on --metrics-port, after a known burst."""
+import json
 import socket
 
 import pytest
@@ -64,3 +65,71 @@ def test_a_metrics_port_out_of_range_is_refused(processes, kafka_topics):
     consumer.process.wait(60)
     assert consumer.process.returncode != 0
     assert "--metrics-port must be between 0 (off) and 65535" in consumer.log_text()
+
+
+def test_a_consumer_that_cannot_publish_its_decisions_is_not_ready_until_it_can(settings, tmp_path, monkeypatch):
+    """The broker is stopped right after a batch's database commit, before its decision events go
+    out (a real broker process, gone): the consumer retries, its /readyz turns 503 and the gauge the
+    alert reads counts the seconds; a broker back on the same port lets it publish, and it is ready
+    again."""
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from lab.embedded import EmbeddedBroker
+    from streaming import metrics
+    from streaming.producer import reset_producer
+    from streaming.topics import ensure_topics
+    from testsupport.consumers import first_come_worker
+    from testsupport.publishing import publish_requests
+
+    monkeypatch.setattr(metrics, "NOT_READY_AFTER_S", 1)
+    broker = EmbeddedBroker(log_path=tmp_path / "tansu.log").start()
+    replacement = None
+    settings.KAFKA_BOOTSTRAP_SERVERS = [broker.bootstrap_servers]
+    topics = {settings.FIRSTCOME_TOPIC: 1, settings.FIRSTCOME_DLQ_TOPIC: 1, settings.FIRSTCOME_DECISIONS_TOPIC: 1}
+    try:
+        reset_producer()
+        ensure_topics(topics)
+        campaign = CampaignFactory(total_stock=5)
+        publish_requests(campaign, ["a", "b", "c"])
+        worker = first_come_worker(settings, expected=3, max_poll_records=100, retry_backoff_s=(0.1, 0.5),
+                                   decisions_topic=settings.FIRSTCOME_DECISIONS_TOPIC)
+        port = free_port()
+        metrics.serve(port, "127.0.0.1", worker=worker)
+        worker.metrics = metrics.ConsumerMetrics(worker.name, worker.topic, worker=worker)
+        original = worker.after_commit
+
+        def broker_gone_first(items, result):
+            if broker.process.poll() is None:
+                broker.stop()  # the fault: the batch is committed, its events have nowhere to go
+            return original(items, result)
+
+        worker.after_commit = broker_gone_first
+        running = threading.Thread(target=worker.run, daemon=True)
+        running.start()
+
+        def readyz():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+                    return answer.status, json.loads(answer.read())
+            except urllib.error.HTTPError as refused:
+                return refused.code, json.loads(refused.read())
+
+        poll(lambda: readyz()[0] == 503, timeout=30, message="/readyz 503 while the decisions cannot be published")
+        assert readyz()[1]["failing"] == ["publish"]
+        labels = {"consumer": "consume_firstcome", "topic": settings.FIRSTCOME_TOPIC}
+        assert metric_value(scrape_metrics(f"http://127.0.0.1:{port}"), "firstcome_consumer_publish_failing_seconds",
+                            **labels) >= 1
+        replacement = EmbeddedBroker(port=broker.port, log_path=tmp_path / "tansu-2.log").start()
+        ensure_topics(topics)
+        poll(lambda: readyz()[0] == 200, timeout=60, message="ready again once the events are published")
+        running.join(timeout=60)
+        assert not running.is_alive() and worker.messages_processed == 3
+        assert metric_value(scrape_metrics(f"http://127.0.0.1:{port}"), "firstcome_consumer_publish_failing_seconds",
+                            **labels) == 0
+    finally:
+        reset_producer()
+        for b in (replacement, broker):
+            if b:
+                b.stop()

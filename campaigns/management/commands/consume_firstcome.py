@@ -9,6 +9,7 @@ class Command(WorkerCommand):
     topic_setting = "FIRSTCOME_TOPIC"
     group_id_setting = "FIRSTCOME_GROUP_ID"
     dead_letter_topic_setting = "FIRSTCOME_DLQ_TOPIC"
+    metrics_port_setting = "FIRSTCOME_CONSUMER_METRICS_PORT"
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
