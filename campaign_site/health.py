@@ -18,6 +18,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import load_backend
 
 from streaming.health import broker_ping
+from streaming.topics import DurabilityCheck
 
 
 @dataclass
@@ -69,12 +70,29 @@ def _database_checks(timeout_s):
     return {"database": CheckResult(True, "reachable", ms), "migrations": migrations}
 
 
+_topics_check = None
+
+
+def _topics():
+    """The participation topic this process writes, checked against the durability the settings
+    ask for (streaming.topics.DurabilityCheck: re-read once a minute)."""
+    global _topics_check
+    if _topics_check is None or _topics_check.topics != [settings.FIRSTCOME_TOPIC]:
+        _topics_check = DurabilityCheck([settings.FIRSTCOME_TOPIC])
+    return _topics_check
+
+
 def _broker_checks(timeout_s):
+    """The broker answers, and the topic a 202 rests on is as durable as configured."""
     started = time.monotonic()
     try:
         brokers = broker_ping(settings.KAFKA_BOOTSTRAP_SERVERS, timeout_s)
+        shortfalls = _topics().shortfalls(timeout_s=max(timeout_s - (time.monotonic() - started), 0.1))
     except Exception as exc:
         return {"broker": CheckResult(False, _describe(exc), (time.monotonic() - started) * 1000)}
+    if shortfalls:
+        return {"broker": CheckResult(False, f"{brokers} broker(s); " + "; ".join(shortfalls),
+                                      (time.monotonic() - started) * 1000)}
     return {"broker": CheckResult(True, f"{brokers} broker(s) in the cluster",
                                   (time.monotonic() - started) * 1000)}
 

@@ -1,11 +1,14 @@
 """Topic administration through the Kafka protocol (works on Apache Kafka and on Tansu)."""
 import logging
+import threading
+import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from django.conf import settings
 from kafka import KafkaAdminClient, TopicPartition
-from kafka.admin import NewTopic, OffsetSpec
-from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic, OffsetSpec
+from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +84,82 @@ def _admin(admin, bootstrap_servers):
         yield admin
     finally:
         admin.close()
+
+
+@dataclass(frozen=True)
+class TopicDurability:
+    """What the broker says of a topic: its replicas (the fewest of any partition; None: the topic
+    does not exist) and its min.insync.replicas (None: the broker does not report it, as the
+    embedded broker does not)."""
+
+    topic: str
+    replicas: int | None
+    min_insync: int | None
+
+
+def topic_durability(topics, *, bootstrap_servers=None, admin=None) -> dict[str, TopicDurability]:
+    with _admin(admin, bootstrap_servers) as client:
+        described = {t["name"]: t for t in client.describe_topics(list(topics))}
+        configs = {}
+        try:
+            answer = client.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name) for name in topics],
+                                             config_filter="all")
+            configs = answer.get("topic", {}) if isinstance(answer, dict) else {}
+        except KafkaError as exc:  # a broker that does not answer DescribeConfigs: unknown, not weak
+            log.info("topic configuration not readable: %s", type(exc).__name__)
+    found = {}
+    for name in topics:
+        topic = described.get(name)
+        partitions = topic["partitions"] if topic and not topic.get("error_code") else []
+        replicas = min((len(p["replica_nodes"]) for p in partitions), default=None)
+        setting = (configs.get(name) or {}).get("min.insync.replicas")
+        value = setting.get("value") if isinstance(setting, dict) else setting
+        found[name] = TopicDurability(name, replicas, int(value) if value not in (None, "") else None)
+    return found
+
+
+def durability_shortfalls(durabilities, *, replication_factor=None, min_insync=None) -> list[str]:
+    """What makes each topic weaker than the settings ask (KAFKA_REPLICATION_FACTOR,
+    KAFKA_MIN_INSYNC_REPLICAS), one sentence each; [] when none is."""
+    replication_factor = replication_factor or settings.KAFKA_REPLICATION_FACTOR
+    min_insync = min_insync or settings.KAFKA_MIN_INSYNC_REPLICAS
+    shortfalls = []
+    for d in durabilities.values():
+        if d.replicas is None:
+            shortfalls.append(f"{d.topic} does not exist")
+            continue
+        if d.replicas < replication_factor:
+            shortfalls.append(f"{d.topic} has {d.replicas} replica(s), KAFKA_REPLICATION_FACTOR is {replication_factor}")
+        if d.min_insync is not None and d.min_insync < min_insync:
+            shortfalls.append(f"{d.topic} has min.insync.replicas={d.min_insync}, KAFKA_MIN_INSYNC_REPLICAS is "
+                              f"{min_insync}")
+        elif d.min_insync is None and min_insync > 1:
+            shortfalls.append(f"{d.topic}: the broker does not report min.insync.replicas "
+                              f"(KAFKA_MIN_INSYNC_REPLICAS is {min_insync})")
+    return shortfalls
+
+
+class DurabilityCheck:
+    """durability_shortfalls of `topics`, read from the broker at most every `every_s` (each read
+    is an admin client's round trips): what a readiness probe, asked every few seconds, reports."""
+
+    def __init__(self, topics, *, every_s: float = 60.0):
+        self.topics = list(topics)
+        self.every_s = every_s
+        self._checked_at = None
+        self._shortfalls = []
+        self._lock = threading.Lock()
+
+    def shortfalls(self, *, timeout_s: float = 2.0) -> list[str]:
+        with self._lock:
+            if self._checked_at is not None and time.monotonic() - self._checked_at < self.every_s:
+                return self._shortfalls
+            admin = admin_client(timeout_ms=int(timeout_s * 1000), bootstrap_timeout_ms=int(timeout_s * 1000))
+            try:
+                self._shortfalls = durability_shortfalls(topic_durability(self.topics, admin=admin))
+            finally:
+                admin.close()
+            self._checked_at = time.monotonic()
+            if self._shortfalls:
+                log.error("topics weaker than configured: %s", "; ".join(self._shortfalls))
+            return self._shortfalls
