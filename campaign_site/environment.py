@@ -33,7 +33,8 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 _SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSW|KEY", re.IGNORECASE)
-_URL_CREDENTIALS = re.compile(r"://\S*@")  # user:password@, up to the last @ (a password may hold @ or /)
+_URL_CREDENTIALS = re.compile(r"://\S*@")  # user:password@ in a value that is not meant as a URL
+_URL_SCHEME_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:?//")  # kept when credentials are hidden
 _SECRET_OPTION = re.compile(r"(?i)((?:pass|secret|token|key)[^=&\s]*=)[^&\s]*")
 
 
@@ -43,7 +44,19 @@ def shown(name: str, value: str) -> str:
     put its password into journald and the deploy hooks' output."""
     if _SECRET_NAME.search(name):
         return f"<{len(value)} characters, not shown>"
+    if "URL" in name.upper():  # however malformed (no ://, a bad port), its credentials stay hidden
+        return _SECRET_OPTION.sub(r"\1***", _without_credentials(value))
     return _SECRET_OPTION.sub(r"\1***", _URL_CREDENTIALS.sub("://***@", value))
+
+
+def _without_credentials(value: str) -> str:
+    """Everything up to the last @ hidden but the scheme: a password may hold @, /, spaces, and the
+    URL may be malformed anywhere (no ://, a bad port)."""
+    head, at, tail = value.rpartition("@")
+    scheme = _URL_SCHEME_PREFIX.match(head)
+    if not at or not (scheme or ":" in head):  # no user:password@ part to hide
+        return value
+    return f"{scheme.group(0) if scheme else ''}***@{tail}"
 
 
 class InvalidEnvironment(ImproperlyConfigured):

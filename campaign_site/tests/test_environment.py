@@ -9,7 +9,9 @@ from zoneinfo import available_timezones
 
 import pytest
 from django.conf import settings
-from hypothesis import given
+from django.core.exceptions import ImproperlyConfigured
+from hypothesis import assume, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from campaign_site.environment import (
@@ -187,3 +189,34 @@ def test_the_settings_refuse_a_malformed_database_url_without_showing_its_passwo
                          capture_output=True, text=True, timeout=60)
     assert run.returncode != 0 and "DATABASE_URL" in run.stderr
     assert password not in run.stderr + run.stdout and "s3cr3t" not in run.stderr
+
+
+HIDDEN_PARTS = st.text(st.characters(codec="utf-8", exclude_characters="\0\n\r", exclude_categories=("Cs",)),
+                    min_size=6, max_size=30).filter(lambda p: p.strip() == p and len(set(p)) > 3)
+MALFORMED = st.sampled_from([
+    "mysql://app:{pw}@db:port/firstcome",  # a port that is not a number
+    "mysql//app:{pw}@db:3306/firstcome",  # no scheme
+    "mysqll://app:{pw}@db:3306/firstcome",  # an unknown scheme
+    "mysql://app:{pw}@db:3306/firstcome?ssl=maybe",  # an option the settings refuse
+    "mysql://app:{pw}@db:99999/firstcome",  # a port out of range
+])
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(password=HIDDEN_PARTS, template=MALFORMED)
+def test_no_malformed_database_url_shows_its_password(password, template):
+    """Whatever the password holds (spaces, @, /, quotes, any script) and however the URL is
+    malformed, the refusal names DATABASE_URL and never the password."""
+    import dj_database_url
+
+    from campaign_site.settings.base import database_from_url
+
+    url = template.format(pw=password)
+    try:  # as settings/base.py reads it
+        database_from_url(Environment({"DATABASE_URL": url}).url("DATABASE_URL",
+                                                                 schemes=tuple(dj_database_url.ENGINE_SCHEMES)))
+    except ImproperlyConfigured as refused:
+        assert "DATABASE_URL" in str(refused)
+        assert password not in str(refused)
+    else:  # the password made the URL well formed after all (a "@host:1/" in it): not this test's case
+        assume(False)
