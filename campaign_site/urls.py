@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("campaigns.compat.urls")),  # the original contract (docs/api.md), ahead of the native
     path("api/", include("campaigns.urls")),
+    path("api/", include("stats.urls")),  # the statistics and the batch runs (docs/api.md)
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),  # Swagger UI
     path("", include("monitoring.urls")),  # /dashboard/ and /api/monitoring/snapshot

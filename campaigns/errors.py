@@ -59,6 +59,10 @@ class DatabaseUnavailable(DomainError, http_status=503, code="database_unavailab
     """The database could not be read and nothing known may stand in for it."""
 
 
+class BatchRunInProgress(DomainError, http_status=409, code="batch_run_in_progress"):
+    """A statistics batch run is going on: one at a time."""
+
+
 class BrokerUnavailable(DomainError, http_status=503, code="broker_unavailable", retry_after=1):
     """The request could not be handed to Kafka: it was not accepted and will not be decided."""
 

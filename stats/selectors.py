@@ -64,3 +64,23 @@ def sold_out_refusals_by_day(campaign_id: int) -> dict[date, int]:
 
 def sold_out_refusals_total(campaign_id: int) -> int:
     return SoldOutRefusals.objects.filter(campaign_id=campaign_id).aggregate(n=Sum("refused_count"))["n"] or 0
+
+
+def campaign_stats_of_day(day: date):
+    """The batch's rows of a day, every campaign: one range of the unique (campaign, day) key per
+    campaign is not needed, the (stats_date) prefix of the ordering index serves it."""
+    return CampaignStats.objects.filter(stats_date=day).order_by("campaign_id")
+
+
+def campaign_stats_between(campaign_id: int, first: date, last: date):
+    """One campaign's rows for the days [first, last], oldest first: a range of its unique key."""
+    return CampaignStats.objects.filter(campaign_id=campaign_id, stats_date__gte=first,
+                                        stats_date__lte=last).order_by("stats_date")
+
+
+def batch_runs():
+    return BatchRun.objects.order_by("-id")
+
+
+def batch_run_get(run_id: int) -> BatchRun | None:
+    return BatchRun.objects.prefetch_related("failures").filter(pk=run_id).first()

@@ -6,7 +6,9 @@ campaign's row is written in its own transaction (REQUIRES_NEW: a failing campai
 alone and is recorded, the others commit) with INSERT … ON DUPLICATE KEY UPDATE on
 (campaign, stats_date), so running a day again replaces its rows instead of adding to them.
 """
+import threading
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
@@ -18,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 
+from campaigns.errors import BatchRunInProgress
 from campaigns.messages import from_epoch_us, to_epoch_us
 from campaigns.models import Participation
 from campaigns.rows import EVENT_COLUMNS, time_columns
@@ -203,3 +206,37 @@ def sold_out_refusals_add(counts: dict[tuple[int, date], int]) -> None:
     with db.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table} (campaign_id, stats_date, refused_count) VALUES {values} {upsert}",
                        [value for row in rows for value in row])
+
+
+# One run at a time across the fleet: a named lock of the database server (MySQL and MariaDB's
+# GET_LOCK), held by the connection that runs the batch; elsewhere (SQLite) a process lock.
+RUN_LOCK = "firstcome.stats_batch"
+_process_lock = threading.Lock()
+
+
+@contextmanager
+def _batch_lock():
+    if connection.vendor == "mysql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT GET_LOCK(%s, 0)", [RUN_LOCK])
+            (taken,) = cursor.fetchone()
+        if taken != 1:
+            raise BatchRunInProgress("a statistics batch run is in progress; try again when it has finished")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT RELEASE_LOCK(%s)", [RUN_LOCK])
+        return
+    if not _process_lock.acquire(blocking=False):
+        raise BatchRunInProgress("a statistics batch run is in progress; try again when it has finished")
+    try:
+        yield
+    finally:
+        _process_lock.release()
+
+
+def stats_batch_run_alone(*, date_from: date, date_to: date) -> BatchRun:
+    """stats_batch_run, refused with BatchRunInProgress (409) while another run holds the lock."""
+    with _batch_lock():
+        return stats_batch_run(date_from=date_from, date_to=date_to)

@@ -61,7 +61,7 @@ def test_fuzzed_requests_from_the_openapi_document(processes, child_env, kafka_t
             if response.status_code == 414:  # the worker's refusal, before Django: a long path parameter
                 assert response.json()["code"] == "request_line_too_long"
                 return
-            if response.status_code == 201:
+            if response.status_code == 201 and operation.label == "POST /api/admin/campaigns":
                 created.append(response.json()["id"])
             case.validate_response(response, checks=CHECKS)
 

@@ -1,0 +1,238 @@
+"""The statistics over HTTP, for staff with the statistics permissions (campaigns.roles): a day's
+numbers for every campaign, one campaign over a range of days, the same day computed live from the
+raw decision events with both query times, and the batch: start a run, a run's status, the runs.
+Days are calendar days in TIME_ZONE, as the batch counts them (stats.days)."""
+import time
+from datetime import date
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from campaigns import roles, selectors as campaign_selectors
+from campaigns.messages import to_epoch_us
+from campaigns.permissions import requires
+from campaigns.schema import STAFF_ONLY, error
+from stats import selectors, services
+from stats.days import day_bounds, days_between, parse_day
+
+MAX_RANGE_DAYS = 93  # one call reads at most a quarter of a campaign's rows
+MAX_BATCH_DAYS = 31  # a run started over HTTP is answered when it is done: a month at most
+
+
+def day_param(request, name: str, *, required: bool = True) -> date | None:
+    value = request.query_params.get(name)
+    if value is None:
+        if required:
+            raise ValidationError({name: "required: a day, YYYY-MM-DD"})
+        return None
+    try:
+        return parse_day(value)
+    except ValueError as exc:
+        raise ValidationError({name: str(exc)}) from None
+
+
+def day_range(first: date, last: date, *, cap: int, names=("from", "to")) -> list[date]:
+    if first > last:
+        raise ValidationError({names[0]: f"{first} is after {names[1]} {last}"})
+    days = days_between(first, last)
+    if len(days) > cap:
+        raise ValidationError({names[1]: f"at most {cap} days per call ({len(days)} asked)"})
+    return days
+
+
+class CampaignDaySerializer(serializers.Serializer):
+    campaign_id = serializers.IntegerField()
+    stats_date = serializers.DateField()
+    success_count = serializers.IntegerField()
+    sold_out_count = serializers.IntegerField()
+    duplicate_count = serializers.IntegerField()
+    redeemed_count = serializers.IntegerField()
+    first_received_at = serializers.DateTimeField(allow_null=True)
+    last_received_at = serializers.DateTimeField(allow_null=True)
+    aggregated_at = serializers.DateTimeField()
+    batch_run_id = serializers.IntegerField(allow_null=True)
+
+
+class BatchRunFailureSerializer(serializers.Serializer):
+    campaign_id = serializers.IntegerField()
+    stats_date = serializers.DateField()
+    error = serializers.CharField()
+
+
+class BatchRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    job_name = serializers.CharField()
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    time_zone = serializers.CharField()
+    status = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    rows_read = serializers.IntegerField()
+    rows_written = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class BatchRunDetailSerializer(BatchRunSerializer):
+    failures = BatchRunFailureSerializer(many=True, source="failures.all")
+
+
+class DayStatsSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    campaigns = CampaignDaySerializer(many=True)
+
+
+class CampaignRangeSerializer(serializers.Serializer):
+    campaign_id = serializers.IntegerField()
+    # "from" is a keyword: declared below
+    to = serializers.DateField()
+    days = CampaignDaySerializer(many=True)
+
+
+CampaignRangeSerializer._declared_fields["from"] = serializers.DateField()
+
+
+class OutcomeCountsSerializer(serializers.Serializer):
+    success_count = serializers.IntegerField()
+    sold_out_count = serializers.IntegerField()
+    duplicate_count = serializers.IntegerField()
+
+
+class LiveCampaignSerializer(serializers.Serializer):
+    campaign_id = serializers.IntegerField()
+    live = OutcomeCountsSerializer()
+    batch = OutcomeCountsSerializer(allow_null=True)
+
+
+class LiveDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    live_query_ms = serializers.FloatField()
+    batch_query_ms = serializers.FloatField()
+    campaigns = LiveCampaignSerializer(many=True)
+
+
+class BatchRunRequestSerializer(serializers.Serializer):
+    to = serializers.DateField()
+
+
+BatchRunRequestSerializer._declared_fields["from"] = serializers.DateField()
+
+ERRORS = {400: error("a bad day or range: `errors` names the parameter and the reason"), **STAFF_ONLY}
+
+
+class StatsView(APIView):
+    permission_classes = [requires(GET=roles.VIEW_STATISTICS)]
+
+
+class DayStatsView(StatsView):
+    """GET /api/admin/stats/days/{date}: the batch's numbers of that day, every campaign."""
+
+    @extend_schema(responses={200: DayStatsSerializer, **ERRORS})
+    def get(self, request, day):
+        day = _path_day(day)
+        rows = selectors.campaign_stats_of_day(day)
+        return Response({"date": day, "campaigns": CampaignDaySerializer(rows, many=True).data})
+
+
+class CampaignStatsView(StatsView):
+    """GET /api/admin/stats/campaigns/{id}?from=&to=: one campaign, day by day (at most 93 days)."""
+
+    @extend_schema(parameters=[OpenApiParameter("from", OpenApiTypes.DATE, required=True),
+                               OpenApiParameter("to", OpenApiTypes.DATE, required=True)],
+                   responses={200: CampaignRangeSerializer, 404: error("no such campaign"),
+                              **ERRORS})
+    def get(self, request, campaign_id):
+        campaign_selectors.campaign_get(campaign_id)
+        first, last = day_param(request, "from"), day_param(request, "to")
+        day_range(first, last, cap=MAX_RANGE_DAYS)
+        rows = selectors.campaign_stats_between(campaign_id, first, last)
+        return Response({"campaign_id": campaign_id, "from": first, "to": last,
+                         "days": CampaignDaySerializer(rows, many=True).data})
+
+
+class LiveDayStatsView(StatsView):
+    """GET /api/admin/stats/days/{date}/live: the day computed now from the raw decision events,
+    beside the batch's rows for it, each with the time its query took (the original's argument for
+    the batch)."""
+
+    @extend_schema(responses={200: LiveDaySerializer, **ERRORS})
+    def get(self, request, day):
+        day = _path_day(day)
+        started = time.perf_counter()
+        start, end = (to_epoch_us(bound) for bound in day_bounds(day))
+        counts = selectors.day_counts_by_campaign(day, start, end)
+        live_ms = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
+        batch = {row.campaign_id: row for row in selectors.campaign_stats_of_day(day)}
+        batch_ms = (time.perf_counter() - started) * 1000
+        campaigns = []
+        for campaign_id, by_status in counts.items():
+            live = {f"{s.lower()}_count": by_status.get(s, (0, None, None))[0] for s in ("SUCCESS", "SOLD_OUT", "DUPLICATE")}
+            row = batch.get(campaign_id)
+            campaigns.append({"campaign_id": campaign_id, "live": live,
+                              "batch": None if row is None else {
+                                  "success_count": row.success_count, "sold_out_count": row.sold_out_count,
+                                  "duplicate_count": row.duplicate_count, "batch_run_id": row.batch_run_id}})
+        return Response({"date": day, "live_query_ms": round(live_ms, 2), "batch_query_ms": round(batch_ms, 2),
+                         "campaigns": campaigns})
+
+
+class BatchRunsPagination(LimitOffsetPagination):
+    default_limit = 20
+    max_limit = 100
+
+
+class BatchRunsView(APIView):
+    """GET: the runs, newest first, paginated. POST {"from", "to"}: run the batch for those days
+    (at most 31), as run_stats_batch does, answered once it is done; 409 while another runs."""
+
+    permission_classes = [requires(GET=roles.VIEW_STATISTICS, POST=roles.RUN_STATS_BATCH)]
+
+    @extend_schema(parameters=[OpenApiParameter("limit", OpenApiTypes.INT), OpenApiParameter("offset", OpenApiTypes.INT)],
+                   responses={200: BatchRunSerializer(many=True), **STAFF_ONLY})
+    def get(self, request):
+        paginator = BatchRunsPagination()
+        page = paginator.paginate_queryset(selectors.batch_runs(), request, view=self)
+        return paginator.get_paginated_response(BatchRunSerializer(page, many=True).data)
+
+    @extend_schema(request=BatchRunRequestSerializer,
+                   responses={201: BatchRunDetailSerializer, 409: error("`code` `batch_run_in_progress`: another run holds the lock"),
+                              **ERRORS})
+    def post(self, request):
+        data = request.data if isinstance(request.data, dict) else {}
+        days = {}
+        for name in ("from", "to"):
+            value = data.get(name)
+            if not isinstance(value, str):
+                raise ValidationError({name: "required: a day, YYYY-MM-DD"})
+            try:
+                days[name] = parse_day(value)
+            except ValueError as exc:
+                raise ValidationError({name: str(exc)}) from None
+        day_range(days["from"], days["to"], cap=MAX_BATCH_DAYS)
+        run = services.stats_batch_run_alone(date_from=days["from"], date_to=days["to"])
+        run = selectors.batch_run_get(run.pk)
+        return Response(BatchRunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class BatchRunView(StatsView):
+    """GET /api/admin/stats/batch-runs/{id}: a run's status, volumes and per-campaign failures."""
+
+    @extend_schema(responses={200: BatchRunDetailSerializer, 404: error("no such run"), **STAFF_ONLY})
+    def get(self, request, run_id):
+        run = selectors.batch_run_get(run_id)
+        if run is None:
+            raise NotFound(f"no batch run {run_id}")
+        return Response(BatchRunDetailSerializer(run).data)
+
+
+def _path_day(text: str) -> date:
+    try:
+        return parse_day(text)
+    except ValueError as exc:
+        raise ValidationError({"date": str(exc)}) from None
