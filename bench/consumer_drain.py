@@ -53,7 +53,7 @@ def drain(*, checkout, topic, campaign_id, count, stock, others):
     from campaigns.models import Campaign, Participation
     from lab.deciders import decider_env, wait_until_decided
     from lab.embedded import free_port
-    from lab.ordering import commit_rate
+    from stats.ordering import commit_rate
     from lab.processes import ManagedProcess, wait_until
     from lab.selectors import decided_events
 

@@ -66,7 +66,7 @@ def run_consumer(topic, mode, count, stock, max_poll_records, shape, processes, 
         wait_until_decided([campaign.pk], count, timeout_s=3600)
         peak = peak_rss_mib(decider.pid)
         per_batch, per_poll = per_batch_and_poll(f"http://127.0.0.1:{port}/metrics", count)
-    from lab.ordering import commit_rate
+    from stats.ordering import commit_rate
     from lab.selectors import decided_events
 
     commits = [e.decided_at for e in decided_events(campaign_id=campaign.pk)]

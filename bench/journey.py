@@ -114,7 +114,7 @@ def parser():
 
 def main():
     args = parser().parse_args()
-    from lab.ordering import percentiles
+    from stats.ordering import percentiles
     from lab.selectors import decision_latencies_ms
 
     campaign, results, logs = run_journey(args)

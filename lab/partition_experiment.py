@@ -21,7 +21,7 @@ from django.conf import settings
 from kafka import KafkaConsumer
 
 from campaigns import services
-from lab import ordering
+from stats import ordering
 from lab.cpu import CpuSampler
 from lab.deciders import decider_env, running_deciders, wait_until_decided
 from lab.processes import wait_until

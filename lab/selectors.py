@@ -1,7 +1,7 @@
 """Reads only the lab needs."""
 from campaigns.messages import to_epoch_us
 from campaigns.models import Participation
-from lab.ordering import DecidedEvent
+from stats.ordering import DecidedEvent
 
 
 def decided_events(*, campaign_id: int) -> list[DecidedEvent]:

@@ -19,6 +19,7 @@ from campaigns.permissions import requires
 from campaigns.schema import STAFF_ONLY, error
 from stats import selectors, services
 from stats.days import day_bounds, days_between, parse_day
+from stats.fairness import fairness_report
 
 MAX_RANGE_DAYS = 93  # one call reads at most a quarter of a campaign's rows
 MAX_BATCH_DAYS = 31  # a run started over HTTP is answered when it is done: a month at most
@@ -180,6 +181,33 @@ class LiveDayStatsView(StatsView):
                                   "duplicate_count": row.duplicate_count, "batch_run_id": row.batch_run_id}})
         return Response({"date": day, "live_query_ms": round(live_ms, 2), "batch_query_ms": round(batch_ms, 2),
                          "campaigns": campaigns})
+
+
+class FairnessSerializer(serializers.Serializer):
+    campaign_id = serializers.IntegerField()
+    events = serializers.IntegerField()
+    unfair_winners_by_receipt = serializers.IntegerField(help_text="winners received after the first sold-out request")
+    largest_unfair_gap_ms = serializers.FloatField()
+    unfair_winners_by_broker = serializers.IntegerField()
+    receipt_inversions = serializers.IntegerField(help_text="decisions made after that of a request received later")
+    largest_inversion_ms = serializers.FloatField()
+    switch_ratio = serializers.FloatField()
+    key_order_violations = serializers.IntegerField()
+    receipt_to_decision_p50_ms = serializers.FloatField(allow_null=True)
+    receipt_to_decision_p99_ms = serializers.FloatField(allow_null=True)
+    query_ms = serializers.FloatField()
+
+
+class FairnessView(StatsView):
+    """GET /api/admin/stats/campaigns/{id}/fairness: from the campaign's stored decision events."""
+
+    @extend_schema(responses={200: FairnessSerializer, 404: error("no such campaign"), **STAFF_ONLY})
+    def get(self, request, campaign_id):
+        campaign_selectors.campaign_get(campaign_id)
+        started = time.perf_counter()
+        report = fairness_report(selectors.campaign_decided_events(campaign_id))
+        return Response({"campaign_id": campaign_id, **report.as_dict(),
+                         "query_ms": round((time.perf_counter() - started) * 1000, 2)})
 
 
 class BatchRunsPagination(LimitOffsetPagination):

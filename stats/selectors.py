@@ -84,3 +84,14 @@ def batch_runs():
 
 def batch_run_get(run_id: int) -> BatchRun | None:
     return BatchRun.objects.prefetch_related("failures").filter(pk=run_id).first()
+
+
+def campaign_decided_events(campaign_id: int):
+    """The campaign's stored decision events in decision order (their ids: stored as published),
+    as the ordering metrics read them (stats.ordering.DecidedEvent)."""
+    from stats.ordering import DecidedEvent
+
+    rows = (DecisionEvent.objects.filter(campaign_id=campaign_id).order_by("id")
+            .values_list("id", "user_id", "status", "partition", "offset", "broker_timestamp_us",
+                         "received_at_us", "decided_at_us").iterator(chunk_size=20_000))
+    return [DecidedEvent(*row) for row in rows]

@@ -95,3 +95,32 @@ def test_ranges_are_checked_and_capped(day_with_events):
     assert manager.post("/api/admin/stats/batch-runs", {"from": "yesterday"}, format="json").status_code == 400
     assert manager.get("/api/admin/stats/days/2025-02-30").status_code == 400
     assert manager.get("/api/admin/stats/batch-runs/999999").status_code == 404
+
+
+def test_a_campaigns_fairness_report_from_its_stored_decision_events():
+    """Stock 2, four requests decided in Kafka order, but the third received (by the API) before
+    the second: a winner received after a request that was sold out, counted as the partition
+    experiment's metrics count it (stats.ordering, the same functions)."""
+    from stats import ordering
+    from stats import selectors as stats_selectors
+    from stats.fairness import fairness_report
+    from testsupport.factories import decision_event
+
+    campaign = CampaignFactory(total_stock=2)
+    t0 = timezone.now() - timedelta(hours=1)
+    received_ms = [0, 30, 10, 40]  # the API's receipt times, in the order the decider decided them
+    statuses = ["SUCCESS", "SUCCESS", "SOLD_OUT", "SOLD_OUT"]
+    services.decision_events_store([
+        decision_event(campaign, status, received_at=t0 + timedelta(milliseconds=ms), offset=i, user_id=f"u{i}",
+                       decided_at_us=int((t0 + timedelta(milliseconds=100 + i)).timestamp() * 1_000_000))
+        for i, (ms, status) in enumerate(zip(received_ms, statuses))])
+    report = client_as("manager").get(f"/api/admin/stats/campaigns/{campaign.pk}/fairness").json()
+    assert report["events"] == 4
+    assert report["unfair_winners_by_receipt"] == 1 and report["largest_unfair_gap_ms"] == 20.0
+    assert report["receipt_inversions"] == 1 and report["largest_inversion_ms"] == 20.0
+    assert report["key_order_violations"] == 0 and report["switch_ratio"] == 0.0
+    assert report["receipt_to_decision_p50_ms"] is not None
+    events = stats_selectors.campaign_decided_events(campaign.pk)
+    assert ordering.fairness(events, lambda e: e.received_at).unfair_winners == report["unfair_winners_by_receipt"]
+    assert fairness_report(events).as_dict().items() <= report.items()
+    assert client_as("till").get(f"/api/admin/stats/campaigns/{campaign.pk}/fairness").status_code == 403

@@ -15,7 +15,7 @@ from django.utils import timezone
 from campaigns import selectors, services
 from campaigns.models import Participation
 from lab.embedded import free_port, port_open
-from lab.ordering import percentiles
+from stats.ordering import percentiles
 from lab.selectors import decision_latencies_ms
 from lab.stack import ChildExited, LocalStack, k6_users, run_k6
 from stats import selectors as stats_selectors

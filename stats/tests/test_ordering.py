@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from lab.ordering import (
+from stats.ordering import (
     DecidedEvent,
     Fairness,
     commit_rate,

@@ -1,7 +1,9 @@
-"""Ordering and fairness metrics of a decided stream (the partition experiment's numbers).
+"""Ordering and fairness metrics of a decided stream: the partition experiment's numbers
+(lab/partition_experiment.py) and a real campaign's fairness report (stats.fairness), one set of
+definitions for both.
 
 Pure functions over `DecidedEvent`s; times are epoch microseconds. `seq` is the decision order
-(the participation row id: rows are inserted in the order they were decided).
+(the participation row id, or the stored decision event's: both are inserted in decision order).
 """
 from typing import NamedTuple
 
