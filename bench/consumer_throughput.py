@@ -9,10 +9,16 @@ records/poll what one of the decider's polls that returned records held (a batch
 polls while the previous batch holds the database).
 
     .venv/bin/python -m bench.consumer_throughput [--sizes 10000,100000,1000000] [--shapes bulk,http]
-        [--runs 1] [--per-event-max 100000] [--processes 4 --in-flight 4]
+        [--runs 1] [--per-event-max 100000] [--processes 4 --in-flight 4] [--profile DIR]
+
+--profile samples each batch run's decider with py-spy (100 Hz, every thread) into DIR; then
+`.venv/bin/python -m bench.profile_summary DIR/decider-<shape>-<size>-<run>.txt --records N`.
 """
 import argparse
+import signal
+import sys
 import uuid
+from pathlib import Path
 
 from bench._harness import consumer_histograms, empty_tables, peak_rss_mib, print_table, publish_requests, setup_django
 
@@ -49,7 +55,7 @@ def per_batch_and_poll(metrics_url, records):
             values[("poll_records", "sum")] / max(values[("poll_records", "count")], 1))
 
 
-def run_consumer(topic, mode, count, stock, max_poll_records, shape, processes, in_flight):
+def run_consumer(topic, mode, count, stock, max_poll_records, shape, processes, in_flight, profile=None):
     from campaigns.services import campaign_create
     from lab.deciders import decider_env, running_deciders, wait_until_decided
     from lab.embedded import free_port
@@ -63,7 +69,19 @@ def run_consumer(topic, mode, count, stock, max_poll_records, shape, processes, 
     with running_deciders(env, log_dir="/tmp", stem=f"bench-{mode}",
                           args=lambda i: ("--mode", mode, "--metrics-port", str(port),
                                           "--metrics-addr", "127.0.0.1")) as (decider,):
+        sampler = None
+        if profile:  # py-spy samples the decider from outside: the code under test is unchanged
+            import shutil
+            import subprocess
+
+            spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+            sampler = subprocess.Popen([spy, "record", "-p", str(decider.pid), "-r", "100", "-f", "raw",
+                                        "-o", str(profile), "--threads"], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
         wait_until_decided([campaign.pk], count, timeout_s=3600)
+        if sampler is not None:
+            sampler.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
+            sampler.wait(60)
         peak = peak_rss_mib(decider.pid)
         per_batch, per_poll = per_batch_and_poll(f"http://127.0.0.1:{port}/metrics", count)
     from stats.ordering import commit_rate
@@ -83,6 +101,9 @@ def main():
                         help="largest size also run per-event (it is ~20x slower; bulk shape only)")
     parser.add_argument("--processes", type=int, default=4, help="http shape: publishing processes")
     parser.add_argument("--in-flight", type=int, default=4, help="http shape: requests in flight per process")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="a directory: sample each batch run's decider with py-spy (requirements-dev) into it; "
+                             "bench.profile_summary reads the files")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     shapes = [s for s in args.shapes.split(",") if s]
@@ -109,8 +130,13 @@ def main():
                             continue
                         # Short: the embedded broker reads longer names slowly (settings/embedded_broker.py).
                         topic = f"b.{shape}.{mode[0]}.{uuid.uuid4().hex[:6]}"
+                        profile = None
+                        if args.profile and mode == "batch":
+                            args.profile.mkdir(parents=True, exist_ok=True)
+                            profile = args.profile / f"decider-{shape}-{size}-{run}.txt"
                         seconds, tps, peak, per_batch, per_poll = run_consumer(
-                            topic, mode, size, size // 2, max_poll_records, shape, args.processes, args.in_flight)
+                            topic, mode, size, size // 2, max_poll_records, shape, args.processes, args.in_flight,
+                            profile=profile)
                         results[mode] = tps
                         raw = raw_poll_rate(topic, size) if mode == "batch" else None
                         if mode == "batch":
