@@ -51,10 +51,17 @@ def shown(name: str, value: str) -> str:
 
 def _without_credentials(value: str) -> str:
     """Everything up to the last @ hidden but the scheme: a password may hold @, /, spaces, and the
-    URL may be malformed anywhere (no ://, a bad port)."""
+    URL may be malformed anywhere (no ://, a bad port). Without an @ (a host forgotten: scheme://
+    user:password/db), the authority is hidden whole when it holds a colon."""
     head, at, tail = value.rpartition("@")
-    scheme = _URL_SCHEME_PREFIX.match(head)
-    if not at or not (scheme or ":" in head):  # no user:password@ part to hide
+    scheme = _URL_SCHEME_PREFIX.match(head if at else value)
+    if not at:
+        if scheme is None:
+            return value
+        rest = value[scheme.end():]
+        authority, slash, path = rest.partition("/")
+        return f"{scheme.group(0)}***{slash}{path}" if ":" in authority else value
+    if not (scheme or ":" in head):  # no user:password@ part to hide
         return value
     return f"{scheme.group(0) if scheme else ''}***@{tail}"
 

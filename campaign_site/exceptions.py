@@ -1,7 +1,6 @@
 """One place that turns domain errors into HTTP answers, so views stay thin and every error has a
 JSON body with a human reason and a machine code."""
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, ValidationError
 from rest_framework.response import Response
@@ -9,10 +8,11 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from campaigns.errors import DatabaseUnavailable, DomainError
 from identity.drf import InvalidApiToken
+from streaming import database_errors
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, (OperationalError, InterfaceError)):  # the server's condition, not a bug: retry
+    if database_errors.kind(exc) == database_errors.DATABASE:  # the server's condition: retry
         exc = DatabaseUnavailable("the database is unavailable; retry")
     if isinstance(exc, DomainError):
         return Response(exc.body(), status=exc.http_status, headers=exc.headers())

@@ -76,7 +76,10 @@ def campaign_window(campaign_id) -> CampaignWindow:
     if cached:
         return cached
     stale = _stale_window(campaign_id)
-    if stale is not None and time.monotonic() < _unreadable_until.get(campaign_id, 0):
+    if time.monotonic() < _unreadable_until.get(campaign_id, 0):  # failed a moment ago: not again yet
+        if stale is None:
+            raise DatabaseUnavailable(f"campaign {campaign_id} cannot be checked: the database is unavailable; "
+                                      "nothing was queued, retry")
         STALE_WINDOWS.inc()
         return stale
     try:
@@ -89,8 +92,8 @@ def campaign_window(campaign_id) -> CampaignWindow:
         if stale is None:
             raise DatabaseUnavailable(f"campaign {campaign_id} cannot be checked: the database is unavailable; "
                                       "nothing was queued, retry") from exc
-        log.warning("campaign %s: database unreadable (%s); using its window read %.1f s ago", campaign_id,
-                    type(exc).__name__, time.monotonic() - _windows[campaign_id][0])
+        log.warning("campaign %s: database unreadable (%s); using the window read before", campaign_id,
+                    type(exc).__name__)
         STALE_WINDOWS.inc()
         return stale
     _unreadable_until.pop(campaign_id, None)
@@ -118,7 +121,8 @@ def _cached_window(campaign_id) -> CampaignWindow | None:
 def _stale_window(campaign_id) -> CampaignWindow | None:
     """The last window read, if the outage fallback may still use it: for FIRSTCOME_CAMPAIGN_STALE_S,
     or for ever once sold out (its stock never grows again)."""
-    if campaign_id in _windows and _windows[campaign_id][1].pk in _sold_out:
+    cached = _windows.get(campaign_id)
+    if cached is not None and cached[1].pk in _sold_out:
         return _window_younger_than(campaign_id, float("inf"))
     return _window_younger_than(campaign_id, settings.FIRSTCOME_CAMPAIGN_STALE_S)
 

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+FIRST_DAY, LAST_DAY = date(1970, 1, 2), date(9998, 12, 30)
 
 
 def day_bounds(day: date, zone: str | None = None) -> tuple[datetime, datetime]:
@@ -41,6 +42,9 @@ def parse_day(text: str) -> date:
     if not _DAY.fullmatch(text):
         raise ValueError(f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2025-01-15")
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as exc:  # right shape, impossible day (2025-02-30)
         raise ValueError(f"{text!r} is not a date: {exc}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:  # a day's bounds in any zone stay representable
+        raise ValueError(f"{text!r} is outside the days counted: {FIRST_DAY} to {LAST_DAY}")
+    return day

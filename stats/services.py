@@ -210,23 +210,32 @@ def sold_out_refusals_add(counts: dict[tuple[int, date], int]) -> None:
 
 # One run at a time across the fleet: a named lock of the database server (MySQL and MariaDB's
 # GET_LOCK), held by the connection that runs the batch; elsewhere (SQLite) a process lock.
-RUN_LOCK = "firstcome.stats_batch"
+RUN_LOCK = "firstcome.stats_batch"  # and the database's name: environments sharing a server do not meet
 _process_lock = threading.Lock()
 
 
+def run_lock_name() -> str:
+    return f"{RUN_LOCK}.{connection.settings_dict['NAME']}"[:64]
+
+
 @contextmanager
-def _batch_lock():
+def stats_batch_lock():
+    """Held while a run executes (the API's and the command's): BatchRunInProgress otherwise."""
     if connection.vendor == "mysql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT GET_LOCK(%s, 0)", [RUN_LOCK])
+            cursor.execute("SELECT GET_LOCK(%s, 0)", [run_lock_name()])
             (taken,) = cursor.fetchone()
         if taken != 1:
             raise BatchRunInProgress("a statistics batch run is in progress; try again when it has finished")
         try:
             yield
         finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT RELEASE_LOCK(%s)", [RUN_LOCK])
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT RELEASE_LOCK(%s)", [run_lock_name()])
+            except Exception:
+                connection.close()  # the lock goes with its session: never kept by a reused connection
+                raise
         return
     if not _process_lock.acquire(blocking=False):
         raise BatchRunInProgress("a statistics batch run is in progress; try again when it has finished")
@@ -238,5 +247,5 @@ def _batch_lock():
 
 def stats_batch_run_alone(*, date_from: date, date_to: date) -> BatchRun:
     """stats_batch_run, refused with BatchRunInProgress (409) while another run holds the lock."""
-    with _batch_lock():
+    with stats_batch_lock():
         return stats_batch_run(date_from=date_from, date_to=date_to)

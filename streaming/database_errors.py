@@ -27,6 +27,10 @@ RECORD_ERRORS = frozenset({
     1644,  # ER_SIGNAL_EXCEPTION: a trigger's SIGNAL SQLSTATE '45000' refusing this row
     3819, 4025,  # CHECK constraint violated (MySQL 8, MariaDB)
 })
+# Errors the batch's size causes (a statement too large, a lock table or binlog cache filled, a
+# statement timed out): splitting the batch resolves them, as it isolates a record's; a single
+# record still failing so is the record's (too large for the server).
+SIZE_ERRORS = frozenset({1153, 1197, 1206, 1969, 3024})
 CLIENT_ERRORS = range(2000, 3000)  # the client library's own: the connection, never a record
 
 
@@ -44,7 +48,7 @@ def kind(exc: BaseException) -> str | None:
     number = error_number(exc)
     if number in CLIENT_ERRORS:
         return DATABASE
-    if number in RECORD_ERRORS:
+    if number in RECORD_ERRORS or number in SIZE_ERRORS:
         return RECORD
     if number is None and isinstance(exc, (IntegrityError, DataError)):
         return RECORD

@@ -5,6 +5,7 @@ and where it came from (streaming.worker.BatchConsumerWorker.dead_letter). Repla
 that key and value to its source topic again, so the request is decided with its original request
 id; the consumer's decision is idempotent on that id (docs/operations.md, "Dead letters").
 """
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -44,9 +45,14 @@ class DeadLetter:
         return self.headers.get("kind", "")
 
 
-def dead_letters(topic: str, *, bootstrap_servers=None, timeout_s: float = 10.0) -> list[DeadLetter]:
-    """Every record of the dead-letter topic, in partition and offset order. Reads without a
-    consumer group: nothing is committed, and the consumers' own offsets are not touched."""
+class NotReadToTheEnd(Exception):
+    """The dead-letter topic could not be read to its end within the time allowed."""
+
+
+def dead_letters(topic: str, *, bootstrap_servers=None, timeout_s: float = 60.0) -> list[DeadLetter]:
+    """Every record of the dead-letter topic, in partition and offset order; NotReadToTheEnd if a
+    partition was not read to its end offset within timeout_s (never a part taken for the whole).
+    Reads without a consumer group: nothing is committed, the consumers' offsets are untouched."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers or settings.KAFKA_BOOTSTRAP_SERVERS,
                              enable_auto_commit=False, fetch_max_wait_ms=50, client_id="firstcome-redrive")
     try:
@@ -58,14 +64,16 @@ def dead_letters(topic: str, *, bootstrap_servers=None, timeout_s: float = 10.0)
         consumer.seek_to_beginning(*tps)
         ends = consumer.end_offsets(tps)
         found = []
-        deadline_polls = max(1, int(timeout_s / 0.2))
-        for _ in range(deadline_polls):
-            for records in consumer.poll(timeout_ms=200).values():
+        deadline = time.monotonic() + timeout_s
+        while not all(consumer.position(tp) >= ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                behind = {tp.partition: ends[tp] - consumer.position(tp) for tp in tps if consumer.position(tp) < ends[tp]}
+                raise NotReadToTheEnd(f"{topic} not read to its end within {timeout_s:g} s (records left by "
+                                      f"partition: {behind})")
+            for records in consumer.poll(timeout_ms=200, max_records=5000).values():
                 found.extend(DeadLetter(r.partition, r.offset, r.key, r.value,
                                         {name: value.decode(errors="replace") for name, value in r.headers or ()})
                              for r in records)
-            if all(consumer.position(tp) >= ends[tp] for tp in tps):
-                break
         return sorted(found, key=lambda d: (d.partition, d.offset))
     finally:
         consumer.close()

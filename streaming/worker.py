@@ -584,6 +584,8 @@ class BatchConsumerWorker:
             ]
             if request_id is not None:
                 headers.append(("request_id", str(request_id).encode()))
+            # A record put back by redrive_dead_letters keeps saying so when it fails again.
+            headers += [(name, value) for name, value in record.headers or () if name == "redriven_from"]
             messages.append((record.key, record.value, headers))
         publish_many(self.dead_letter_topic, messages)
 

@@ -199,6 +199,7 @@ MALFORMED = st.sampled_from([
     "mysqll://app:{pw}@db:3306/firstcome",  # an unknown scheme
     "mysql://app:{pw}@db:3306/firstcome?ssl=maybe",  # an option the settings refuse
     "mysql://app:{pw}@db:99999/firstcome",  # a port out of range
+    "mysql://app:{pw}/firstcome",  # the @host forgotten: the password reads as a port
 ])
 
 

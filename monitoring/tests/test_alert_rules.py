@@ -21,7 +21,7 @@ def promtool(*args, cwd=PROMETHEUS_DIR):
 
 
 def test_the_alert_rules_are_valid():
-    assert "SUCCESS: 12 rules found" in promtool("check", "rules", "alerts.yml")
+    assert "SUCCESS: 13 rules found" in promtool("check", "rules", "alerts.yml")
 
 
 def test_each_alert_fires_on_trouble_and_stays_silent_on_healthy_series():
@@ -47,7 +47,7 @@ def test_the_scrape_config_is_valid_and_loads_the_rules(tmp_path):
     (tmp_path / "prometheus.yml").write_text(config.replace("/run/secrets/firstcome_metrics_token", str(token)))
     shutil.copy(PROMETHEUS_DIR / "alerts.yml", tmp_path)
     out = promtool("check", "config", "prometheus.yml", cwd=tmp_path)
-    assert "SUCCESS: 12 rules found" in out
+    assert "SUCCESS: 13 rules found" in out
 
 
 def test_the_web_scrape_sends_the_metrics_token_as_a_bearer_credential():

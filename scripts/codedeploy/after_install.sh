@@ -137,7 +137,10 @@ var_dir=$(confined_dir FIRSTCOME_VAR_DIR "${FIRSTCOME_VAR_DIR:-$RELEASE/var}")  
 log_dir=$(confined_dir "the directory of STATS_BATCH_LOG" "$(dirname "${STATS_BATCH_LOG:-$var_dir/stats_batch.log}")")
 for dir in "$RELEASE/staticfiles" "$var_dir" "$log_dir"; do
   mkdir -p "$dir"
-  chown "$RUN_USER:$RUN_GROUP" "$dir"
+  # Checked again now that it exists: a symlink put there meanwhile is refused, and chown -h never
+  # follows one.
+  if [ -L "$dir" ] || [ "$(realpath -- "$dir")" != "$dir" ]; then die "$dir became a symlink: refused"; fi
+  chown -h "$RUN_USER:$RUN_GROUP" "$dir"
 done
 
 # --- 5. database, static files, topics, cron ------------------------------------------------------

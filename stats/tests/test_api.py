@@ -72,7 +72,7 @@ def test_a_till_and_a_stranger_read_no_statistics(day_with_events):
 def test_a_second_start_while_a_run_holds_the_lock_is_a_409(day_with_events):
     _, day = day_with_events
     other = connection.get_new_connection(connection.get_connection_params())  # another server session
-    other.cursor().execute("SELECT GET_LOCK(%s, 0)", [services.RUN_LOCK])
+    other.cursor().execute("SELECT GET_LOCK(%s, 0)", [services.run_lock_name()])
     try:
         answer = client_as("manager").post("/api/admin/stats/batch-runs", {"from": str(day), "to": str(day)},
                                            format="json")
@@ -94,6 +94,9 @@ def test_ranges_are_checked_and_capped(day_with_events):
     assert too_long.status_code == 400 and "at most 31 days" in str(too_long.json())
     assert manager.post("/api/admin/stats/batch-runs", {"from": "yesterday"}, format="json").status_code == 400
     assert manager.get("/api/admin/stats/days/2025-02-30").status_code == 400
+    for edge in ("9999-12-31", "0001-01-01"):  # a day whose bounds no zone can represent
+        assert manager.get(f"/api/admin/stats/days/{edge}/live").status_code == 400
+        assert manager.post("/api/admin/stats/batch-runs", {"from": edge, "to": edge}, format="json").status_code == 400
     assert manager.get("/api/admin/stats/batch-runs/999999").status_code == 404
 
 

@@ -6,7 +6,7 @@ from django.db import DatabaseError, InterfaceError, connection
 from hypothesis import given, settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from streaming.database_errors import CLIENT_ERRORS, DATABASE, RECORD, RECORD_ERRORS, kind
+from streaming.database_errors import CLIENT_ERRORS, DATABASE, RECORD, RECORD_ERRORS, SIZE_ERRORS, kind
 
 pytestmark = pytest.mark.django_db
 
@@ -26,13 +26,13 @@ SERVER_NUMBERS = st.integers(1000, 4999).filter(lambda n: n not in CLIENT_ERRORS
        sqlstate=st.sampled_from(["HY000", "45000", "23000", "22001"]))
 def test_only_errors_about_a_records_values_are_the_records(number, sqlstate):
     exc = raised_by_the_server(number, sqlstate)
-    assert kind(exc) == (RECORD if number in RECORD_ERRORS else DATABASE)
+    assert kind(exc) == (RECORD if number in RECORD_ERRORS | SIZE_ERRORS else DATABASE)
 
 
 @pytest.mark.parametrize("number, meaning", [
     (1114, "table full"), (1021, "disk full"), (1290, "read-only (a failover)"), (1836, "read-only mode"),
     (1053, "shutdown"), (1213, "deadlock"), (1205, "lock wait timeout"), (1040, "too many connections"),
-    (1146, "a table missing during a deploy"), (1969, "statement timeout"), (1037, "out of memory")])
+    (1146, "a table missing during a deploy"), (1037, "out of memory")])
 def test_the_servers_conditions_are_the_databases(number, meaning):
     assert kind(raised_by_the_server(number)) == DATABASE, meaning
 
@@ -40,7 +40,8 @@ def test_the_servers_conditions_are_the_databases(number, meaning):
 @pytest.mark.parametrize("number, sqlstate, meaning", [
     (1062, "23000", "a duplicate"), (1048, "23000", "a NULL"), (1406, "22001", "too long"),
     (1366, "HY000", "a string the column refuses"), (1644, "45000", "a trigger refusing the row"),
-    (4025, "23000", "a CHECK constraint")])
+    (4025, "23000", "a CHECK constraint"), (1153, "HY000", "a statement over max_allowed_packet: split"),
+    (1969, "HY000", "a statement timeout: split")])
 def test_a_records_values_are_the_records(number, sqlstate, meaning):
     assert kind(raised_by_the_server(number, sqlstate)) == RECORD, meaning
 

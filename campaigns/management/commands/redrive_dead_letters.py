@@ -7,7 +7,7 @@ from kafka.errors import KafkaError
 
 from campaigns import selectors
 from streaming.producer import PublishError
-from streaming.redrive import dead_letters, replay
+from streaming.redrive import REDRIVEN_FROM, NotReadToTheEnd, dead_letters, replay
 
 
 def decided(letter) -> bool:
@@ -44,6 +44,8 @@ class Command(BaseCommand):
             raise CommandError("--replay needs --all or --offsets: say which records to put back")
         try:
             letters = dead_letters(options["topic"])
+        except NotReadToTheEnd as exc:
+            raise CommandError(f"nothing done: {exc}") from exc
         except KafkaError as exc:
             raise CommandError(f"cannot read {options['topic']}: {type(exc).__name__}") from exc
         chosen = [letter for letter in letters
@@ -53,15 +55,21 @@ class Command(BaseCommand):
         missing = wanted - {letter.coordinates for letter in letters}
         if missing:
             raise CommandError(f"no dead letter at {', '.join(sorted(missing))} in {options['topic']}")
-        pending = []
+        pending, seen = [], set()
         for letter in chosen:
             done = decided(letter)
-            if not done:
+            # A letter dead-lettered again after a redrive (its cause not fixed) is put back only
+            # when named; one request goes back once per run, however many letters it has.
+            again = bool(letter.headers.get(REDRIVEN_FROM)) and letter.coordinates not in wanted
+            same = (letter.source_topic, letter.request_id or letter.value) in seen
+            seen.add((letter.source_topic, letter.request_id or letter.value))
+            if not done and not again and not same:
                 pending.append(letter)
             self.stdout.write(f"{letter.coordinates}  request_id={letter.request_id or '-'}  kind={letter.kind or '-'}  "
                               f"from={letter.source_topic}[{letter.headers.get('source_partition', '?')}]@"
                               f"{letter.headers.get('source_offset', '?')}  "
-                              f"{'decided' if done else 'undecided'}  reason={letter.reason}")
+                              f"{'decided' if done else 'undecided'}"
+                              f"{'  redriven before' if letter.headers.get(REDRIVEN_FROM) else ''}  reason={letter.reason}")
         self.stdout.write(f"{len(letters)} dead letter(s) in {options['topic']}, {len(chosen)} chosen, "
                           f"{len(pending)} not decided")
         if not options["replay"]:
@@ -71,7 +79,8 @@ class Command(BaseCommand):
             published = replay(pending, dead_letter_topic=options["topic"])
         except (PublishError, ValueError) as exc:
             raise CommandError(f"nothing replayed: {exc}") from exc
-        self.stdout.write(f"replayed {published} record(s); {len(chosen) - len(pending)} already decided, skipped")
+        self.stdout.write(f"replayed {published} record(s); {len(chosen) - len(pending)} skipped (decided, "
+                          "redriven before and not named, or the same request twice)")
 
     @staticmethod
     def _coordinates(text: str) -> set[str]:

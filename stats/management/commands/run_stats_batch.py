@@ -3,6 +3,7 @@ import argparse
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from campaigns.errors import BatchRunInProgress
 from stats import services
 from stats.days import parse_day, today, yesterday
 
@@ -31,6 +32,13 @@ class Command(BaseCommand):
     def handle(self, *args, date=None, date_from=None, date_to=None, verbosity=1, **options):
         self.verbosity = verbosity
         first, last = self.days(date, date_from, date_to)
+        try:
+            with services.stats_batch_lock():  # one run at a time: cron here, the API elsewhere
+                self.run(first, last)
+        except BatchRunInProgress as exc:
+            raise CommandError(str(exc)) from None
+
+    def run(self, first, last):
         run = services.stats_batch_start(date_from=first, date_to=last)
         self.stdout.write(f"run #{run.pk}: {run.job_name} {run.parameters}")
         if last >= today():
