@@ -63,7 +63,7 @@ def load(events, campaigns):
             at = start + i * step
             # A row of DECISION_EVENT_FIELDS, as the first-come consumer publishes it.
             yield [str(uuid.uuid4()), campaign_id, f"user-{i}", status, "firstcome.participations", 0, i,
-                   at + 300, at, at + 2000]
+                   at + 300, at, at + 2000, None]  # no coupon code: the batch does not read it
 
     def messages():
         for day, count in ((DAY - timedelta(days=1), events // 20), (DAY, events), (DAY + timedelta(days=1), events // 20)):
