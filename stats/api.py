@@ -6,7 +6,7 @@ import time
 from datetime import date
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
@@ -19,68 +19,85 @@ from campaigns.permissions import requires
 from campaigns.schema import STAFF_ONLY, error
 from stats import selectors, services
 from stats.days import day_bounds, days_between, parse_day
+from stats.models import BatchRun, BatchRunFailure, CampaignStats
 from stats.fairness import fairness_report
 
 MAX_RANGE_DAYS = 93  # one call reads at most a quarter of a campaign's rows
 MAX_BATCH_DAYS = 31  # a run started over HTTP is answered when it is done: a month at most
 
 
-def day_param(request, name: str, *, required: bool = True) -> date | None:
-    value = request.query_params.get(name)
-    if value is None:
-        if required:
-            raise ValidationError({name: "required: a day, YYYY-MM-DD"})
-        return None
-    try:
-        return parse_day(value)
-    except ValueError as exc:
-        raise ValidationError({name: str(exc)}) from None
+@extend_schema_field(OpenApiTypes.DATE)
+class DayField(serializers.Field):
+    """A statistics day, YYYY-MM-DD, parsed by the rule the batch uses (stats.days.parse_day)."""
+
+    default_error_messages = {"invalid": "{reason}"}
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str):
+            raise ValidationError("a day, YYYY-MM-DD")
+        try:
+            return parse_day(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def to_representation(self, value):
+        return value.isoformat()
 
 
-def day_range(first: date, last: date, *, cap: int, names=("from", "to")) -> list[date]:
-    if first > last:
-        raise ValidationError({names[0]: f"{first} is after {names[1]} {last}"})
-    days = days_between(first, last)
-    if len(days) > cap:
-        raise ValidationError({names[1]: f"at most {cap} days per call ({len(days)} asked)"})
-    return days
+def day_range_serializer(cap: int, doc: str):
+    """A serializer of {"from", "to"}: both days, in order, at most `cap` of them."""
+
+    class DayRange(serializers.Serializer):
+        to = DayField()
+
+        def validate(self, attrs):
+            first, last = attrs["from"], attrs["to"]
+            if first > last:
+                raise ValidationError({"from": f"{first} is after to {last}"})
+            if len(days_between(first, last)) > cap:
+                raise ValidationError({"to": f"at most {cap} days per call ({len(days_between(first, last))} asked)"})
+            return attrs
+
+    DayRange._declared_fields["from"] = DayField()  # "from" is a keyword: declared here
+    DayRange.__name__ = DayRange.__qualname__ = doc
+    return DayRange
 
 
-class CampaignDaySerializer(serializers.Serializer):
-    campaign_id = serializers.IntegerField()
-    stats_date = serializers.DateField()
-    success_count = serializers.IntegerField()
-    sold_out_count = serializers.IntegerField()
-    duplicate_count = serializers.IntegerField()
-    redeemed_count = serializers.IntegerField()
-    first_received_at = serializers.DateTimeField(allow_null=True)
-    last_received_at = serializers.DateTimeField(allow_null=True)
-    aggregated_at = serializers.DateTimeField()
-    batch_run_id = serializers.IntegerField(allow_null=True)
+CampaignDaysQuery = day_range_serializer(MAX_RANGE_DAYS, "CampaignDaysQuery")
+BatchRunRequestSerializer = day_range_serializer(MAX_BATCH_DAYS, "BatchRunRequest")
 
 
-class BatchRunFailureSerializer(serializers.Serializer):
-    campaign_id = serializers.IntegerField()
-    stats_date = serializers.DateField()
-    error = serializers.CharField()
+def valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
-class BatchRunSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    job_name = serializers.CharField()
-    date_from = serializers.DateField()
-    date_to = serializers.DateField()
-    time_zone = serializers.CharField()
-    status = serializers.CharField()
-    started_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField(allow_null=True)
-    rows_read = serializers.IntegerField()
-    rows_written = serializers.IntegerField()
-    message = serializers.CharField()
+class CampaignDaySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CampaignStats
+        fields = ["campaign_id", "stats_date", "success_count", "sold_out_count", "duplicate_count", "redeemed_count",
+                  "first_received_at", "last_received_at", "aggregated_at", "batch_run_id"]
+
+
+class BatchRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BatchRun
+        fields = ["id", "job_name", "date_from", "date_to", "time_zone", "status", "started_at", "finished_at",
+                  "rows_read", "rows_written", "message"]
+
+
+class BatchRunFailureSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BatchRunFailure
+        fields = ["campaign_id", "stats_date", "error"]
 
 
 class BatchRunDetailSerializer(BatchRunSerializer):
-    failures = BatchRunFailureSerializer(many=True, source="failures.all")
+    failures = BatchRunFailureSerializer(many=True, read_only=True)
+
+    class Meta(BatchRunSerializer.Meta):
+        fields = [*BatchRunSerializer.Meta.fields, "failures"]
 
 
 class DayStatsSerializer(serializers.Serializer):
@@ -90,12 +107,11 @@ class DayStatsSerializer(serializers.Serializer):
 
 class CampaignRangeSerializer(serializers.Serializer):
     campaign_id = serializers.IntegerField()
-    # "from" is a keyword: declared below
     to = serializers.DateField()
     days = CampaignDaySerializer(many=True)
 
 
-CampaignRangeSerializer._declared_fields["from"] = serializers.DateField()
+CampaignRangeSerializer._declared_fields["from"] = serializers.DateField()  # "from" is a keyword
 
 
 class OutcomeCountsSerializer(serializers.Serializer):
@@ -116,12 +132,6 @@ class LiveDaySerializer(serializers.Serializer):
     batch_query_ms = serializers.FloatField()
     campaigns = LiveCampaignSerializer(many=True)
 
-
-class BatchRunRequestSerializer(serializers.Serializer):
-    to = serializers.DateField()
-
-
-BatchRunRequestSerializer._declared_fields["from"] = serializers.DateField()
 
 ERRORS = {400: error("a bad day or range: `errors` names the parameter and the reason"), **STAFF_ONLY}
 
@@ -149,8 +159,8 @@ class CampaignStatsView(StatsView):
                               **ERRORS})
     def get(self, request, campaign_id):
         campaign_selectors.campaign_get(campaign_id)
-        first, last = day_param(request, "from"), day_param(request, "to")
-        day_range(first, last, cap=MAX_RANGE_DAYS)
+        days = valid(CampaignDaysQuery, request.query_params)
+        first, last = days["from"], days["to"]
         rows = selectors.campaign_stats_between(campaign_id, first, last)
         return Response({"campaign_id": campaign_id, "from": first, "to": last,
                          "days": CampaignDaySerializer(rows, many=True).data})
@@ -176,9 +186,7 @@ class LiveDayStatsView(StatsView):
             live = {f"{s.lower()}_count": by_status.get(s, (0, None, None))[0] for s in ("SUCCESS", "SOLD_OUT", "DUPLICATE")}
             row = batch.get(campaign_id)
             campaigns.append({"campaign_id": campaign_id, "live": live,
-                              "batch": None if row is None else {
-                                  "success_count": row.success_count, "sold_out_count": row.sold_out_count,
-                                  "duplicate_count": row.duplicate_count, "batch_run_id": row.batch_run_id}})
+                              "batch": None if row is None else OutcomeCountsSerializer(row).data})
         return Response({"date": day, "live_query_ms": round(live_ms, 2), "batch_query_ms": round(batch_ms, 2),
                          "campaigns": campaigns})
 
@@ -232,17 +240,7 @@ class BatchRunsView(APIView):
                    responses={201: BatchRunDetailSerializer, 409: error("`code` `batch_run_in_progress`: another run holds the lock"),
                               **ERRORS})
     def post(self, request):
-        data = request.data if isinstance(request.data, dict) else {}
-        days = {}
-        for name in ("from", "to"):
-            value = data.get(name)
-            if not isinstance(value, str):
-                raise ValidationError({name: "required: a day, YYYY-MM-DD"})
-            try:
-                days[name] = parse_day(value)
-            except ValueError as exc:
-                raise ValidationError({name: str(exc)}) from None
-        day_range(days["from"], days["to"], cap=MAX_BATCH_DAYS)
+        days = valid(BatchRunRequestSerializer, request.data if isinstance(request.data, dict) else {})
         run = services.stats_batch_run_alone(date_from=days["from"], date_to=days["to"])
         run = selectors.batch_run_get(run.pk)
         return Response(BatchRunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
@@ -260,7 +258,8 @@ class BatchRunView(StatsView):
 
 
 def _path_day(text: str) -> date:
-    try:
-        return parse_day(text)
-    except ValueError as exc:
-        raise ValidationError({"date": str(exc)}) from None
+    return valid(PathDay, {"date": text})["date"]
+
+
+class PathDay(serializers.Serializer):
+    date = DayField()

@@ -229,6 +229,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Campaigns and batch runs both have a choice field "status": each enum gets its own name.
+    "ENUM_NAME_OVERRIDES": {"BatchRunStatusEnum": "stats.models.BatchRun.Status"},
 }
 
 # --- Kafka -------------------------------------------------------------------------------
