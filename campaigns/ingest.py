@@ -305,12 +305,10 @@ class ParticipationIngest:
         submission = await self._submission(route, campaign_id, body, credential_user)
         if submission is None:
             return await self._to_django(scope, _replay(body, receive), send)
-        if isinstance(submission, CampaignSoldOut):
-            _answered_by["sold_out"].inc()
-            sold_out_refusals.record(campaign_id)
-            return await self._answer(send, secure, submission.http_status, route.refused(submission))
-        if isinstance(submission, DatabaseUnavailable):
-            _answered_by["database_unavailable"].inc()
+        if isinstance(submission, (CampaignSoldOut, DatabaseUnavailable)):  # refused at the door, nothing published
+            _answered_by[submission.code].inc()
+            if isinstance(submission, CampaignSoldOut):
+                sold_out_refusals.record(campaign_id)
             return await self._answer(send, secure, submission.http_status, route.refused(submission),
                                       _header_pairs(submission))
         started = time.perf_counter()

@@ -72,16 +72,9 @@ def campaign_window(campaign_id) -> CampaignWindow:
     to FIRSTCOME_CAMPAIGN_STALE_S: requests are still checked against it (a closed campaign stays
     closed at its end, a sold-out one stays sold out) and queued; past that, or for a campaign
     never read, DatabaseUnavailable (503, Retry-After). Never the driver's error."""
-    cached = _cached_window(campaign_id)
-    if cached:
-        return cached
-    stale = _stale_window(campaign_id)
-    if time.monotonic() < _unreadable_until.get(campaign_id, 0):  # failed a moment ago: not again yet
-        if stale is None:
-            raise DatabaseUnavailable(f"campaign {campaign_id} cannot be checked: the database is unavailable; "
-                                      "nothing was queued, retry")
-        STALE_WINDOWS.inc()
-        return stale
+    known, stale = _known_without_reading(campaign_id)
+    if known:
+        return known
     try:
         pk, starts_at, ends_at, remaining = (Campaign.objects.values_list("pk", "starts_at", "ends_at", "remaining_stock")
                                              .get(pk=campaign_id))
@@ -89,13 +82,8 @@ def campaign_window(campaign_id) -> CampaignWindow:
         raise CampaignNotFound(f"campaign {campaign_id} does not exist") from None
     except (DatabaseError, InterfaceError) as exc:
         _unreadable_until[campaign_id] = time.monotonic() + READ_RETRY_S
-        if stale is None:
-            raise DatabaseUnavailable(f"campaign {campaign_id} cannot be checked: the database is unavailable; "
-                                      "nothing was queued, retry") from exc
-        log.warning("campaign %s: database unreadable (%s); using the window read before", campaign_id,
-                    type(exc).__name__)
-        STALE_WINDOWS.inc()
-        return stale
+        log.warning("campaign %s: database unreadable (%s)", campaign_id, type(exc).__name__)
+        return _stale_or_unavailable(campaign_id, stale)
     _unreadable_until.pop(campaign_id, None)
     if remaining == 0:
         _sold_out.add(pk)
@@ -104,6 +92,26 @@ def campaign_window(campaign_id) -> CampaignWindow:
         _windows.clear()
     _windows[campaign_id] = (time.monotonic(), window)  # kept even uncached: the outage fallback
     return window
+
+
+def _known_without_reading(campaign_id) -> tuple[CampaignWindow | None, CampaignWindow | None]:
+    """(the window to use without asking the database, or None; the stale window a failed read
+    may fall back on). A read that failed less than READ_RETRY_S ago is not tried again yet."""
+    cached = _cached_window(campaign_id)
+    if cached:
+        return cached, cached
+    stale = _stale_window(campaign_id)
+    if time.monotonic() < _unreadable_until.get(campaign_id, 0):
+        return _stale_or_unavailable(campaign_id, stale), stale
+    return None, stale
+
+
+def _stale_or_unavailable(campaign_id, stale: CampaignWindow | None) -> CampaignWindow:
+    if stale is None:
+        raise DatabaseUnavailable(f"campaign {campaign_id} cannot be checked: the database is unavailable; "
+                                  "nothing was queued, retry")
+    STALE_WINDOWS.inc()
+    return stale
 
 
 def _window_younger_than(campaign_id, seconds) -> CampaignWindow | None:
@@ -138,13 +146,9 @@ def campaign_sold_out_seen(campaign_id: int) -> None:
 async def campaign_window_async(campaign_id) -> CampaignWindow:
     """campaign_window() on an event loop: from the cache, or read in the loop's executor (the
     database is synchronous), whose thread then gives its connection back like a request would."""
-    cached = _cached_window(campaign_id)
-    if cached:
-        return cached
-    stale = _stale_window(campaign_id)
-    if stale is not None and time.monotonic() < _unreadable_until.get(campaign_id, 0):
-        STALE_WINDOWS.inc()
-        return stale
+    known, stale = _known_without_reading(campaign_id)
+    if known:
+        return known
     # One read per campaign at a time: when the entry expires, every request in flight misses at
     # once, and each reading for itself queued dozens of reads on the executor every second
     # (seen as the p99 of the ingest benchmark).
@@ -214,6 +218,16 @@ RESULT_FIELDS = ("request_id", "campaign_id", "user_id", "status", "coupon_code"
 def participation_get(request_id):
     """The processed request, or None while it is still in Kafka."""
     return Participation.objects.filter(request_id=request_id).values(*RESULT_FIELDS).first()
+
+
+def participation_ids_decided(request_ids) -> set[uuid.UUID]:
+    """Which of these request ids the consumer has recorded (a decision or a DUPLICATE)."""
+    request_ids = list(request_ids)
+    found = set()
+    for start in range(0, len(request_ids), 5000):  # the unique request_id index, a chunk at a time
+        found.update(Participation.objects.filter(request_id__in=request_ids[start:start + 5000])
+                     .values_list("request_id", flat=True))
+    return found
 
 
 def user_decision_get(campaign_id, user_id):

@@ -80,3 +80,33 @@ def test_an_unreadable_database_serves_the_last_window_then_503_a_sold_out_one_f
     window = selectors.campaign_window(sold_out.pk)  # sold out stays sold out, however old
     with pytest.raises(CampaignSoldOut):
         services.participation_prepare(window, "late", timezone.now())
+
+
+def test_an_unreadable_database_is_asked_again_at_most_once_per_retry_interval(settings, unreachable_database,
+                                                                               monkeypatch):
+    """The connection attempts are the real ones (refused by the network), counted on their way."""
+    from django.db import connection
+
+    from campaigns import selectors
+    from campaigns.errors import DatabaseUnavailable
+
+    settings.FIRSTCOME_CAMPAIGN_CACHE_S, settings.FIRSTCOME_CAMPAIGN_STALE_S = 0, 3600
+    selectors.campaign_window_cache_clear()
+    campaign = CampaignFactory(total_stock=5)
+    known = selectors.campaign_window(campaign.pk)
+    unreachable_database()
+    attempts = []
+    connect = connection.get_new_connection
+    monkeypatch.setattr(connection, "get_new_connection", lambda params: attempts.append(1) or connect(params))
+    for _ in range(20):  # a burst within the retry interval: one attempt, the known window for all
+        assert selectors.campaign_window(campaign.pk) == known
+    assert len(attempts) == 1
+    with pytest.raises(DatabaseUnavailable):  # never read: 503 at once, no attempt of its own
+        selectors.campaign_window(campaign.pk + 1000)
+    assert len(attempts) == 2  # its own first attempt; the next one waits out the interval
+    with pytest.raises(DatabaseUnavailable):
+        selectors.campaign_window(campaign.pk + 1000)
+    assert len(attempts) == 2
+    selectors._unreadable_until.clear()  # the interval over
+    selectors.campaign_window(campaign.pk)  # asked again
+    assert len(attempts) == 3
