@@ -27,7 +27,6 @@ PARTS = [
     ("the consumer loop (streaming.worker)", r"streaming/worker\.py"),
 ]
 COMPILED = [(name, re.compile(pattern)) for name, pattern in PARTS]
-IDLE = re.compile(r"wait \(threading\.py|_worker \(concurrent/futures/thread\.py:\d+\)$|select |poll \(selectors|epoll")
 
 
 def part_of(frames):
@@ -45,7 +44,6 @@ def summarise(path):
         if not count.isdigit():
             continue
         frames = stack.split(";")
-        thread = frames[0] if frames and frames[0].startswith(("thread", "process")) else "main"
         thread = "database thread" if any("process_prepared" in f or "process_isolating" in f for f in frames) else (
             "main thread" if any("run (streaming/worker.py" in f or "gather" in f for f in frames) else "other threads")
         by_thread[thread][part_of(frames)] += int(count)

@@ -116,6 +116,31 @@ def test_an_env_file_line_is_read_as_systemd_would(tmp_path):
     assert (run.returncode, run.stdout) == (0, "with spaces = and more|plain"), run.stderr
 
 
+PATH_PARTS = st.sampled_from(["var", "..", ".", "log", "firstcome", "firstcome-evil", "etc", "", "x y", "releases"])
+PATH_STARTS = st.sampled_from(["/var/lib/firstcome", "/var/log/firstcome", "/var/lib/firstcome-evil", "/etc",
+                               "/var/lib", "RELEASE", "RELEASE/..", "", "relative"])
+
+
+@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=PATH_STARTS, parts=st.lists(PATH_PARTS, max_size=4))
+def test_a_directory_the_hook_gives_the_service_account_is_confined_to_the_applications_own(tmp_path, start, parts):
+    """Generated paths, '..' and look-alike prefixes included: confined_dir accepts exactly the ones
+    that resolve inside the release, /var/lib/firstcome or /var/log/firstcome, and says so."""
+    release = tmp_path / "opt/firstcome/releases/d-1"
+    path = "/".join([start.replace("RELEASE", str(release)), *parts])
+    run = common_sh(f'RELEASE="{release}"; confined_dir TEST_DIR "{path}"', tmp_path)
+    resolved = os.path.normpath(path) if path.startswith("/") else None
+    inside = resolved is not None and (
+        resolved.startswith(f"{release}/")
+        or any(resolved == root or resolved.startswith(f"{root}/") for root in ("/var/lib/firstcome", "/var/log/firstcome")))
+    assert (run.returncode == 0) is inside, (path, run.stdout, run.stderr)
+    if inside:
+        assert run.stdout.strip() == resolved
+    else:
+        assert "TEST_DIR" in run.stderr and ("outside the application's own directories" in run.stderr
+                                             or "must be an absolute path" in run.stderr)
+
+
 def test_units_enabled_at_boot_are_listed_under_systemd_only(tmp_path):
     wants = tmp_path / "units/firstcome.target.wants"
     wants.mkdir(parents=True)

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -18,11 +19,6 @@ from testsupport.web import call, metric_value, scrape_metrics, start_gunicorn
 pytestmark = [pytest.mark.slow]
 
 STALE_S = 6  # FIRSTCOME_CAMPAIGN_STALE_S for the web tier under test
-
-
-class Campaign:  # what Load needs of a campaign: its id
-    def __init__(self, pk):
-        self.pk = pk
 
 
 def manage(env, *args) -> str:
@@ -59,7 +55,7 @@ def test_the_database_server_killed_twice_mid_burst_then_for_good(processes, chi
         "starts_at=now - timedelta(hours=2), ends_at=now - timedelta(hours=1)); print(json.dumps([o.pk, c.pk]))")))
     web, base_url = start_gunicorn(processes, env, workers=1)  # one cache of windows: what it knew is what it answers
     assert call("POST", f"{base_url}/api/campaigns/{closed_id}/participations", body={"user_id": "early"})[0] == 409
-    load = Load(base_url, Campaign(open_id))
+    load = Load(base_url, SimpleNamespace(pk=open_id))  # Load needs the campaign's id only
     load.start()
     try:
         poll(lambda: sum(a.status == 202 for a in load.answers) >= 200, timeout=60, message="load flowing")

@@ -10,17 +10,19 @@ from streaming.producer import PublishError
 from streaming.redrive import REDRIVEN_FROM, NotReadToTheEnd, dead_letters, replay
 
 
-def decided(letter) -> bool:
-    """Whether the dead letter's participation request has its decision already (redriven before,
-    or decided by a redelivery): replaying it again would only be answered with that decision.
-    Records from another topic (the statistics consumer's) are stored idempotently by their own
-    consumer: never counted as done here."""
-    if letter.source_topic != settings.FIRSTCOME_TOPIC:
-        return False
-    try:
-        return letter.request_id is not None and selectors.participation_get(uuid.UUID(letter.request_id)) is not None
-    except ValueError:
-        return False
+def decided_ids(letters) -> set[str]:
+    """The request ids among the letters' whose participation request has its decision already
+    (redriven before, or decided by a redelivery), in one query: replaying those would only be
+    answered with that decision. Records from another topic (the statistics consumer's) are stored
+    idempotently by their own consumer: never counted as done here."""
+    ids = set()
+    for letter in letters:
+        if letter.source_topic == settings.FIRSTCOME_TOPIC and letter.request_id:
+            try:
+                ids.add(uuid.UUID(letter.request_id))
+            except ValueError:
+                pass
+    return {str(request_id) for request_id in selectors.participation_ids_decided(ids)}
 
 
 class Command(BaseCommand):
@@ -55,9 +57,9 @@ class Command(BaseCommand):
         missing = wanted - {letter.coordinates for letter in letters}
         if missing:
             raise CommandError(f"no dead letter at {', '.join(sorted(missing))} in {options['topic']}")
-        pending, seen = [], set()
+        pending, seen, done_ids = [], set(), decided_ids(chosen)
         for letter in chosen:
-            done = decided(letter)
+            done = letter.source_topic == settings.FIRSTCOME_TOPIC and letter.request_id in done_ids
             # A letter dead-lettered again after a redrive (its cause not fixed) is put back only
             # when named; one request goes back once per run, however many letters it has.
             again = bool(letter.headers.get(REDRIVEN_FROM)) and letter.coordinates not in wanted
